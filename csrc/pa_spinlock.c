@@ -1,0 +1,45 @@
+/* pa_spinlock.c -- slow path of pa_spinlock (state table in pa_spinlock.h). */
+#include "pa_spinlock.h"
+
+#include "pa_thread.h"
+
+/* Backoff budget: 1, 2, 4 ... 64 pause instructions, about 10 rounds in all
+ * (a few microseconds), then PA_YIELDS scheduler yields, then sleep. */
+#define PA_SPIN_ROUNDS 10
+#define PA_MAX_PAUSES 64
+#define PA_YIELDS 4
+
+PA_COLD void pa_spinlock_wake_sleeper(pa_spinlock *l) { pa_wake_one(&l->state); }
+
+PA_COLD pa_lock_result pa_spinlock_acquire_slow(pa_spinlock *l, int64_t deadline_ns) {
+    if (pa_spinlock_try_acquire(l)) return PA_ACQUIRED;
+    if (deadline_ns != PA_FOREVER && deadline_ns <= pa_monotonic_ns()) return PA_TIMEDOUT;
+
+    /* Phase 1: spin on a plain load, with exponential backoff. */
+    unsigned pauses = 1;
+    for (int round = 0; round < PA_SPIN_ROUNDS; round++) {
+        for (unsigned i = 0; i < pauses; i++) pa_cpu_relax();
+        if (pa_spinlock_try_acquire(l)) return PA_ACQUIRED;
+        if (pauses < PA_MAX_PAUSES) pauses *= 2;
+    }
+    /* Phase 2: let the holder run if it shares our core. */
+    for (int i = 0; i < PA_YIELDS; i++) {
+        pa_thread_yield();
+        if (pa_spinlock_try_acquire(l)) return PA_ACQUIRED;
+    }
+    /* Phase 3: sleep.  Swapping in 2 both tries to take the lock (old == 0:
+     * we own it, marked "maybe sleepers", which costs at most one spare wake)
+     * and announces us to the holder, whose release will then wake someone. */
+    for (;;) {
+        if (PA_EXCHANGE(&l->state, 2) == 0) return PA_ACQUIRED;
+        pa_wait_result r = pa_wait_u32(&l->state, 2, deadline_ns);
+        if (r == PA_WAIT_TIMEDOUT) {
+            /* Last look: the release may have raced with the timeout.  Take
+             * it as 2, never 1: other sleepers may rely on our release to
+             * wake them (once a thread has slept it only ever locks with 2). */
+            uint32_t expected = 0;
+            return PA_CAS(&l->state, &expected, 2) ? PA_ACQUIRED : PA_TIMEDOUT;
+        }
+        if (r == PA_WAIT_INTERRUPTED) return PA_INTERRUPTED;
+    }
+}

@@ -1,0 +1,1283 @@
+/*
+ * _pyatomics.c -- the CPython C-API binding of the pyatomics core.
+ *
+ * This is the only C file that includes Python.h.  It converts arguments and
+ * results, maps core status codes to exceptions, releases the GIL (detaches
+ * the thread state on free-threaded builds) around blocking calls and runs
+ * signal handlers while blocked.  Every algorithm lives in csrc/.
+ *
+ * Multi-phase init, heap types, and Py_mod_gil = Py_MOD_GIL_NOT_USED: nothing
+ * here relies on the GIL, because all shared state is in the core's atomics.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+#include <structmember.h>
+
+#include "pa_atomic.h"
+#include "pa_int_wait.h"
+#include "pa_rwlock.h"
+#include "pa_spinlock.h"
+#include "pa_wait.h"
+
+#ifndef Py_TPFLAGS_IMMUTABLETYPE
+#define Py_TPFLAGS_IMMUTABLETYPE 0
+#endif
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *Py_NewRef(PyObject *o) {
+    Py_INCREF(o);
+    return o;
+}
+#endif
+
+/* ===========================================================================
+ * Shared helpers: integers, timeouts, blocking
+ * ========================================================================= */
+
+static PyObject *AtomicInt_richcompare(PyObject *self, PyObject *other, int op);
+#define IS_ATOMIC_INT(o) (Py_TYPE(o)->tp_richcompare == AtomicInt_richcompare)
+
+/* Converts an int-like object (int, bool, anything with __index__) to int64.
+ * TypeError for non-integers, OverflowError outside the signed 64-bit range.
+ * Returns 0, or -1 with an exception set. */
+static int as_int64(PyObject *obj, int64_t *out) {
+    int overflow;
+    long long v;
+    if (PyLong_Check(obj)) {
+        v = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    } else {
+        PyObject *index = PyNumber_Index(obj); /* TypeError for float, str, ... */
+        if (index == NULL) return -1;
+        v = PyLong_AsLongLongAndOverflow(index, &overflow);
+        Py_DECREF(index);
+    }
+    if (overflow) {
+        PyErr_SetString(PyExc_OverflowError, "value out of range for a signed 64-bit integer");
+        return -1;
+    }
+    if (v == -1 && PyErr_Occurred()) return -1;
+    *out = (int64_t)v;
+    return 0;
+}
+
+static PyObject *overflow_result(void) {
+    PyErr_SetString(PyExc_OverflowError,
+                    "result out of range for a signed 64-bit integer; value unchanged");
+    return NULL;
+}
+
+/* threading.TIMEOUT_MAX, read once at module exec (a process-wide constant). */
+static double timeout_max_seconds = 9223372036.0;
+/* Ident of the main thread: only it runs signal handlers, so only it needs to
+ * wake up periodically to notice a signal delivered to another thread. */
+static unsigned long main_thread_ident;
+
+/* Seconds (int or float) -> double.  TypeError for non-numbers, ValueError
+ * for NaN.  Returns 0, or -1 with an exception set. */
+static int timeout_seconds(PyObject *obj, double *out) {
+    double d;
+    if (PyFloat_Check(obj)) {
+        d = PyFloat_AS_DOUBLE(obj);
+    } else if (PyLong_Check(obj) || PyIndex_Check(obj)) {
+        PyObject *index = PyNumber_Index(obj);
+        if (index == NULL) return -1;
+        d = PyLong_AsDouble(index); /* OverflowError for huge ints */
+        Py_DECREF(index);
+        if (d == -1.0 && PyErr_Occurred()) return -1;
+    } else {
+        PyErr_Format(PyExc_TypeError, "timeout must be a number, not '%.200s'",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    if (isnan(d)) {
+        PyErr_SetString(PyExc_ValueError, "Invalid value NaN (not a number)");
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+/* Non-negative seconds (already range-checked) -> nanoseconds, rounded up so
+ * a wait never ends early; saturates (pa_deadline_after treats it as forever). */
+static int64_t seconds_to_ns(double d) {
+    double ns = ceil(d * 1e9);
+    return ns >= 9.2e18 ? INT64_MAX : (int64_t)ns;
+}
+
+/* The threading.Lock.acquire(blocking=True, timeout=-1) contract.
+ * *timeout_ns: -1 forever, 0 a single attempt, else the timeout. */
+static int parse_acquire_args(PyObject *args, PyObject *kwds, int64_t *timeout_ns) {
+    static char *kwlist[] = {"blocking", "timeout", NULL};
+    int blocking = 1;
+    PyObject *timeout_obj = NULL;
+    double timeout = -1.0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|pO:acquire", kwlist, &blocking, &timeout_obj))
+        return -1;
+    if (timeout_obj != NULL && timeout_seconds(timeout_obj, &timeout) < 0) return -1;
+    if (!blocking && timeout != -1.0) {
+        PyErr_SetString(PyExc_ValueError, "can't specify a timeout for a non-blocking call");
+        return -1;
+    }
+    if (timeout < 0 && timeout != -1.0) {
+        PyErr_SetString(PyExc_ValueError, "timeout value must be a non-negative number");
+        return -1;
+    }
+    if (!blocking) {
+        *timeout_ns = 0;
+    } else if (timeout == -1.0) {
+        *timeout_ns = -1;
+    } else {
+        if (timeout > timeout_max_seconds) {
+            PyErr_SetString(PyExc_OverflowError, "timeout value is too large");
+            return -1;
+        }
+        *timeout_ns = seconds_to_ns(timeout);
+    }
+    return 0;
+}
+
+/* The `timeout=None` contract of context managers and wait(): None forever,
+ * else a non-negative number of seconds up to TIMEOUT_MAX. */
+static int parse_optional_timeout(PyObject *obj, int64_t *timeout_ns) {
+    double timeout;
+    if (obj == NULL || obj == Py_None) {
+        *timeout_ns = -1;
+        return 0;
+    }
+    if (timeout_seconds(obj, &timeout) < 0) return -1;
+    if (timeout < 0) {
+        PyErr_SetString(PyExc_ValueError, "timeout value must be a non-negative number");
+        return -1;
+    }
+    if (timeout > timeout_max_seconds) {
+        PyErr_SetString(PyExc_OverflowError, "timeout value is too large");
+        return -1;
+    }
+    *timeout_ns = seconds_to_ns(timeout);
+    return 0;
+}
+
+/* A core blocking call: tries until deadline_ns; see pa_lock.h for results. */
+typedef pa_lock_result (*blocking_call)(void *target, int64_t deadline_ns, void *ctx);
+
+/* The main thread wakes this often to run signal handlers even if the signal
+ * was delivered to another thread (or the platform's wait does not return
+ * EINTR, as with WaitOnAddress on Windows). */
+#define MAIN_THREAD_SLICE_NS ((int64_t)50 * 1000 * 1000)
+
+/* Runs `call` with the thread state detached, re-attaching to run signal
+ * handlers when interrupted (CPython's acquire_timed loop, in one place for
+ * every blocking call).  timeout_ns: -1 forever, 0 a single attempt.
+ * Returns the core's result; PA_INTERRUPTED means a signal handler raised
+ * and the exception is set (nothing is held). */
+static pa_lock_result block_on(blocking_call call, void *target, void *ctx, int64_t timeout_ns) {
+    pa_lock_result r;
+    if (timeout_ns == 0) return call(target, 0, ctx); /* never sleeps: keep the GIL */
+    int64_t deadline = pa_deadline_after(timeout_ns);
+    int is_main = PyThread_get_thread_ident() == main_thread_ident;
+    for (;;) {
+        int64_t until = deadline;
+        if (is_main) {
+            int64_t slice_end = pa_deadline_after(MAIN_THREAD_SLICE_NS);
+            if (deadline == PA_FOREVER || slice_end < deadline) until = slice_end;
+        }
+        Py_BEGIN_ALLOW_THREADS
+        r = call(target, until, ctx);
+        Py_END_ALLOW_THREADS
+        if (r == PA_TIMEDOUT && until == deadline) return PA_TIMEDOUT;
+        if (r != PA_TIMEDOUT && r != PA_INTERRUPTED) return r;
+        /* Interrupted, or the end of a slice: let Python run its handlers.
+         * If one raised (KeyboardInterrupt), give up holding nothing. */
+        if (PyErr_CheckSignals() < 0) return PA_INTERRUPTED;
+    }
+}
+
+/* ===========================================================================
+ * AtomicInt
+ * ========================================================================= */
+
+typedef struct {
+    PyObject_HEAD
+    pa_atomic_i64 value;
+    pa_notifier notifier;
+} AtomicIntObject;
+
+#define AI(o) ((AtomicIntObject *)(o))
+
+static PyObject *AtomicInt_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"value", NULL};
+    PyObject *value_obj = NULL;
+    int64_t value = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:AtomicInt", kwlist, &value_obj)) return NULL;
+    if (value_obj != NULL && as_int64(value_obj, &value) < 0) return NULL;
+    AtomicIntObject *self = (AtomicIntObject *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    pa_i64_store(&self->value, value);
+    pa_notifier_init(&self->notifier);
+    return (PyObject *)self;
+}
+
+static void AtomicInt_dealloc(PyObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *AtomicInt_load(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return PyLong_FromLongLong(pa_i64_load(&AI(self)->value));
+}
+
+static PyObject *AtomicInt_store(PyObject *self, PyObject *arg) {
+    int64_t v;
+    if (as_int64(arg, &v) < 0) return NULL;
+    pa_i64_store(&AI(self)->value, v);
+    Py_RETURN_NONE;
+}
+
+static PyObject *AtomicInt_exchange(PyObject *self, PyObject *arg) {
+    int64_t v;
+    if (as_int64(arg, &v) < 0) return NULL;
+    return PyLong_FromLongLong(pa_i64_exchange(&AI(self)->value, v));
+}
+
+static PyObject *AtomicInt_compare_exchange(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    int64_t expected, desired;
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "compare_exchange expected 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    if (as_int64(args[0], &expected) < 0 || as_int64(args[1], &desired) < 0) return NULL;
+    return PyBool_FromLong(pa_i64_compare_exchange(&AI(self)->value, expected, desired, NULL));
+}
+
+/* Checked add of `delta`; returns the old value, or NULL with OverflowError. */
+static inline PyObject *add_returning(PyObject *self, int64_t delta, int return_new) {
+    int64_t old;
+    if (PA_UNLIKELY(pa_i64_fetch_add_checked(&AI(self)->value, delta, &old) != PA_OK))
+        return overflow_result();
+    return PyLong_FromLongLong(return_new ? old + delta : old);
+}
+
+static inline PyObject *sub_returning(PyObject *self, int64_t delta, int return_new) {
+    int64_t old;
+    if (PA_UNLIKELY(pa_i64_fetch_sub_checked(&AI(self)->value, delta, &old) != PA_OK))
+        return overflow_result();
+    return PyLong_FromLongLong(return_new ? old - delta : old);
+}
+
+static PyObject *AtomicInt_fetch_add(PyObject *self, PyObject *arg) {
+    int64_t v;
+    if (as_int64(arg, &v) < 0) return NULL;
+    return add_returning(self, v, 0);
+}
+static PyObject *AtomicInt_fetch_sub(PyObject *self, PyObject *arg) {
+    int64_t v;
+    if (as_int64(arg, &v) < 0) return NULL;
+    return sub_returning(self, v, 0);
+}
+static PyObject *AtomicInt_add(PyObject *self, PyObject *arg) {
+    int64_t v;
+    if (as_int64(arg, &v) < 0) return NULL;
+    return add_returning(self, v, 1);
+}
+static PyObject *AtomicInt_sub(PyObject *self, PyObject *arg) {
+    int64_t v;
+    if (as_int64(arg, &v) < 0) return NULL;
+    return sub_returning(self, v, 1);
+}
+static PyObject *AtomicInt_inc(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return add_returning(self, 1, 1);
+}
+static PyObject *AtomicInt_dec(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return sub_returning(self, 1, 1);
+}
+
+/* fetch_and, fetch_or, fetch_xor, fetch_max, fetch_min: cannot overflow. */
+#define DEFINE_FETCH_OP(name, core_fn)                                  \
+    static PyObject *AtomicInt_##name(PyObject *self, PyObject *arg) {  \
+        int64_t v;                                                      \
+        if (as_int64(arg, &v) < 0) return NULL;                         \
+        return PyLong_FromLongLong(core_fn(&AI(self)->value, v));       \
+    }
+DEFINE_FETCH_OP(fetch_and, pa_i64_fetch_and)
+DEFINE_FETCH_OP(fetch_or, pa_i64_fetch_or)
+DEFINE_FETCH_OP(fetch_xor, pa_i64_fetch_xor)
+DEFINE_FETCH_OP(fetch_max, pa_i64_fetch_max)
+DEFINE_FETCH_OP(fetch_min, pa_i64_fetch_min)
+
+/* update(func): the CAS loop with a Python function in it.  func may run
+ * more than once under contention, so it must be pure. */
+static PyObject *AtomicInt_update(PyObject *self, PyObject *func) {
+    if (!PyCallable_Check(func)) {
+        PyErr_Format(PyExc_TypeError, "update() argument must be callable, not '%.200s'",
+                     Py_TYPE(func)->tp_name);
+        return NULL;
+    }
+    int64_t old = pa_i64_load(&AI(self)->value);
+    for (;;) {
+        PyObject *old_obj = PyLong_FromLongLong(old);
+        if (old_obj == NULL) return NULL;
+        PyObject *new_obj = PyObject_CallOneArg(func, old_obj);
+        Py_DECREF(old_obj);
+        if (new_obj == NULL) return NULL;
+        int64_t new_value;
+        int rc = as_int64(new_obj, &new_value);
+        Py_DECREF(new_obj);
+        if (rc < 0) return NULL;
+        if (pa_i64_compare_exchange(&AI(self)->value, old, new_value, &old))
+            return PyLong_FromLongLong(new_value);
+    }
+}
+
+/* --- wait / notify -------------------------------------------------------- */
+
+static pa_lock_result atomic_int_wait_call(void *target, int64_t deadline, void *ctx) {
+    AtomicIntObject *self = target;
+    return pa_int_wait(&self->value, &self->notifier, *(int64_t *)ctx, deadline);
+}
+
+static PyObject *AtomicInt_wait(PyObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"expected", "timeout", NULL};
+    PyObject *expected_obj, *timeout_obj = Py_None;
+    int64_t expected, timeout_ns;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|O:wait", kwlist, &expected_obj, &timeout_obj))
+        return NULL;
+    if (as_int64(expected_obj, &expected) < 0) return NULL;
+    if (parse_optional_timeout(timeout_obj, &timeout_ns) < 0) return NULL;
+    pa_lock_result r = block_on(atomic_int_wait_call, self, &expected, timeout_ns);
+    if (r == PA_INTERRUPTED) return NULL;
+    return PyBool_FromLong(r == PA_ACQUIRED);
+}
+
+static PyObject *AtomicInt_notify_one(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    pa_int_notify(&AI(self)->notifier, false);
+    Py_RETURN_NONE;
+}
+
+static PyObject *AtomicInt_notify_all(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    pa_int_notify(&AI(self)->notifier, true);
+    Py_RETURN_NONE;
+}
+
+/* --- copying, pickling, formatting --------------------------------------- */
+
+static PyObject *new_like(PyObject *self) {
+    return PyObject_CallFunction((PyObject *)Py_TYPE(self), "L",
+                                 (long long)pa_i64_load(&AI(self)->value));
+}
+static PyObject *AtomicInt_copy(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return new_like(self);
+}
+static PyObject *AtomicInt_deepcopy(PyObject *self, PyObject *Py_UNUSED(memo)) {
+    return new_like(self);
+}
+static PyObject *AtomicInt_reduce(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return Py_BuildValue("O(L)", (PyObject *)Py_TYPE(self), (long long)pa_i64_load(&AI(self)->value));
+}
+static PyObject *AtomicInt_format(PyObject *self, PyObject *spec) {
+    PyObject *v = PyLong_FromLongLong(pa_i64_load(&AI(self)->value));
+    if (v == NULL) return NULL;
+    PyObject *res = PyObject_Format(v, spec);
+    Py_DECREF(v);
+    return res;
+}
+static PyObject *AtomicInt_repr(PyObject *self) {
+    const char *name = Py_TYPE(self)->tp_name, *dot = strrchr(name, '.');
+    return PyUnicode_FromFormat("%s(%lld)", dot ? dot + 1 : name, (long long)pa_i64_load(&AI(self)->value));
+}
+
+static PyObject *AtomicInt_str(PyObject *self) {
+    PyObject *v = PyLong_FromLongLong(pa_i64_load(&AI(self)->value));
+    if (v == NULL) return NULL;
+    PyObject *res = PyObject_Str(v);
+    Py_DECREF(v);
+    return res;
+}
+
+/* --- number protocol ----------------------------------------------------- */
+
+static PyObject *AtomicInt_int(PyObject *self) { return AtomicInt_load(self, NULL); }
+static PyObject *AtomicInt_float(PyObject *self) {
+    return PyFloat_FromDouble((double)pa_i64_load(&AI(self)->value));
+}
+static int AtomicInt_bool(PyObject *self) { return pa_i64_load(&AI(self)->value) != 0; }
+
+/* An operand as a plain int: AtomicInts are read (one load), others as is. */
+static PyObject *operand(PyObject *o) {
+    if (IS_ATOMIC_INT(o)) return PyLong_FromLongLong(pa_i64_load(&AI(o)->value));
+    return Py_NewRef(o);
+}
+
+/* Binary arithmetic (a + 1, 1 + a, ...) returns a plain int computed from a
+ * snapshot of the value, exactly as int(a) + 1 would. */
+static PyObject *binary_op(PyObject *a, PyObject *b, binaryfunc op) {
+    PyObject *x = operand(a), *y = NULL, *res = NULL;
+    if (x == NULL) return NULL;
+    y = operand(b);
+    if (y != NULL) res = op(x, y);
+    Py_DECREF(x);
+    Py_XDECREF(y);
+    return res;
+}
+#define DEFINE_BINARY(name, fn) \
+    static PyObject *AtomicInt_##name(PyObject *a, PyObject *b) { return binary_op(a, b, fn); }
+DEFINE_BINARY(nb_add, PyNumber_Add)
+DEFINE_BINARY(nb_sub, PyNumber_Subtract)
+DEFINE_BINARY(nb_mul, PyNumber_Multiply)
+DEFINE_BINARY(nb_floordiv, PyNumber_FloorDivide)
+DEFINE_BINARY(nb_truediv, PyNumber_TrueDivide)
+DEFINE_BINARY(nb_mod, PyNumber_Remainder)
+DEFINE_BINARY(nb_divmod, PyNumber_Divmod)
+DEFINE_BINARY(nb_and, PyNumber_And)
+DEFINE_BINARY(nb_or, PyNumber_Or)
+DEFINE_BINARY(nb_xor, PyNumber_Xor)
+DEFINE_BINARY(nb_lshift, PyNumber_Lshift)
+DEFINE_BINARY(nb_rshift, PyNumber_Rshift)
+
+static PyObject *AtomicInt_nb_pow(PyObject *a, PyObject *b, PyObject *mod) {
+    PyObject *x = operand(a), *y = NULL, *m = NULL, *res = NULL;
+    if (x == NULL) return NULL;
+    if ((y = operand(b)) != NULL && (m = operand(mod)) != NULL) res = PyNumber_Power(x, y, m);
+    Py_DECREF(x);
+    Py_XDECREF(y);
+    Py_XDECREF(m);
+    return res;
+}
+
+#define DEFINE_UNARY(name, fn)                               \
+    static PyObject *AtomicInt_##name(PyObject *a) {         \
+        PyObject *x = operand(a), *res;                      \
+        if (x == NULL) return NULL;                          \
+        res = fn(x);                                         \
+        Py_DECREF(x);                                        \
+        return res;                                          \
+    }
+DEFINE_UNARY(nb_neg, PyNumber_Negative)
+DEFINE_UNARY(nb_pos, PyNumber_Positive)
+DEFINE_UNARY(nb_abs, PyNumber_Absolute)
+DEFINE_UNARY(nb_invert, PyNumber_Invert)
+
+/* In-place operators that are one atomic operation on the object itself:
+ * `a += n` is a.fetch_add(n), and the name stays bound to the same AtomicInt. */
+static PyObject *AtomicInt_iadd(PyObject *self, PyObject *arg) {
+    int64_t v, old;
+    if (as_int64(arg, &v) < 0) return NULL;
+    if (pa_i64_fetch_add_checked(&AI(self)->value, v, &old) != PA_OK) return overflow_result();
+    return Py_NewRef(self);
+}
+static PyObject *AtomicInt_isub(PyObject *self, PyObject *arg) {
+    int64_t v, old;
+    if (as_int64(arg, &v) < 0) return NULL;
+    if (pa_i64_fetch_sub_checked(&AI(self)->value, v, &old) != PA_OK) return overflow_result();
+    return Py_NewRef(self);
+}
+#define DEFINE_INPLACE_BITWISE(name, core_fn)                          \
+    static PyObject *AtomicInt_##name(PyObject *self, PyObject *arg) { \
+        int64_t v;                                                     \
+        if (as_int64(arg, &v) < 0) return NULL;                        \
+        core_fn(&AI(self)->value, v);                                  \
+        return Py_NewRef(self);                                        \
+    }
+DEFINE_INPLACE_BITWISE(iand, pa_i64_fetch_and)
+DEFINE_INPLACE_BITWISE(ior, pa_i64_fetch_or)
+DEFINE_INPLACE_BITWISE(ixor, pa_i64_fetch_xor)
+
+/* Without these, `a *= 2` would fall back to `a = a * 2` and silently rebind
+ * the name to a plain int: refuse instead, and say what to do. */
+static PyObject *not_atomic(const char *op) {
+    PyErr_Format(PyExc_TypeError,
+                 "AtomicInt has no atomic '%s'; use a.update(func) for an atomic "
+                 "read-modify-write, or int(a) for a plain int",
+                 op);
+    return NULL;
+}
+#define DEFINE_REFUSED_INPLACE(name, op) \
+    static PyObject *AtomicInt_##name(PyObject *a, PyObject *b) { return not_atomic(op); }
+DEFINE_REFUSED_INPLACE(imul, "*=")
+DEFINE_REFUSED_INPLACE(ifloordiv, "//=")
+DEFINE_REFUSED_INPLACE(itruediv, "/=")
+DEFINE_REFUSED_INPLACE(imod, "%=")
+DEFINE_REFUSED_INPLACE(ilshift, "<<=")
+DEFINE_REFUSED_INPLACE(irshift, ">>=")
+static PyObject *AtomicInt_ipow(PyObject *a, PyObject *b, PyObject *m) { return not_atomic("**="); }
+
+static PyObject *AtomicInt_richcompare(PyObject *self, PyObject *other, int op) {
+    /* Compare a snapshot as a plain int, so every type int compares with
+     * (float, Fraction, Decimal, other AtomicInts) works as for int. */
+    PyObject *x = operand(self), *y, *res;
+    if (x == NULL) return NULL;
+    y = operand(other);
+    if (y == NULL) {
+        Py_DECREF(x);
+        return NULL;
+    }
+    res = PyObject_RichCompare(x, y, op);
+    Py_DECREF(x);
+    Py_DECREF(y);
+    return res;
+}
+
+static PyMethodDef AtomicInt_methods[] = {
+    {"load", AtomicInt_load, METH_NOARGS, "load() -> int\n\nThe current value."},
+    {"store", AtomicInt_store, METH_O, "store(value) -> None\n\nReplace the value."},
+    {"exchange", AtomicInt_exchange, METH_O, "exchange(value) -> int\n\nStore value, return the previous one."},
+    {"compare_exchange", (PyCFunction)(void (*)(void))AtomicInt_compare_exchange, METH_FASTCALL,
+     "compare_exchange(expected, desired) -> bool\n\nIf the value equals expected, store desired and return True; "
+     "otherwise change nothing and return False."},
+    {"fetch_add", AtomicInt_fetch_add, METH_O, "fetch_add(n) -> int\n\nAdd n, return the previous value."},
+    {"fetch_sub", AtomicInt_fetch_sub, METH_O, "fetch_sub(n) -> int\n\nSubtract n, return the previous value."},
+    {"fetch_and", AtomicInt_fetch_and, METH_O, "fetch_and(n) -> int\n\nBitwise and, return the previous value."},
+    {"fetch_or", AtomicInt_fetch_or, METH_O, "fetch_or(n) -> int\n\nBitwise or, return the previous value."},
+    {"fetch_xor", AtomicInt_fetch_xor, METH_O, "fetch_xor(n) -> int\n\nBitwise xor, return the previous value."},
+    {"fetch_max", AtomicInt_fetch_max, METH_O, "fetch_max(n) -> int\n\nStore max(value, n), return the previous value."},
+    {"fetch_min", AtomicInt_fetch_min, METH_O, "fetch_min(n) -> int\n\nStore min(value, n), return the previous value."},
+    {"add", AtomicInt_add, METH_O, "add(n) -> int\n\nAdd n, return the new value."},
+    {"sub", AtomicInt_sub, METH_O, "sub(n) -> int\n\nSubtract n, return the new value."},
+    {"inc", AtomicInt_inc, METH_NOARGS, "inc() -> int\n\nAdd 1, return the new value."},
+    {"dec", AtomicInt_dec, METH_NOARGS, "dec() -> int\n\nSubtract 1, return the new value."},
+    {"update", AtomicInt_update, METH_O,
+     "update(func) -> int\n\nStore func(old) atomically (retrying if another thread got in first) and return it. "
+     "func may be called more than once."},
+    {"wait", (PyCFunction)(void (*)(void))AtomicInt_wait, METH_VARARGS | METH_KEYWORDS,
+     "wait(expected, timeout=None) -> bool\n\nBlock while the value equals expected. True once it differs, "
+     "False if the timeout expired."},
+    {"notify_one", AtomicInt_notify_one, METH_NOARGS, "notify_one() -> None\n\nWake one thread blocked in wait()."},
+    {"notify_all", AtomicInt_notify_all, METH_NOARGS, "notify_all() -> None\n\nWake every thread blocked in wait()."},
+    {"__copy__", AtomicInt_copy, METH_NOARGS, NULL},
+    {"__deepcopy__", AtomicInt_deepcopy, METH_O, NULL},
+    {"__reduce__", AtomicInt_reduce, METH_NOARGS, NULL},
+    {"__format__", AtomicInt_format, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot AtomicInt_slots[] = {
+    {Py_tp_doc, "AtomicInt(value=0)\n--\n\nA lock-free signed 64-bit integer. Every operation is atomic and "
+                "sequentially consistent."},
+    {Py_tp_new, AtomicInt_new},
+    {Py_tp_dealloc, AtomicInt_dealloc},
+    {Py_tp_repr, AtomicInt_repr},
+    {Py_tp_str, AtomicInt_str},
+    {Py_tp_hash, PyObject_HashNotImplemented},
+    {Py_tp_richcompare, AtomicInt_richcompare},
+    {Py_tp_methods, AtomicInt_methods},
+    {Py_nb_int, AtomicInt_int},
+    {Py_nb_index, AtomicInt_int},
+    {Py_nb_float, AtomicInt_float},
+    {Py_nb_bool, AtomicInt_bool},
+    {Py_nb_add, AtomicInt_nb_add},
+    {Py_nb_subtract, AtomicInt_nb_sub},
+    {Py_nb_multiply, AtomicInt_nb_mul},
+    {Py_nb_floor_divide, AtomicInt_nb_floordiv},
+    {Py_nb_true_divide, AtomicInt_nb_truediv},
+    {Py_nb_remainder, AtomicInt_nb_mod},
+    {Py_nb_divmod, AtomicInt_nb_divmod},
+    {Py_nb_power, AtomicInt_nb_pow},
+    {Py_nb_and, AtomicInt_nb_and},
+    {Py_nb_or, AtomicInt_nb_or},
+    {Py_nb_xor, AtomicInt_nb_xor},
+    {Py_nb_lshift, AtomicInt_nb_lshift},
+    {Py_nb_rshift, AtomicInt_nb_rshift},
+    {Py_nb_negative, AtomicInt_nb_neg},
+    {Py_nb_positive, AtomicInt_nb_pos},
+    {Py_nb_absolute, AtomicInt_nb_abs},
+    {Py_nb_invert, AtomicInt_nb_invert},
+    {Py_nb_inplace_add, AtomicInt_iadd},
+    {Py_nb_inplace_subtract, AtomicInt_isub},
+    {Py_nb_inplace_and, AtomicInt_iand},
+    {Py_nb_inplace_or, AtomicInt_ior},
+    {Py_nb_inplace_xor, AtomicInt_ixor},
+    {Py_nb_inplace_multiply, AtomicInt_imul},
+    {Py_nb_inplace_floor_divide, AtomicInt_ifloordiv},
+    {Py_nb_inplace_true_divide, AtomicInt_itruediv},
+    {Py_nb_inplace_remainder, AtomicInt_imod},
+    {Py_nb_inplace_lshift, AtomicInt_ilshift},
+    {Py_nb_inplace_rshift, AtomicInt_irshift},
+    {Py_nb_inplace_power, AtomicInt_ipow},
+    {0, NULL},
+};
+
+static PyType_Spec AtomicInt_spec = {
+    .name = "pyatomics.AtomicInt",
+    .basicsize = sizeof(AtomicIntObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = AtomicInt_slots,
+};
+
+/* ===========================================================================
+ * Lock helpers shared by SpinLock and RWLock
+ * ========================================================================= */
+
+/* Maps a failed acquisition to Python: True/False, or NULL with an exception.
+ * `deadlock_msg` and `too_many_msg` word the errors for the lock at hand. */
+static PyObject *acquire_result(pa_lock_result r, const char *deadlock_msg) {
+    switch (r) {
+        case PA_ACQUIRED: Py_RETURN_TRUE;
+        case PA_TIMEDOUT: Py_RETURN_FALSE;
+        case PA_INTERRUPTED: return NULL; /* exception from a signal handler */
+        case PA_WOULD_DEADLOCK: PyErr_SetString(PyExc_RuntimeError, deadlock_msg); return NULL;
+        case PA_TOO_MANY:
+            PyErr_SetString(PyExc_RuntimeError,
+                            "too many read locks (readers of this lock, or distinct RWLocks "
+                            "read-held by this thread)");
+            return NULL;
+        default: PyErr_SetString(PyExc_RuntimeError, "lock not held"); return NULL;
+    }
+}
+
+static PyObject *lock_repr(PyObject *self, int locked, const char *extra) {
+    return PyUnicode_FromFormat("<%s %s object%s at %p>", locked ? "locked" : "unlocked",
+                                Py_TYPE(self)->tp_name, extra, self);
+}
+
+/* ===========================================================================
+ * SpinLock
+ * ========================================================================= */
+
+typedef struct {
+    PyObject_HEAD
+    pa_spinlock lock;
+    PyObject *weakreflist;
+} SpinLockObject;
+
+#define SL(o) ((SpinLockObject *)(o))
+
+static PyObject *SpinLock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    if ((args && PyTuple_GET_SIZE(args)) || (kwds && PyDict_GET_SIZE(kwds))) {
+        PyErr_SetString(PyExc_TypeError, "SpinLock() takes no arguments");
+        return NULL;
+    }
+    SpinLockObject *self = (SpinLockObject *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    pa_spinlock_init(&self->lock);
+    self->weakreflist = NULL;
+    return (PyObject *)self;
+}
+
+static void SpinLock_dealloc(PyObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    if (SL(self)->weakreflist != NULL) PyObject_ClearWeakRefs(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static pa_lock_result spinlock_call(void *target, int64_t deadline, void *ctx) {
+    (void)ctx;
+    return pa_spinlock_acquire_slow(&((SpinLockObject *)target)->lock, deadline);
+}
+
+static PyObject *spinlock_acquire_timeout(PyObject *self, int64_t timeout_ns) {
+    if (PA_LIKELY(pa_spinlock_try_acquire(&SL(self)->lock))) Py_RETURN_TRUE;
+    return acquire_result(block_on(spinlock_call, self, NULL, timeout_ns), "");
+}
+
+static PyObject *SpinLock_acquire(PyObject *self, PyObject *args, PyObject *kwds) {
+    int64_t timeout_ns;
+    /* No arguments: the common case, without parsing. */
+    if ((args == NULL || PyTuple_GET_SIZE(args) == 0) && kwds == NULL)
+        return spinlock_acquire_timeout(self, -1);
+    if (parse_acquire_args(args, kwds, &timeout_ns) < 0) return NULL;
+    return spinlock_acquire_timeout(self, timeout_ns);
+}
+
+static PyObject *SpinLock_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return spinlock_acquire_timeout(self, -1);
+}
+
+static PyObject *SpinLock_release(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (pa_spinlock_release(&SL(self)->lock) == PA_NOT_HELD) {
+        PyErr_SetString(PyExc_RuntimeError, "release unlocked lock");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *SpinLock_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)args;
+    (void)nargs;
+    return SpinLock_release(self, NULL);
+}
+
+static PyObject *SpinLock_locked(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return PyBool_FromLong(pa_spinlock_locked(&SL(self)->lock));
+}
+
+static PyObject *SpinLock_at_fork_reinit(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    pa_spinlock_init(&SL(self)->lock);
+    Py_RETURN_NONE;
+}
+
+static PyObject *SpinLock_repr(PyObject *self) {
+    return lock_repr(self, pa_spinlock_locked(&SL(self)->lock), "");
+}
+
+static PyMethodDef SpinLock_methods[] = {
+    {"acquire", (PyCFunction)(void (*)(void))SpinLock_acquire, METH_VARARGS | METH_KEYWORDS,
+     "acquire(blocking=True, timeout=-1) -> bool\n\nAs threading.Lock.acquire."},
+    {"release", SpinLock_release, METH_NOARGS,
+     "release() -> None\n\nRelease the lock (any thread may). RuntimeError if it is not locked."},
+    {"locked", SpinLock_locked, METH_NOARGS, "locked() -> bool"},
+    {"_at_fork_reinit", SpinLock_at_fork_reinit, METH_NOARGS, NULL},
+    {"__enter__", SpinLock_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))SpinLock_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef SpinLock_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(SpinLockObject, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot SpinLock_slots[] = {
+    {Py_tp_doc, "SpinLock()\n--\n\nA threading.Lock-compatible lock that spins briefly before sleeping: "
+                "for tiny critical sections."},
+    {Py_tp_new, SpinLock_new},
+    {Py_tp_dealloc, SpinLock_dealloc},
+    {Py_tp_repr, SpinLock_repr},
+    {Py_tp_methods, SpinLock_methods},
+    {Py_tp_members, SpinLock_members},
+    {0, NULL},
+};
+
+static PyType_Spec SpinLock_spec = {
+    .name = "pyatomics.SpinLock",
+    .basicsize = sizeof(SpinLockObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = SpinLock_slots,
+};
+
+/* ===========================================================================
+ * RWLock, its reader/writer views and its timed guards
+ * ========================================================================= */
+
+typedef struct {
+    PyTypeObject *AtomicInt_Type;
+    PyTypeObject *SpinLock_Type;
+    PyTypeObject *RWLock_Type;
+    PyTypeObject *RWLockView_Type;
+    PyTypeObject *RWLockGuard_Type;
+} module_state;
+
+typedef struct {
+    PyObject_HEAD
+    pa_rwlock lock;
+    PyObject *reader; /* RWLockViewObject, created with the lock */
+    PyObject *writer;
+    PyObject *weakreflist;
+} RWLockObject;
+
+/* rw.reader / rw.writer: the two sides as threading.Lock-like objects. */
+typedef struct {
+    PyObject_HEAD
+    RWLockObject *rw;
+    int write;
+} RWLockViewObject;
+
+/* What rw.read(timeout) / rw.write(timeout) return: a one-shot context
+ * manager that raises TimeoutError if the lock is not had in time. */
+typedef struct {
+    PyObject_HEAD
+    RWLockObject *rw;
+    int write;
+    int64_t timeout_ns;
+} RWLockGuardObject;
+
+#define RWL(o) ((RWLockObject *)(o))
+
+static const char WRITE_TWICE_MSG[] =
+    "cannot acquire the write lock: this thread already holds it (it would wait for itself)";
+static const char UPGRADE_MSG[] =
+    "cannot acquire the write lock while this thread holds a read lock on the same RWLock "
+    "(the upgrade would wait for itself); release the read lock first";
+static const char READ_WHILE_WRITING_MSG[] =
+    "cannot acquire a read lock while this thread holds the write lock; use downgrade()";
+
+static pa_lock_result rw_read_call(void *target, int64_t deadline, void *ctx) {
+    (void)ctx;
+    return pa_rwlock_acquire_read(&((RWLockObject *)target)->lock, deadline);
+}
+static pa_lock_result rw_write_call(void *target, int64_t deadline, void *ctx) {
+    (void)ctx;
+    return pa_rwlock_acquire_write(&((RWLockObject *)target)->lock, deadline);
+}
+
+/* Acquire one side; returns True/False or NULL with an exception. */
+static PyObject *rw_acquire(RWLockObject *rw, int write, int64_t timeout_ns) {
+    pa_lock_result r;
+    if (write) {
+        r = pa_rwlock_acquire_write(&rw->lock, 0); /* fast path, thread state attached */
+        if (r == PA_TIMEDOUT && timeout_ns != 0) r = block_on(rw_write_call, rw, NULL, timeout_ns);
+        if (r == PA_WOULD_DEADLOCK)
+            return acquire_result(r, pa_rwlock_write_held_by_me(&rw->lock) ? WRITE_TWICE_MSG : UPGRADE_MSG);
+    } else {
+        r = pa_rwlock_acquire_read(&rw->lock, 0);
+        if (r == PA_TIMEDOUT && timeout_ns != 0) r = block_on(rw_read_call, rw, NULL, timeout_ns);
+        if (r == PA_WOULD_DEADLOCK) return acquire_result(r, READ_WHILE_WRITING_MSG);
+    }
+    return acquire_result(r, "");
+}
+
+static PyObject *rw_release(RWLockObject *rw, int write) {
+    if (write) {
+        if (pa_rwlock_release_write(&rw->lock) != PA_ACQUIRED) {
+            PyErr_SetString(PyExc_RuntimeError, "cannot release the write lock: this thread does not hold it");
+            return NULL;
+        }
+    } else if (pa_rwlock_release_read(&rw->lock) != PA_ACQUIRED) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot release a read lock: this thread does not hold one");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* acquire_*(blocking=True, timeout=-1) argument handling, shared. */
+static PyObject *rw_acquire_args(RWLockObject *rw, int write, PyObject *args, PyObject *kwds) {
+    int64_t timeout_ns = -1;
+    if (((args != NULL && PyTuple_GET_SIZE(args) != 0) || kwds != NULL) &&
+        parse_acquire_args(args, kwds, &timeout_ns) < 0)
+        return NULL;
+    return rw_acquire(rw, write, timeout_ns);
+}
+
+static PyObject *new_view(module_state *st, RWLockObject *rw, int write) {
+    RWLockViewObject *v = PyObject_GC_New(RWLockViewObject, st->RWLockView_Type);
+    if (v == NULL) return NULL;
+    v->rw = (RWLockObject *)Py_NewRef((PyObject *)rw);
+    v->write = write;
+    PyObject_GC_Track(v);
+    return (PyObject *)v;
+}
+
+static PyObject *RWLock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    if ((args && PyTuple_GET_SIZE(args)) || (kwds && PyDict_GET_SIZE(kwds))) {
+        PyErr_SetString(PyExc_TypeError, "RWLock() takes no arguments");
+        return NULL;
+    }
+    module_state *st = PyType_GetModuleState(type);
+    if (st == NULL) return NULL;
+    RWLockObject *self = (RWLockObject *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    pa_rwlock_init(&self->lock);
+    self->weakreflist = NULL;
+    self->reader = new_view(st, self, 0);
+    self->writer = self->reader ? new_view(st, self, 1) : NULL;
+    if (self->writer == NULL) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static int RWLock_traverse(PyObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(RWL(self)->reader);
+    Py_VISIT(RWL(self)->writer);
+    return 0;
+}
+
+static int RWLock_clear(PyObject *self) {
+    Py_CLEAR(RWL(self)->reader);
+    Py_CLEAR(RWL(self)->writer);
+    return 0;
+}
+
+static void RWLock_dealloc(PyObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (RWL(self)->weakreflist != NULL) PyObject_ClearWeakRefs(self);
+    pa_rwlock_forget_my_holds(&RWL(self)->lock);
+    RWLock_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *RWLock_acquire_read(PyObject *self, PyObject *args, PyObject *kwds) {
+    return rw_acquire_args(RWL(self), 0, args, kwds);
+}
+static PyObject *RWLock_acquire_write(PyObject *self, PyObject *args, PyObject *kwds) {
+    return rw_acquire_args(RWL(self), 1, args, kwds);
+}
+static PyObject *RWLock_release_read(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return rw_release(RWL(self), 0);
+}
+static PyObject *RWLock_release_write(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return rw_release(RWL(self), 1);
+}
+
+static PyObject *RWLock_downgrade(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    pa_lock_result r = pa_rwlock_downgrade(&RWL(self)->lock);
+    if (r == PA_NOT_HELD) {
+        PyErr_SetString(PyExc_RuntimeError, "cannot downgrade: this thread does not hold the write lock");
+        return NULL;
+    }
+    if (r != PA_ACQUIRED) return acquire_result(r, "");
+    Py_RETURN_NONE;
+}
+
+/* read(timeout=None) / write(timeout=None) */
+static PyObject *rw_guard(PyObject *self, int write, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"timeout", NULL};
+    PyObject *timeout_obj = Py_None;
+    int64_t timeout_ns;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, write ? "|O:write" : "|O:read", kwlist, &timeout_obj))
+        return NULL;
+    if (parse_optional_timeout(timeout_obj, &timeout_ns) < 0) return NULL;
+    if (timeout_ns < 0) /* no timeout: the view is the context manager */
+        return Py_NewRef(write ? RWL(self)->writer : RWL(self)->reader);
+    module_state *st = PyType_GetModuleState(Py_TYPE(self));
+    RWLockGuardObject *g = PyObject_New(RWLockGuardObject, st->RWLockGuard_Type);
+    if (g == NULL) return NULL;
+    g->rw = (RWLockObject *)Py_NewRef(self);
+    g->write = write;
+    g->timeout_ns = timeout_ns;
+    return (PyObject *)g;
+}
+static PyObject *RWLock_read(PyObject *self, PyObject *args, PyObject *kwds) {
+    return rw_guard(self, 0, args, kwds);
+}
+static PyObject *RWLock_write(PyObject *self, PyObject *args, PyObject *kwds) {
+    return rw_guard(self, 1, args, kwds);
+}
+
+static PyObject *RWLock_at_fork_reinit(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    pa_rwlock_reinit_after_fork(&RWL(self)->lock);
+    Py_RETURN_NONE;
+}
+
+static PyObject *RWLock_get_readers(PyObject *self, void *Py_UNUSED(closure)) {
+    return PyLong_FromUnsignedLong(pa_rwlock_reader_count(&RWL(self)->lock));
+}
+static PyObject *RWLock_get_write_locked(PyObject *self, void *Py_UNUSED(closure)) {
+    return PyBool_FromLong(pa_rwlock_is_write_locked(&RWL(self)->lock));
+}
+
+static PyObject *RWLock_repr(PyObject *self) {
+    pa_rwlock *l = &RWL(self)->lock;
+    if (pa_rwlock_is_write_locked(l))
+        return PyUnicode_FromFormat("<%s object at %p, write-locked>", Py_TYPE(self)->tp_name, self);
+    return PyUnicode_FromFormat("<%s object at %p, readers=%u>", Py_TYPE(self)->tp_name, self,
+                                (unsigned)pa_rwlock_reader_count(l));
+}
+
+static PyMethodDef RWLock_methods[] = {
+    {"acquire_read", (PyCFunction)(void (*)(void))RWLock_acquire_read, METH_VARARGS | METH_KEYWORDS,
+     "acquire_read(blocking=True, timeout=-1) -> bool"},
+    {"release_read", RWLock_release_read, METH_NOARGS, "release_read() -> None"},
+    {"acquire_write", (PyCFunction)(void (*)(void))RWLock_acquire_write, METH_VARARGS | METH_KEYWORDS,
+     "acquire_write(blocking=True, timeout=-1) -> bool"},
+    {"release_write", RWLock_release_write, METH_NOARGS, "release_write() -> None"},
+    {"read", (PyCFunction)(void (*)(void))RWLock_read, METH_VARARGS | METH_KEYWORDS,
+     "read(timeout=None)\n\nContext manager holding a read lock; TimeoutError if not had in time."},
+    {"write", (PyCFunction)(void (*)(void))RWLock_write, METH_VARARGS | METH_KEYWORDS,
+     "write(timeout=None)\n\nContext manager holding the write lock; TimeoutError if not had in time."},
+    {"downgrade", RWLock_downgrade, METH_NOARGS,
+     "downgrade() -> None\n\nTurn the held write lock into a read lock; no writer can get in between."},
+    {"_at_fork_reinit", RWLock_at_fork_reinit, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyMemberDef RWLock_members[] = {
+    {"reader", T_OBJECT_EX, offsetof(RWLockObject, reader), READONLY,
+     "The read side as a threading.Lock-like object."},
+    {"writer", T_OBJECT_EX, offsetof(RWLockObject, writer), READONLY,
+     "The write side as a threading.Lock-like object."},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(RWLockObject, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyGetSetDef RWLock_getset[] = {
+    {"readers", RWLock_get_readers, NULL, "Number of read holds right now (a snapshot).", NULL},
+    {"write_locked", RWLock_get_write_locked, NULL, "Whether a writer holds the lock (a snapshot).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot RWLock_slots[] = {
+    {Py_tp_doc, "RWLock()\n--\n\nA writer-preferring reader-writer lock: many readers or one writer."},
+    {Py_tp_new, RWLock_new},
+    {Py_tp_dealloc, RWLock_dealloc},
+    {Py_tp_traverse, RWLock_traverse},
+    {Py_tp_clear, RWLock_clear},
+    {Py_tp_repr, RWLock_repr},
+    {Py_tp_methods, RWLock_methods},
+    {Py_tp_members, RWLock_members},
+    {Py_tp_getset, RWLock_getset},
+    {0, NULL},
+};
+
+static PyType_Spec RWLock_spec = {
+    .name = "pyatomics.RWLock",
+    .basicsize = sizeof(RWLockObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = RWLock_slots,
+};
+
+/* --- views ---------------------------------------------------------------- */
+
+#define VIEW(o) ((RWLockViewObject *)(o))
+
+static int View_traverse(PyObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(VIEW(self)->rw);
+    return 0;
+}
+static int View_clear(PyObject *self) {
+    Py_CLEAR(VIEW(self)->rw);
+    return 0;
+}
+static void View_dealloc(PyObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    View_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static RWLockObject *view_lock(PyObject *self) {
+    RWLockObject *rw = VIEW(self)->rw;
+    if (rw == NULL) PyErr_SetString(PyExc_RuntimeError, "RWLock view used after its lock was cleared");
+    return rw;
+}
+
+static PyObject *View_acquire(PyObject *self, PyObject *args, PyObject *kwds) {
+    RWLockObject *rw = view_lock(self);
+    return rw ? rw_acquire_args(rw, VIEW(self)->write, args, kwds) : NULL;
+}
+static PyObject *View_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    RWLockObject *rw = view_lock(self);
+    return rw ? rw_acquire(rw, VIEW(self)->write, -1) : NULL;
+}
+static PyObject *View_release(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    RWLockObject *rw = view_lock(self);
+    return rw ? rw_release(rw, VIEW(self)->write) : NULL;
+}
+static PyObject *View_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)args;
+    (void)nargs;
+    return View_release(self, NULL);
+}
+static int view_locked(PyObject *self) {
+    RWLockObject *rw = VIEW(self)->rw;
+    if (rw == NULL) return 0;
+    return VIEW(self)->write ? pa_rwlock_is_write_locked(&rw->lock) : pa_rwlock_reader_count(&rw->lock) > 0;
+}
+static PyObject *View_locked(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return PyBool_FromLong(view_locked(self));
+}
+/* For threading.Condition: whether the *calling thread* holds this side. */
+static PyObject *View_is_owned(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    RWLockObject *rw = VIEW(self)->rw;
+    if (rw == NULL) Py_RETURN_FALSE;
+    if (VIEW(self)->write) return PyBool_FromLong(pa_rwlock_write_held_by_me(&rw->lock));
+    return PyBool_FromLong(pa_rwlock_read_holds_by_me(&rw->lock) > 0);
+}
+static PyObject *View_repr(PyObject *self) {
+    return lock_repr(self, view_locked(self), VIEW(self)->write ? " (write side)" : " (read side)");
+}
+static PyObject *View_get_lock(PyObject *self, void *Py_UNUSED(closure)) {
+    RWLockObject *rw = view_lock(self);
+    return rw ? Py_NewRef((PyObject *)rw) : NULL;
+}
+
+static PyMethodDef View_methods[] = {
+    {"acquire", (PyCFunction)(void (*)(void))View_acquire, METH_VARARGS | METH_KEYWORDS,
+     "acquire(blocking=True, timeout=-1) -> bool"},
+    {"release", View_release, METH_NOARGS, "release() -> None"},
+    {"locked", View_locked, METH_NOARGS,
+     "locked() -> bool\n\nWriter side: a writer holds the lock. Reader side: some reader holds it."},
+    {"_is_owned", View_is_owned, METH_NOARGS, NULL},
+    {"__enter__", View_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))View_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef View_getset[] = {
+    {"rwlock", View_get_lock, NULL, "The RWLock this is a side of.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot View_slots[] = {
+    {Py_tp_doc, "One side of an RWLock, usable wherever a threading.Lock-like object is expected."},
+    {Py_tp_dealloc, View_dealloc},
+    {Py_tp_traverse, View_traverse},
+    {Py_tp_clear, View_clear},
+    {Py_tp_repr, View_repr},
+    {Py_tp_methods, View_methods},
+    {Py_tp_getset, View_getset},
+    {0, NULL},
+};
+
+static PyType_Spec View_spec = {
+    .name = "pyatomics.RWLockView",
+    .basicsize = sizeof(RWLockViewObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = View_slots,
+};
+
+/* --- timed guards ---------------------------------------------------------- */
+
+#define GUARD(o) ((RWLockGuardObject *)(o))
+
+static void Guard_dealloc(PyObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    Py_CLEAR(GUARD(self)->rw);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+static PyObject *Guard_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    RWLockGuardObject *g = GUARD(self);
+    PyObject *r = rw_acquire(g->rw, g->write, g->timeout_ns);
+    if (r == Py_False) {
+        Py_DECREF(r);
+        PyErr_Format(PyExc_TimeoutError, "could not acquire the %s lock within %.3f s",
+                     g->write ? "write" : "read", (double)g->timeout_ns / 1e9);
+        return NULL;
+    }
+    return r == NULL ? NULL : (Py_DECREF(r), Py_NewRef(self));
+}
+static PyObject *Guard_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)args;
+    (void)nargs;
+    return rw_release(GUARD(self)->rw, GUARD(self)->write);
+}
+
+static PyMethodDef Guard_methods[] = {
+    {"__enter__", Guard_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))Guard_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Guard_slots[] = {
+    {Py_tp_doc, "Context manager returned by RWLock.read(timeout) and RWLock.write(timeout)."},
+    {Py_tp_dealloc, Guard_dealloc},
+    {Py_tp_methods, Guard_methods},
+    {0, NULL},
+};
+
+static PyType_Spec Guard_spec = {
+    .name = "pyatomics.RWLockGuard",
+    .basicsize = sizeof(RWLockGuardObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = Guard_slots,
+};
+
+/* ===========================================================================
+ * Module
+ * ========================================================================= */
+
+static PyObject *build_info(PyObject *module, PyObject *Py_UNUSED(ignored)) {
+    const char *atomics =
+#if defined(__x86_64__) || defined(_M_X64)
+        "x86_64: LOCK-prefixed read-modify-write (lock xadd/cmpxchg, xchg)";
+#elif defined(__aarch64__) || defined(_M_ARM64)
+#if defined(__ARM_FEATURE_ATOMICS)
+        "arm64: LSE atomics (ldaddal, casal, swpal)";
+#else
+        "arm64: LL/SC (ldaxr/stlxr), or LSE through outline atomics";
+#endif
+#else
+        "C11 <stdatomic.h>";
+#endif
+    const char *compiler =
+#if defined(__clang__)
+        "clang " __clang_version__;
+#elif defined(__GNUC__)
+        "gcc " __VERSION__;
+#elif defined(_MSC_VER)
+        "msvc";
+#else
+        "unknown";
+#endif
+    return Py_BuildValue("{s:s,s:s,s:s,s:i}", "atomics", atomics, "wait", pa_wait_mechanism(),
+                         "compiler", compiler, "lock_free_64", (int)ATOMIC_LLONG_LOCK_FREE);
+}
+
+static PyMethodDef module_methods[] = {
+    {"build_info", build_info, METH_NOARGS, "What the C core was built with."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **slot) {
+    *slot = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);
+    if (*slot == NULL) return -1;
+    /* Internal types (views, guards) are reachable but not exported. */
+    return PyModule_AddType(module, *slot);
+}
+
+static int module_exec(PyObject *module) {
+    module_state *st = PyModule_GetState(module);
+    if (add_type(module, &AtomicInt_spec, &st->AtomicInt_Type) < 0 ||
+        add_type(module, &SpinLock_spec, &st->SpinLock_Type) < 0 ||
+        add_type(module, &RWLock_spec, &st->RWLock_Type) < 0 ||
+        add_type(module, &View_spec, &st->RWLockView_Type) < 0 ||
+        add_type(module, &Guard_spec, &st->RWLockGuard_Type) < 0)
+        return -1;
+
+    PyObject *thread_mod = PyImport_ImportModule("_thread");
+    if (thread_mod == NULL) return -1;
+    PyObject *tmax = PyObject_GetAttrString(thread_mod, "TIMEOUT_MAX");
+    Py_DECREF(thread_mod);
+    if (tmax == NULL) return -1;
+    timeout_max_seconds = PyFloat_AsDouble(tmax);
+    Py_DECREF(tmax);
+    if (timeout_max_seconds == -1.0 && PyErr_Occurred()) return -1;
+
+    PyObject *threading = PyImport_ImportModule("threading");
+    if (threading == NULL) return -1;
+    PyObject *main = PyObject_CallMethod(threading, "main_thread", NULL);
+    Py_DECREF(threading);
+    if (main == NULL) return -1;
+    PyObject *ident = PyObject_GetAttrString(main, "ident");
+    Py_DECREF(main);
+    if (ident == NULL) return -1;
+    main_thread_ident = PyLong_AsUnsignedLong(ident);
+    Py_DECREF(ident);
+    if (PyErr_Occurred()) return -1;
+    return 0;
+}
+
+static int module_traverse(PyObject *module, visitproc visit, void *arg) {
+    module_state *st = PyModule_GetState(module);
+    Py_VISIT(st->AtomicInt_Type);
+    Py_VISIT(st->SpinLock_Type);
+    Py_VISIT(st->RWLock_Type);
+    Py_VISIT(st->RWLockView_Type);
+    Py_VISIT(st->RWLockGuard_Type);
+    return 0;
+}
+
+static int module_clear(PyObject *module) {
+    module_state *st = PyModule_GetState(module);
+    Py_CLEAR(st->AtomicInt_Type);
+    Py_CLEAR(st->SpinLock_Type);
+    Py_CLEAR(st->RWLock_Type);
+    Py_CLEAR(st->RWLockView_Type);
+    Py_CLEAR(st->RWLockGuard_Type);
+    return 0;
+}
+
+static void module_free(void *module) { module_clear((PyObject *)module); }
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, module_exec},
+#ifdef Py_mod_gil
+    /* All shared state lives in C11 atomics: importing us must not turn the
+     * GIL back on in a free-threaded interpreter. */
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "pyatomics._pyatomics",
+    .m_doc = "CPython binding of the pyatomics C core.",
+    .m_size = sizeof(module_state),
+    .m_methods = module_methods,
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC PyInit__pyatomics(void) { return PyModuleDef_Init(&module_def); }

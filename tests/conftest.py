@@ -1,0 +1,69 @@
+"""Shared test fixtures and helpers.
+
+Tests import the *installed* pyatomics (scripts/test.sh installs it into a
+venv); the source tree has no compiled extension.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import sysconfig
+import threading
+from typing import Callable
+
+import pytest
+
+import pyatomics
+
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+# Stress sizes: small enough for 2-core CI, large enough to expose races on
+# the free-threaded build.  PYATOMICS_SOAK=1 multiplies them for long runs.
+SOAK = os.environ.get("PYATOMICS_SOAK") == "1"
+SCALE = 20 if SOAK else 1
+
+
+def gil_enabled() -> bool:
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else check()
+
+
+def pytest_report_header(config):
+    return (
+        f"pyatomics {pyatomics.__version__} backend={pyatomics.BACKEND} from {os.path.dirname(pyatomics.__file__)}\n"
+        f"interpreter: {platform.python_implementation()} {platform.python_version()}"
+        f"{' free-threaded' if FREE_THREADED else ''}, GIL enabled now: {gil_enabled()}, "
+        f"machine: {platform.machine()}, cpus: {os.cpu_count()}"
+    )
+
+
+def run_threads(target: Callable[[int], object], n: int, timeout: float = 120.0) -> list:
+    """Run target(i) for i in range(n) on n threads started together on a
+    Barrier; re-raise the first worker exception in the caller; return results."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = target(i)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+        if t.is_alive():
+            raise AssertionError(f"worker thread still running after {timeout}s (deadlock?)")
+    if errors:
+        raise errors[0]
+    return results
+
+
+@pytest.fixture
+def threads():
+    return run_threads

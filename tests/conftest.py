@@ -15,7 +15,19 @@ from typing import Callable
 
 import pytest
 
-import pyatomics
+# The tests exercise the *installed* package: take the source checkout off
+# sys.path (python -m pytest puts the current directory there), so its
+# uncompiled pyatomics/ cannot shadow the built one, and make this directory
+# importable so test modules can `from conftest import ...` in any import mode.
+_TESTS = os.path.dirname(os.path.abspath(__file__))
+_REPO = os.path.dirname(_TESTS)
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _REPO]
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
+if "pyatomics" in sys.modules and not hasattr(sys.modules["pyatomics"], "AtomicInt"):
+    del sys.modules["pyatomics"]
+
+import pyatomics  # noqa: E402
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 # Stress sizes: small enough for 2-core CI, large enough to expose races on

@@ -772,6 +772,7 @@ typedef struct {
     PyObject_HEAD
     RWLockObject *rw;
     int write;
+    PyObject *weakreflist; /* threading.Lock is weak-referenceable; so are the views */
 } RWLockViewObject;
 
 /* What rw.read(timeout) / rw.write(timeout) return: a one-shot context
@@ -818,6 +819,18 @@ static PyObject *rw_acquire(RWLockObject *rw, int write, int64_t timeout_ns) {
     return acquire_result(r, "");
 }
 
+static PyObject *rw_release(RWLockObject *rw, int write);
+
+/* Leaving a `with rw.write():` block releases what the block holds: the write
+ * lock, or the read lock it became if the body called downgrade().  (A thread
+ * cannot hold both sides, so "no write, some read" inside the block can only
+ * mean a downgrade.) */
+static PyObject *rw_exit(RWLockObject *rw, int write) {
+    if (write && !pa_rwlock_write_held_by_me(&rw->lock) && pa_rwlock_read_holds_by_me(&rw->lock) > 0)
+        write = 0;
+    return rw_release(rw, write);
+}
+
 static PyObject *rw_release(RWLockObject *rw, int write) {
     if (write) {
         if (pa_rwlock_release_write(&rw->lock) != PA_ACQUIRED) {
@@ -845,6 +858,7 @@ static PyObject *new_view(module_state *st, RWLockObject *rw, int write) {
     if (v == NULL) return NULL;
     v->rw = (RWLockObject *)Py_NewRef((PyObject *)rw);
     v->write = write;
+    v->weakreflist = NULL;
     PyObject_GC_Track(v);
     return (PyObject *)v;
 }
@@ -1028,6 +1042,7 @@ static int View_clear(PyObject *self) {
 static void View_dealloc(PyObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+    if (VIEW(self)->weakreflist != NULL) PyObject_ClearWeakRefs(self);
     View_clear(self);
     tp->tp_free(self);
     Py_DECREF(tp);
@@ -1054,7 +1069,8 @@ static PyObject *View_release(PyObject *self, PyObject *Py_UNUSED(ignored)) {
 static PyObject *View_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)args;
     (void)nargs;
-    return View_release(self, NULL);
+    RWLockObject *rw = view_lock(self);
+    return rw ? rw_exit(rw, VIEW(self)->write) : NULL;
 }
 static int view_locked(PyObject *self) {
     RWLockObject *rw = VIEW(self)->rw;
@@ -1091,6 +1107,11 @@ static PyMethodDef View_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyMemberDef View_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(RWLockViewObject, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyGetSetDef View_getset[] = {
     {"rwlock", View_get_lock, NULL, "The RWLock this is a side of.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
@@ -1103,6 +1124,7 @@ static PyType_Slot View_slots[] = {
     {Py_tp_clear, View_clear},
     {Py_tp_repr, View_repr},
     {Py_tp_methods, View_methods},
+    {Py_tp_members, View_members},
     {Py_tp_getset, View_getset},
     {0, NULL},
 };
@@ -1138,7 +1160,7 @@ static PyObject *Guard_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
 static PyObject *Guard_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)args;
     (void)nargs;
-    return rw_release(GUARD(self)->rw, GUARD(self)->write);
+    return rw_exit(GUARD(self)->rw, GUARD(self)->write);
 }
 
 static PyMethodDef Guard_methods[] = {

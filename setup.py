@@ -1,54 +1,96 @@
-"""Build the pyatomics C extension.
+"""Build the pyatomics extensions.
 
-Metadata and tool configuration live in pyproject.toml; this file only
-declares the extension and the build knobs, read from the environment:
+Metadata and tool configuration live in pyproject.toml; this file declares
+the two bindings of the C core (csrc/) and decides which ones to build:
+
+  pyatomics._pyatomics        the CPython C-API binding: every CPython (not PyPy)
+  pyatomics._pyatomics_cffi   the cffi binding (pyatomics/_cffi_build.py): every
+                              interpreter cffi supports, i.e. PyPy and CPython
+                              except free-threaded 3.13 (cffi wants 3.14t+)
+
+Where the cffi binding is built, cffi is a build requirement (setup_requires,
+which setuptools' PEP 517 backend reports as a dynamic build requirement) and,
+on CPython, a runtime one (install_requires; PyPy has cffi built in).  On an
+interpreter cffi does not support, neither is asked for and only the C-API
+binding is built.
+
+Build knobs, read from the environment (here and by pyatomics/_cffi_build.py):
 
   PYATOMICS_DEBUG=1        -O0 -g, assertions on
   PYATOMICS_SANITIZE=...   e.g. "thread" or "address,undefined" (gcc/clang)
   PYATOMICS_WERROR=1       warnings are errors (CI sets this)
+  PYATOMICS_CFFI=0         do not build the cffi binding (=1: fail where it cannot be built)
 """
 
+import importlib.util
 import os
+import platform
 import sys
+import sysconfig
 
 from setuptools import Extension, setup
 
-CORE_SOURCES = [
-    "csrc/pa_wait.c",
-    "csrc/pa_spinlock.c",
-    "csrc/pa_rwlock.c",
-    "csrc/pa_int_wait.c",
-]
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def compile_args():
-    if sys.platform == "win32":
-        # MSVC: C11 atomics need both flags (VS 2022 17.5+).
-        return ["/std:c11", "/experimental:c11atomics", "/W3"], []
-    cflags = ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
-    ldflags = []
-    if os.environ.get("PYATOMICS_WERROR") == "1":
-        cflags.append("-Werror")
-    if os.environ.get("PYATOMICS_DEBUG") == "1":
-        cflags += ["-O0", "-g3", "-UNDEBUG"]
-    sanitize = os.environ.get("PYATOMICS_SANITIZE")
-    if sanitize:
-        flag = f"-fsanitize={sanitize}"
-        cflags += [flag, "-fno-omit-frame-pointer", "-g"]
-        ldflags.append(flag)
-    return cflags, ldflags
+def load_build_definitions():
+    # pyatomics/_cffi_build.py, loaded by path: importing the package would
+    # need the extension this script is about to build.  It needs no cffi.
+    path = os.path.join(HERE, "pyatomics", "_cffi_build.py")
+    spec = importlib.util.spec_from_file_location("_pyatomics_build_definitions", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-cflags, ldflags = compile_args()
+build = load_build_definitions()
 
-extension = Extension(
+PYPY = platform.python_implementation() == "PyPy"
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+# cffi refuses free-threaded CPython before 3.14 ("requires 3.14t or later").
+CFFI_SUPPORTED = PYPY or not (FREE_THREADED and sys.version_info < (3, 14))
+
+
+def want_cffi():
+    knob = os.environ.get("PYATOMICS_CFFI", "auto")
+    if knob == "0":
+        return False
+    if knob == "1" and not CFFI_SUPPORTED:
+        sys.exit("PYATOMICS_CFFI=1, but cffi does not support this interpreter "
+                 "(free-threaded CPython < 3.14)")
+    if knob not in ("0", "1", "auto"):
+        sys.exit(f"PYATOMICS_CFFI={knob!r}: expected 0, 1 or auto")
+    return CFFI_SUPPORTED
+
+
+BUILD_CFFI = want_cffi()
+if PYPY and not BUILD_CFFI:
+    sys.exit("PYATOMICS_CFFI=0 on PyPy would build nothing: the cffi binding is the only one built there")
+# cffi 2.0 is the first to support 3.14 (and 3.14t); 1.17 covers 3.9-3.13.
+CFFI_REQUIREMENT = "cffi>=2.0" if sys.version_info >= (3, 14) else "cffi>=1.17"
+
+cflags, ldflags = build.compile_args()
+
+capi_extension = Extension(
     "pyatomics._pyatomics",
-    sources=["pyatomics/_pyatomics.c", *CORE_SOURCES],
+    sources=["pyatomics/_pyatomics.c", *build.CORE_SOURCES],
     include_dirs=["csrc"],
-    depends=[os.path.join("csrc", name) for name in sorted(os.listdir("csrc")) if name.endswith(".h")],
+    depends=[os.path.join("csrc", name) for name in sorted(os.listdir(os.path.join(HERE, "csrc")))
+             if name.endswith(".h")],
     extra_compile_args=cflags,
     extra_link_args=ldflags,
-    libraries=["Synchronization"] if sys.platform == "win32" else [],
+    libraries=build.LIBRARIES,
 )
 
-setup(ext_modules=[extension])
+options = {
+    # PyPy runs C-API extensions only through its slow emulation layer: there
+    # the cffi binding is the one to use, and the only one built.
+    "ext_modules": [] if PYPY else [capi_extension],
+}
+if BUILD_CFFI:
+    options["cffi_modules"] = ["pyatomics/_cffi_build.py:ffibuilder"]
+    if not PYPY:  # PyPy ships cffi (and its setuptools hook) with the interpreter
+        options["setup_requires"] = [CFFI_REQUIREMENT]
+        options["install_requires"] = [CFFI_REQUIREMENT]
+
+setup(**options)

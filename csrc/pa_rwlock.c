@@ -8,6 +8,7 @@
 
 #define RW PA_RW_READERS_WAITING
 #define WW PA_RW_WRITERS_WAITING
+#define RP PA_RW_READ_PHASE
 #define WAITING (RW | WW)
 
 /* Polls of the state before sleeping; a critical section of a few hundred
@@ -16,6 +17,8 @@
 
 static inline uint32_t count_of(uint32_t s) { return s & PA_RW_COUNT_MASK; }
 static inline bool is_write_locked(uint32_t s) { return count_of(s) == PA_RW_WRITE_LOCKED; }
+/* Free for a writer: no holder, and not being handed to waiting readers. */
+static inline bool write_lockable(uint32_t s) { return count_of(s) == 0 && (s & RP) == 0; }
 
 /* ---------------------------------------------------------------------------
  * Per-thread table of read holds: which RWLocks this thread holds for reading,
@@ -64,25 +67,32 @@ static int wake_writer(pa_rwlock *rw) {
     return pa_wake_one(&rw->writer_notify);
 }
 
+static void end_read_phase(pa_rwlock *rw);
+
 /* Called with a state `s` whose count is 0 and which has waiting bits, by the
  * thread that just made it so (a release).  Hands the lock on: after this
- * returns, either a waiter has been woken, or the lock is held by someone
- * whose own release will do this again. */
+ * returns, either a waiter has been woken, or the lock is held (or in a read
+ * phase) by someone whose own release (or end of phase) will do this again. */
 static void wake_waiters(pa_rwlock *rw, uint32_t s, bool after_write_release) {
     for (;;) {
-        if (count_of(s) != 0 || (s & WAITING) == 0) return;
-        if (after_write_release) {
-            /* Readers waited out a whole write section: wake them all, and one
-             * writer, and let them race.  This is what keeps readers from
-             * starving under a stream of writers. */
-            if (!PA_CAS(&rw->state, &s, 0)) continue;
-            if (s & WW) wake_writer(rw);
-            if (s & RW) pa_wake_all(&rw->state);
+        /* Held, nobody waits, or a read phase: whoever ends it calls us again. */
+        if (count_of(s) != 0 || (s & WAITING) == 0 || (s & RP)) return;
+        if (after_write_release && (s & RW)) {
+            /* Readers waited out a whole write section: their turn, before
+             * any writer (even one that never slept and is about to loop
+             * back).  This is what keeps readers from starving under a
+             * stream of writers.  WW stays set: the phase's last reader out
+             * wakes a writer. */
+            if (!PA_CAS(&rw->state, &s, RP | (s & WW))) continue;
+            pa_wake_all(&rw->state);
+            /* Nobody counted as waiting (RW was stale): end the phase now.
+             * A reader counted after this load sees RP and ends it itself. */
+            if (PA_LOAD(&rw->read_waiters) == 0) end_read_phase(rw);
             return;
         }
         if (s & WW) {
-            /* Last reader out: a waiting writer goes first (writer preference).
-             * Readers stay parked; they are woken at that writer's release. */
+            /* A waiting writer goes first (writer preference); readers stay
+             * parked and get a read phase at that writer's release. */
             if (!PA_CAS(&rw->state, &s, s & ~WW)) continue;
             if (wake_writer(rw) > 0) return;
             /* Nobody was asleep on writer_notify (the bit was stale, or the
@@ -90,10 +100,29 @@ static void wake_waiters(pa_rwlock *rw, uint32_t s, bool after_write_release) {
             s = PA_LOAD(&rw->state);
             continue;
         }
-        /* Only readers wait. */
+        /* Only readers wait (after a read release: they were held back by a
+         * writer that has since given up). */
         if (!PA_CAS(&rw->state, &s, s & ~RW)) continue;
         pa_wake_all(&rw->state);
         return;
+    }
+}
+
+/* Clears READ_PHASE once no reader is counted as waiting, then hands the
+ * lock on if it is free.  Run by the last counted reader to leave lock_read
+ * and by whoever set the phase if it saw no waiting reader.  Leaves the bit
+ * alone while a reader is counted: that reader ends the phase when it leaves.
+ * (A phase can only be set while the lock is write-locked, which excludes a
+ * phase, so the bit seen here is the phase our caller knows about, or one a
+ * later release set for newly counted readers, which the check protects.) */
+static void end_read_phase(pa_rwlock *rw) {
+    uint32_t s = PA_LOAD(&rw->state);
+    while ((s & RP) && PA_LOAD(&rw->read_waiters) == 0) {
+        if (PA_CAS(&rw->state, &s, s & ~RP)) {
+            s &= ~RP;
+            if (count_of(s) == 0 && (s & WAITING)) wake_waiters(rw, s, false);
+            return;
+        }
     }
 }
 
@@ -103,38 +132,52 @@ static void wake_waiters(pa_rwlock *rw, uint32_t s, bool after_write_release) {
 
 static inline bool read_lockable(uint32_t s, bool recursive) {
     if (count_of(s) >= PA_RW_MAX_READERS) return false; /* write-locked or full */
-    return recursive || (s & WAITING) == 0;
-}
-
-/* After a downgrade woke us: the lock is read-locked by the downgrader and the
- * readers-waiting bit was cleared for us, so we may pass waiting writers. */
-static inline bool read_lockable_after_downgrade(uint32_t s) {
-    return count_of(s) != 0 && count_of(s) < PA_RW_MAX_READERS && (s & RW) == 0;
+    return recursive || (s & RP) || (s & WAITING) == 0;
 }
 
 static pa_lock_result lock_read(pa_rwlock *rw, int64_t deadline_ns, bool recursive) {
     uint32_t s = PA_LOAD(&rw->state);
     int spins = 0;
-    bool slept = false;
+    bool counted = false; /* we are in rw->read_waiters */
+    pa_lock_result result;
     pa_lock_result giving_up = PA_ACQUIRED; /* set once the wait timed out or was interrupted */
     for (;;) {
-        if (read_lockable(s, recursive) || (slept && read_lockable_after_downgrade(s))) {
+        if (read_lockable(s, recursive)) {
             /* seq_cst CAS: acquire ordering for the critical section. */
-            if (PA_CAS(&rw->state, &s, s + 1)) return PA_ACQUIRED;
+            if (PA_CAS(&rw->state, &s, s + 1)) {
+                result = PA_ACQUIRED;
+                break;
+            }
             continue;
         }
-        if (!is_write_locked(s) && count_of(s) >= PA_RW_MAX_READERS) return PA_TOO_MANY;
+        if (!is_write_locked(s) && count_of(s) >= PA_RW_MAX_READERS) {
+            result = PA_TOO_MANY;
+            break;
+        }
         if (giving_up != PA_ACQUIRED) {
             /* We only ever leave while the lock is held (its holder's release
              * wakes the others) or while a writer is being handed it.  A stale
              * bit on an unlocked lock would block readers, so clear it. */
             if (count_of(s) == 0 && (s & WAITING)) wake_waiters(rw, s, false);
-            return giving_up;
+            result = giving_up;
+            break;
         }
-        if (deadline_ns == 0) return PA_TIMEDOUT;
+        if (deadline_ns == 0) {
+            result = PA_TIMEDOUT;
+            break;
+        }
         if (spins < SPIN_LIMIT && (s & WAITING) == 0) {
             spins++;
             pa_cpu_relax();
+            s = PA_LOAD(&rw->state);
+            continue;
+        }
+        if (!counted) {
+            /* Be counted before announcing ourselves with RW, so a release
+             * that starts a read phase for us cannot end it before we are in.
+             * Then look again: a phase may have begun meanwhile. */
+            atomic_fetch_add(&rw->read_waiters, 1);
+            counted = true;
             s = PA_LOAD(&rw->state);
             continue;
         }
@@ -145,11 +188,14 @@ static pa_lock_result lock_read(pa_rwlock *rw, int64_t deadline_ns, bool recursi
         /* Sleeps only if the word still equals s: any release in between
          * changed the count, so the wait returns at once. */
         pa_wait_result r = pa_wait_u32(&rw->state, s, deadline_ns);
-        slept = true;
         if (r == PA_WAIT_TIMEDOUT) giving_up = PA_TIMEDOUT;
         if (r == PA_WAIT_INTERRUPTED) giving_up = PA_INTERRUPTED;
         s = PA_LOAD(&rw->state);
     }
+    /* The last waiting reader out ends a read phase (held or not: see
+     * end_read_phase). */
+    if (counted && atomic_fetch_sub(&rw->read_waiters, 1) == 1) end_read_phase(rw);
+    return result;
 }
 
 pa_lock_result pa_rwlock_acquire_read(pa_rwlock *rw, int64_t deadline_ns) {
@@ -172,7 +218,7 @@ pa_lock_result pa_rwlock_release_read(pa_rwlock *rw) {
     if (--h->depth == 0) drop_hold(h);
     /* seq_cst RMW: release ordering for the critical section. */
     uint32_t s = atomic_fetch_sub(&rw->state, 1) - 1;
-    if (count_of(s) == 0 && (s & WAITING)) wake_waiters(rw, s, false);
+    if (count_of(s) == 0 && (s & WAITING) && !(s & RP)) wake_waiters(rw, s, false);
     return PA_ACQUIRED;
 }
 
@@ -180,55 +226,112 @@ pa_lock_result pa_rwlock_release_read(pa_rwlock *rw) {
  * Write side
  * ------------------------------------------------------------------------- */
 
+/* No writer is counted as waiting any more: clear a WW that outlived its
+ * writers (they timed out or were interrupted, or a writer that acquired saw
+ * another that has since left), because WW holds back new readers.  Run by the
+ * last counted writer to leave lock_write.  The check and the CAS are not one
+ * step: a writer counted after the check may have set WW and be about to
+ * sleep, so the notify bump below sends it round its loop again, to set WW
+ * anew; a writer already asleep was counted before the check (we would not
+ * be here).  Then readers held back only by the bit may enter. */
+static void drop_stale_ww(pa_rwlock *rw) {
+    uint32_t s = PA_LOAD(&rw->state);
+    while ((s & WW) && PA_LOAD(&rw->write_waiters) == 0) {
+        if (!PA_CAS(&rw->state, &s, s & ~WW)) continue;
+        s &= ~WW;
+        wake_writer(rw);
+        if (count_of(s) == 0) {
+            if (!(s & RP) && (s & RW)) wake_waiters(rw, s, false);
+            return;
+        }
+        /* Read-held: parked readers waited only for the writer that left.
+         * (Write-held: the writer's release wakes them; a read phase lets
+         * them in already.) */
+        while (!is_write_locked(s) && !(s & RP) && (s & RW)) {
+            if (PA_CAS(&rw->state, &s, s & ~RW)) {
+                pa_wake_all(&rw->state);
+                return;
+            }
+        }
+        return;
+    }
+}
+
 static pa_lock_result lock_write(pa_rwlock *rw, int64_t deadline_ns) {
     uint32_t s = 0;
     if (PA_LIKELY(PA_CAS(&rw->state, &s, PA_RW_WRITE_LOCKED))) return PA_ACQUIRED;
 
-    uint32_t other_writers_waiting = 0;
+    bool counted = false; /* we are in rw->write_waiters */
     int spins = 0;
-    pa_lock_result giving_up = PA_ACQUIRED;
+    pa_lock_result result;
+    pa_lock_result giving_up = PA_ACQUIRED; /* set once the wait timed out or was interrupted */
     for (;;) {
-        if (count_of(s) == 0) {
+        if (write_lockable(s)) {
             /* Keep the bits: parked readers must still be woken at our
-             * release, and other writers may still sleep. */
-            if (PA_CAS(&rw->state, &s, s | PA_RW_WRITE_LOCKED | other_writers_waiting))
-                return PA_ACQUIRED;
+             * release.  Other writers counted as waiting may sleep with WW
+             * cleared by the release that woke us: set it for them. */
+            uint32_t others = counted && PA_LOAD(&rw->write_waiters) > 1 ? WW : 0;
+            if (PA_CAS(&rw->state, &s, s | PA_RW_WRITE_LOCKED | others)) {
+                result = PA_ACQUIRED;
+                break;
+            }
             continue;
         }
         if (giving_up != PA_ACQUIRED) {
-            /* The lock is held.  We may have consumed a wakeup meant for
-             * another writer (a release cleared WW and woke us): put the bit
-             * back so the holder's release wakes a writer again. */
-            while (count_of(s) != 0 && (s & WW) == 0 && !PA_CAS(&rw->state, &s, s | WW)) {
-            }
-            if (count_of(s) == 0) {
-                /* Released meanwhile; it saw no WW.  Pass the wakeup on. */
-                wake_writer(rw);
-                wake_waiters(rw, s, false);
-            }
-            return giving_up;
+            result = giving_up;
+            break;
         }
-        if (deadline_ns == 0) return PA_TIMEDOUT;
-        if (spins < SPIN_LIMIT && (s & WAITING) == 0) {
+        if (deadline_ns == 0) return PA_TIMEDOUT; /* never counted */
+        if (spins < SPIN_LIMIT && (s & (WAITING | RP)) == 0) {
             spins++;
             pa_cpu_relax();
+            s = PA_LOAD(&rw->state);
+            continue;
+        }
+        if (!counted) {
+            /* Counted before setting WW, so the last writer to leave knows
+             * it may clear the bit (drop_stale_ww). */
+            atomic_fetch_add(&rw->write_waiters, 1);
+            counted = true;
             s = PA_LOAD(&rw->state);
             continue;
         }
         if ((s & WW) == 0) {
             if (!PA_CAS(&rw->state, &s, s | WW)) continue;
         }
-        other_writers_waiting = WW;
         /* Read the notify counter, then re-check the state: a release after
          * this point bumps the counter, so the wait below cannot miss it. */
         uint32_t seq = PA_LOAD(&rw->writer_notify);
         s = PA_LOAD(&rw->state);
-        if (count_of(s) == 0 || (s & WW) == 0) continue;
+        if (write_lockable(s) || (s & WW) == 0) continue;
         pa_wait_result r = pa_wait_u32(&rw->writer_notify, seq, deadline_ns);
         if (r == PA_WAIT_TIMEDOUT) giving_up = PA_TIMEDOUT;
         if (r == PA_WAIT_INTERRUPTED) giving_up = PA_INTERRUPTED;
         s = PA_LOAD(&rw->state);
     }
+    if (!counted) return result;
+    if (atomic_fetch_sub(&rw->write_waiters, 1) == 1) {
+        drop_stale_ww(rw);
+        if (result != PA_ACQUIRED) {
+            /* Released meanwhile with nobody else to take it: pass it on. */
+            s = PA_LOAD(&rw->state);
+            if (write_lockable(s) && (s & WAITING)) wake_waiters(rw, s, false);
+        }
+    } else if (result != PA_ACQUIRED) {
+        /* Other writers wait, and we may have consumed a wakeup meant for
+         * one of them (a release cleared WW and woke us): put the bit back,
+         * so the holder's release (or the end of a read phase) wakes a
+         * writer again. */
+        s = PA_LOAD(&rw->state);
+        while (!write_lockable(s) && (s & WW) == 0 && !PA_CAS(&rw->state, &s, s | WW)) {
+        }
+        if (write_lockable(s)) {
+            /* Released meanwhile; it saw no WW.  Pass the wakeup on. */
+            wake_writer(rw);
+            wake_waiters(rw, s, false);
+        }
+    }
+    return result;
 }
 
 pa_lock_result pa_rwlock_acquire_write(pa_rwlock *rw, int64_t deadline_ns) {
@@ -253,13 +356,18 @@ pa_lock_result pa_rwlock_downgrade(pa_rwlock *rw) {
     if (tl_nholds == PA_RW_MAX_READ_LOCKS_PER_THREAD) return PA_TOO_MANY;
     PA_STORE(&rw->writer, 0);
     /* W -> 1 in one step: there is no instant at which the lock is free. */
-    uint32_t s = atomic_fetch_sub(&rw->state, PA_RW_WRITE_LOCKED - 1);
+    uint32_t s = atomic_fetch_sub(&rw->state, PA_RW_WRITE_LOCKED - 1) - (PA_RW_WRITE_LOCKED - 1);
     add_hold(rw);
-    if (s & RW) {
-        /* Only sleeping readers set RW, and nobody else clears it while the
-         * lock is held; clearing it is what lets them pass waiting writers. */
-        atomic_fetch_and(&rw->state, ~RW);
-        pa_wake_all(&rw->state);
+    /* Readers that waited for us may join us now, past waiting writers (they
+     * were blocked only by our write lock): a read phase, as at a write
+     * release.  Only sleeping readers set RW and nobody else clears it while
+     * the lock is held, but writers may set WW meanwhile, hence the loop. */
+    while (s & RW) {
+        if (PA_CAS(&rw->state, &s, (s & ~RW) | RP)) {
+            pa_wake_all(&rw->state);
+            if (PA_LOAD(&rw->read_waiters) == 0) end_read_phase(rw);
+            break;
+        }
     }
     return PA_ACQUIRED;
 }
@@ -272,6 +380,8 @@ void pa_rwlock_init(pa_rwlock *rw) {
     rw->serial = atomic_fetch_add(&next_serial, 1);
     PA_STORE(&rw->state, 0);
     PA_STORE(&rw->writer_notify, 0);
+    PA_STORE(&rw->read_waiters, 0);
+    PA_STORE(&rw->write_waiters, 0);
     PA_STORE(&rw->writer, 0);
 }
 
@@ -280,6 +390,8 @@ void pa_rwlock_reinit_after_fork(pa_rwlock *rw) {
     if (h != NULL) drop_hold(h);
     PA_STORE(&rw->state, 0);
     PA_STORE(&rw->writer_notify, 0);
+    PA_STORE(&rw->read_waiters, 0);
+    PA_STORE(&rw->write_waiters, 0);
     PA_STORE(&rw->writer, 0);
 }
 

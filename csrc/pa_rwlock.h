@@ -2,32 +2,56 @@
  * pa_rwlock.h -- a writer-preferring reader-writer lock on one 32-bit word.
  *
  * Modelled on Rust std's futex RwLock (library/std/src/sys/sync/rwlock/futex.rs),
- * with timeouts, interruption and ownership checks added.
+ * with timeouts, interruption and ownership checks added, and a read phase
+ * after each write section so that writers cannot starve readers.
  *
  * State word:
  *
  *   bit 31  WRITERS_WAITING   a writer is (or is about to be) asleep on writer_notify
  *   bit 30  READERS_WAITING   a reader is (or is about to be) asleep on state
- *   bits 0-29 count           0: unlocked; 1..MAX_READERS: that many readers;
+ *   bit 29  READ_PHASE        the lock is being handed to the readers that were
+ *                             waiting: no writer may take it while this is set
+ *   bits 0-28 count           0: unlocked; 1..MAX_READERS: that many readers;
  *                             all ones (PA_RW_WRITE_LOCKED): one writer
+ *
+ * Beside the word, read_waiters and write_waiters count the readers and
+ * writers inside the blocking part of lock_read / lock_write (from before they
+ * first set their waiting bit until they leave, holding the lock or not).
+ * read_waiters decides when a read phase may end; write_waiters, when a
+ * WRITERS_WAITING bit has outlived its writers and must go.
  *
  * Transitions (count / bits):
  *
- *   read acquire    n -> n+1     only if n < MAX_READERS and neither waiting bit is
- *                                set (writer preference: a waiting writer holds back
- *                                new readers).  A thread that already holds a read
- *                                lock on this RWLock may pass waiting writers, so a
- *                                recursive read cannot deadlock against a writer.
- *   read release    n -> n-1     the last reader (n-1 == 0) with waiters runs
- *                                wake_waiters(prefer one writer).
- *   write acquire   0 -> W       whatever the bits; a writer that has slept also
- *                                re-sets WRITERS_WAITING (it cannot know whether
- *                                other writers still sleep).
- *   write release   W -> 0       and, if any bit was set, clears both and wakes all
- *                                readers and one writer, who race for the lock.
- *   downgrade       W -> 1       atomically, so no writer can get in between; wakes
- *                                the waiting readers, who may then pass waiting
- *                                writers (they were blocked only by us).
+ *   read acquire    n -> n+1     only if n < MAX_READERS and either READ_PHASE is
+ *                                set or neither waiting bit is (writer preference:
+ *                                a waiting writer holds back new readers).  A thread
+ *                                that already holds a read lock on this RWLock may
+ *                                pass waiting writers, so a recursive read cannot
+ *                                deadlock against a writer.
+ *   read release    n -> n-1     the last reader (n-1 == 0) with waiters and no
+ *                                READ_PHASE runs wake_waiters (prefer one writer).
+ *   write acquire   0 -> W       whatever the waiting bits, but never during a
+ *                                READ_PHASE; a writer that has slept re-sets
+ *                                WRITERS_WAITING if other writers are counted (the
+ *                                release that woke it cleared the bit).
+ *   write release   W -> 0       readers waiting: -> READ_PHASE (keeping
+ *                                WRITERS_WAITING), wake all readers.  Only writers
+ *                                waiting: clear the bit, wake one writer.
+ *   downgrade       W -> 1       atomically, so no writer can get in between; with
+ *                                readers waiting, also READERS_WAITING -> READ_PHASE
+ *                                and wake them: they join us past waiting writers.
+ *   writer leaves   WW           (timed out, interrupted, or acquired) the last
+ *                                counted writer clears a WRITERS_WAITING left
+ *                                behind and bumps writer_notify (a writer counted
+ *                                meanwhile re-sets it); if readers hold the lock,
+ *                                readers parked behind the bit are woken.  A writer
+ *                                giving up while others are counted re-sets the
+ *                                bit instead: it may have taken their wakeup.
+ *   end of phase    READ_PHASE   cleared by whoever sees read_waiters == 0 after it
+ *                                was set: the last waiting reader to leave lock_read,
+ *                                or the releaser itself if nobody waited (a stale
+ *                                READERS_WAITING).  If the count is then 0 and
+ *                                writers wait, it runs wake_waiters.
  *   waiting         set RW / WW  with a CAS while the lock is held, then sleep on a
  *                                word whose value the sleeper just read.  Every
  *                                release that sees a bit hands the lock on, and the
@@ -35,11 +59,29 @@
  *                                "set bit" and "sleep" end the sleep at once: no
  *                                wakeup is lost.
  *
+ * Why READ_PHASE: waking the readers and letting them race with writers is not
+ * enough.  A woken reader needs tens of microseconds to run; a writer that
+ * releases and loops back takes the free lock again long before that, so a
+ * stream of writers starved readers for as long as it lasted.  With the phase,
+ * readers that waited through a write section are sure to get in before the
+ * next writer.  Why the read_waiters count: a phase must end even if no reader
+ * comes (the READERS_WAITING bit outlives readers that timed out), and must not
+ * end while a woken reader is still on its way in.  A phase set while
+ * read_waiters was 0 is ended by the releaser; otherwise the last counted reader
+ * ends it, and seq_cst ordering makes at least one of the two see the other.
+ *
+ * Why write_waiters: without it a writer that gave up left WRITERS_WAITING set
+ * (it cannot tell whether other writers still sleep), and new readers were then
+ * refused for as long as the current readers held the lock, with no writer
+ * waiting at all.
+ *
  * Guarantees: mutual exclusion; writer preference (once a writer waits, no new
- * reader enters, except recursive reads and readers woken by downgrade); no
- * writer starvation by readers; waiting readers are woken at every write release
- * and race with one woken writer, so readers are not starved by a stream of
- * writers either (not strictly FIFO: a lock is not handed to a specific thread).
+ * reader enters, except recursive reads and during a READ_PHASE); no writer
+ * starvation by readers (a READ_PHASE admits only the readers already waiting
+ * when it began, plus any that arrive while they are still getting in); no
+ * reader starvation by writers (a reader that waits through one write section
+ * gets in before the next writer).  Not FIFO: a lock is not handed to a
+ * specific thread.
  *
  * Ownership: the write holder's thread id is recorded, and each thread keeps a
  * small table of the RWLocks it holds for reading (PA_RW_MAX_READ_LOCKS_PER_THREAD
@@ -57,7 +99,8 @@
 
 #define PA_RW_WRITERS_WAITING 0x80000000u
 #define PA_RW_READERS_WAITING 0x40000000u
-#define PA_RW_COUNT_MASK 0x3FFFFFFFu
+#define PA_RW_READ_PHASE 0x20000000u
+#define PA_RW_COUNT_MASK 0x1FFFFFFFu
 #define PA_RW_WRITE_LOCKED PA_RW_COUNT_MASK
 #define PA_RW_MAX_READERS (PA_RW_COUNT_MASK - 1)
 
@@ -67,6 +110,8 @@
 typedef struct {
     pa_atomic_u32 state;
     pa_atomic_u32 writer_notify; /* bumped by every writer wakeup; writers sleep on it */
+    pa_atomic_u32 read_waiters;  /* readers in the blocking part of lock_read */
+    pa_atomic_u32 write_waiters; /* writers in the blocking part of lock_write */
     pa_atomic_u64 writer;        /* pa_thread_id() of the write holder, 0 if none */
     uint64_t serial;             /* unique per pa_rwlock_init: a read-hold entry left
                                     behind by a freed lock never matches a new lock

@@ -20,6 +20,12 @@
  * (it timed out): harmless, the word then just drifts back to 0/1.
  *
  * No owner: like threading.Lock, any thread may release it.
+ *
+ * fork(): the child gets a copy of the word, so a lock held (by any thread)
+ * when the process forked is held in the child too, as with threading.Lock.
+ * Having no owner, the child may release it; _at_fork_reinit() (the binding)
+ * resets it to unlocked.  A "maybe sleepers" 2 inherited from the parent only
+ * costs the child one futile wake.
  */
 #ifndef PA_SPINLOCK_H
 #define PA_SPINLOCK_H

@@ -80,11 +80,15 @@ int64_t pa_deadline_after(int64_t timeout_ns) {
     return now + timeout_ns;
 }
 
-/* Time left before deadline, clamped at 0; only for finite deadlines. */
+/* Time left before deadline, clamped at 0; only for finite deadlines.
+ * Linux needs none (its futex takes the absolute deadline): not compiled
+ * there, where it would be an unused function (an error under -Werror). */
+#if !defined(__linux__)
 static int64_t remaining_ns(int64_t deadline_ns) {
     int64_t left = deadline_ns - pa_monotonic_ns();
     return left > 0 ? left : 0;
 }
+#endif
 
 /* ---------------------------------------------------------------------------
  * Linux: futex

@@ -2,12 +2,80 @@
 
     from pyatomics import AtomicInt, SpinLock, RWLock
 
-The classes are the C types themselves (no Python wrapper on the hot path).
+Two bindings of the same C core (csrc/), with the same API and behaviour:
+
+* "capi": pyatomics._pyatomics, the CPython C-API extension.  The classes are
+  the C types themselves (no Python wrapper on the hot path).  The default on
+  CPython.
+* "cffi": pyatomics._cffi_backend, thin Python classes over the cffi module
+  pyatomics._pyatomics_cffi.  The default (and only) backend on PyPy, whose JIT
+  calls cffi functions directly; selectable on CPython where it is built (all
+  CPythons but free-threaded 3.13, which cffi does not support).
+
+PYATOMICS_BACKEND=capi or =cffi, read at import, forces one; anything else is
+an ImportError, and so is a backend that is not available: there is never a
+silent fallback from one to the other.
 """
 
-from ._pyatomics import AtomicInt, RWLock, SpinLock
+from __future__ import annotations
+
+import importlib.util as _importlib_util
+import os as _os
+import sys as _sys
+from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
-BACKEND = "capi"
 
-__all__ = ["AtomicInt", "RWLock", "SpinLock", "BACKEND", "__version__"]
+# The compiled module each backend needs, by backend name.
+_EXTENSIONS = {"capi": "pyatomics._pyatomics", "cffi": "pyatomics._pyatomics_cffi"}
+
+
+def available_backends() -> frozenset[str]:
+    """The backends built into this installation ("capi", "cffi"), whether or not in use."""
+    return frozenset(name for name, module in _EXTENSIONS.items()
+                     if _importlib_util.find_spec(module) is not None)
+
+
+def _select_backend() -> str:
+    requested = _os.environ.get("PYATOMICS_BACKEND", "").strip().lower()
+    if requested == "":
+        return "cffi" if _sys.implementation.name == "pypy" else "capi"
+    if requested not in _EXTENSIONS:
+        raise ImportError(
+            f"PYATOMICS_BACKEND={_os.environ['PYATOMICS_BACKEND']!r} is not a pyatomics backend: "
+            "use 'capi' (the CPython C-API extension) or 'cffi', or leave it unset for the default"
+        )
+    return requested
+
+
+def _import_backend(name: str):
+    try:
+        if name == "capi":
+            from . import _pyatomics as backend
+            from . import _pyatomics as extension
+        else:
+            from . import _cffi_backend as backend
+            from . import _pyatomics_cffi as extension
+    except ImportError as exc:
+        if name == "capi" and _sys.implementation.name == "pypy":
+            why = "it is not built on PyPy, which uses the cffi backend (leave PYATOMICS_BACKEND unset)"
+        elif name == "cffi" and _importlib_util.find_spec(_EXTENSIONS["cffi"]) is None:
+            why = ("it is not built in this installation (it is built only where cffi supports the "
+                   "interpreter: PyPy, and CPython except free-threaded 3.13)")
+        else:
+            why = f"{type(exc).__name__}: {exc}"
+        raise ImportError(f"pyatomics: the {name!r} backend cannot be imported: {why}") from exc
+    return backend, extension
+
+
+BACKEND: str = _select_backend()
+_backend, _extension = _import_backend(BACKEND)
+
+if TYPE_CHECKING:
+    from ._pyatomics import AtomicInt, RWLock, SpinLock
+else:
+    AtomicInt = _backend.AtomicInt
+    SpinLock = _backend.SpinLock
+    RWLock = _backend.RWLock
+
+__all__ = ["AtomicInt", "RWLock", "SpinLock", "BACKEND", "available_backends", "__version__"]

@@ -11,8 +11,7 @@ import threading
 import time
 
 import pyatomics
-from pyatomics import AtomicInt, RWLock
-from pyatomics import _pyatomics
+from pyatomics import AtomicInt, RWLock, _backend, _extension  # _backend: capi or cffi binding in use
 
 
 def gil_enabled() -> bool:
@@ -30,7 +29,7 @@ def free_threaded_build() -> bool:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    info = _pyatomics.build_info()
+    info = _backend.build_info()
     rows = [
         ("pyatomics", pyatomics.__version__),
         ("backend", pyatomics.BACKEND),
@@ -41,7 +40,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("atomic instructions", str(info["atomics"])),
         ("wait mechanism", str(info["wait"])),
         ("compiler", str(info["compiler"])),
-        ("extension", _pyatomics.__file__ or "?"),
+        ("extension", _extension.__file__ or "?"),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
@@ -180,6 +179,87 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------
+# bench
+# ---------------------------------------------------------------------------
+
+
+def find_benchmarks() -> str | None:
+    """The benchmarks/ folder of a source checkout: $PYATOMICS_BENCHMARKS, the
+    current directory, ./benchmarks, or next to the package.  (Run it from
+    benchmarks/, not the checkout's root, where the uncompiled source package
+    would shadow the installed one.)"""
+    candidates = [os.environ.get("PYATOMICS_BENCHMARKS", ""), os.getcwd(), os.path.join(os.getcwd(), "benchmarks"),
+                  os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")]
+    for path in candidates:
+        if path and os.path.isfile(os.path.join(path, "run_all.py")):
+            return path
+    return None
+
+
+def plot_throughput(json_path: str, png_path: str) -> None:
+    import json
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(json_path) as f:
+        data = json.load(f)
+    suites = [s for s in data["suites"] if s.get("metric") == "Mops/s"]
+    fig, axes = plt.subplots(1, len(suites), figsize=(6 * len(suites), 4.5), squeeze=False)
+    for ax, suite in zip(axes[0], suites):
+        series: dict[str, list[tuple[int, float]]] = {}
+        for case in suite["cases"]:
+            if case.get("Mops/s") is not None:
+                label = f"{case['impl']}: {case['code']}"
+                series.setdefault(label, []).append((case["threads"], case["Mops/s"]))
+        for label, points in sorted(series.items()):
+            points.sort()
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+        ax.set_title(suite["title"], fontsize=9)
+        ax.set_xlabel("threads")
+        ax.set_ylabel("Mops/s")
+        ax.legend(fontsize=6)
+    env = data.get("environment", {})
+    fig.suptitle(" ".join(str(env.get(k, "")) for k in ("interpreter", "date")), fontsize=8)
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=120)
+
+
+def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
+    bench_dir = find_benchmarks()
+    if bench_dir is None:
+        print("error: benchmarks/ not found; run from a pyatomics source checkout or set "
+              "PYATOMICS_BENCHMARKS to its benchmarks/ folder", file=sys.stderr)
+        return 2
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("error: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
+            return 2
+    sys.path.insert(0, bench_dir)
+    import _harness
+    import run_all
+
+    json_path = args.json
+    if args.plot and not json_path:
+        import tempfile
+
+        json_path = os.path.join(tempfile.mkdtemp(prefix="pyatomics-bench-"), "bench.json")
+    argv = list(rest) + (["--json", json_path] if json_path else [])
+    try:
+        rc = _harness.main(run_all.BUILDERS, argv, description="pyatomics benchmarks")
+    except SystemExit as exc:  # argparse errors in the harness's own options
+        return int(exc.code or 0)
+    if rc == 0 and args.plot:
+        plot_throughput(json_path, args.plot)
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    return rc
+
+
+# ---------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------
 
@@ -204,14 +284,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=positive_int, default=4, help="threads racing on a counter (default 4)")
     p.add_argument("--iterations", type=positive_int, default=200_000, help="increments per thread (default 200000)")
     p.set_defaults(func=cmd_demo)
+    p = sub.add_parser("bench", help="the benchmark tables (from a source checkout); other options go to "
+                                     "benchmarks/run_all.py: --quick, --threads 1,2,4, --only, --repeats, --clock")
+    p.add_argument("--json", metavar="FILE", help="also write all samples and ratios as JSON")
+    p.add_argument("--plot", metavar="FILE.png", help="draw throughput against thread count (needs matplotlib)")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest and args.command != "bench":
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     try:
-        return args.func(args)
+        return args.func(args, rest) if args.command == "bench" else args.func(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

@@ -803,6 +803,15 @@ static pa_lock_result rw_write_call(void *target, int64_t deadline, void *ctx) {
     return pa_rwlock_acquire_write(&((RWLockObject *)target)->lock, deadline);
 }
 
+/* The per-thread table of read holds (pa_rwlock.h) is full.  It may be full of
+ * dead locks: an RWLock and its views form a reference cycle, so a lock dropped
+ * while this thread read-holds it is freed, and its entry dropped by
+ * RWLock_dealloc, only when the cyclic GC runs.  Collect (here, so the
+ * deallocations run on this thread) and say whether to try again; without
+ * this, dropping 32 read-held locks between two collections would lock the
+ * thread out of every RWLock. */
+static int collect_dead_read_holds(void) { return PyGC_Collect() > 0; }
+
 /* Acquire one side; returns True/False or NULL with an exception. */
 static PyObject *rw_acquire(RWLockObject *rw, int write, int64_t timeout_ns) {
     pa_lock_result r;
@@ -813,6 +822,7 @@ static PyObject *rw_acquire(RWLockObject *rw, int write, int64_t timeout_ns) {
             return acquire_result(r, pa_rwlock_write_held_by_me(&rw->lock) ? WRITE_TWICE_MSG : UPGRADE_MSG);
     } else {
         r = pa_rwlock_acquire_read(&rw->lock, 0);
+        if (r == PA_TOO_MANY && collect_dead_read_holds()) r = pa_rwlock_acquire_read(&rw->lock, 0);
         if (r == PA_TIMEDOUT && timeout_ns != 0) r = block_on(rw_read_call, rw, NULL, timeout_ns);
         if (r == PA_WOULD_DEADLOCK) return acquire_result(r, READ_WHILE_WRITING_MSG);
     }
@@ -921,6 +931,7 @@ static PyObject *RWLock_release_write(PyObject *self, PyObject *Py_UNUSED(ignore
 
 static PyObject *RWLock_downgrade(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     pa_lock_result r = pa_rwlock_downgrade(&RWL(self)->lock);
+    if (r == PA_TOO_MANY && collect_dead_read_holds()) r = pa_rwlock_downgrade(&RWL(self)->lock);
     if (r == PA_NOT_HELD) {
         PyErr_SetString(PyExc_RuntimeError, "cannot downgrade: this thread does not hold the write lock");
         return NULL;
@@ -1151,8 +1162,13 @@ static PyObject *Guard_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     PyObject *r = rw_acquire(g->rw, g->write, g->timeout_ns);
     if (r == Py_False) {
         Py_DECREF(r);
-        PyErr_Format(PyExc_TimeoutError, "could not acquire the %s lock within %.3f s",
-                     g->write ? "write" : "read", (double)g->timeout_ns / 1e9);
+        /* PyErr_Format has no %f (3.13 raises SystemError for it, older
+         * versions print it literally): format the seconds first. */
+        char *secs = PyOS_double_to_string((double)g->timeout_ns / 1e9, 'f', 3, 0, NULL);
+        if (secs == NULL) return NULL;
+        PyErr_Format(PyExc_TimeoutError, "could not acquire the %s lock within %s s",
+                     g->write ? "write" : "read", secs);
+        PyMem_Free(secs);
         return NULL;
     }
     return r == NULL ? NULL : (Py_DECREF(r), Py_NewRef(self));

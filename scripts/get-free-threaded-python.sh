@@ -11,7 +11,15 @@
 #
 # Only the path goes to stdout; progress goes to stderr, so callers can do
 #   FT=$(scripts/get-free-threaded-python.sh)
+#
+# --tsan: instead, a free-threaded CPython built --with-thread-sanitizer (for
+# scripts/sanitize.sh tsan).  Steps 1-2 are skipped (an ordinary interpreter
+# will not do); it is cached separately ($PYATOMICS_CACHE/cpython-<version>-ft-tsan)
+# and takes several times longer to build.
 set -euo pipefail
+
+tsan=0
+if [[ "${1:-}" == --tsan ]]; then tsan=1; shift; fi
 
 log() { echo "[ft-python] $*" >&2; }
 
@@ -19,20 +27,23 @@ is_free_threaded() {
     "$1" -c 'import sys, sysconfig; sys.exit(0 if sysconfig.get_config_var("Py_GIL_DISABLED") else 1)' 2>/dev/null
 }
 
-if [[ -n "${PYATOMICS_FT_PYTHON:-}" ]]; then
+if [[ $tsan == 0 && -n "${PYATOMICS_FT_PYTHON:-}" ]]; then
     is_free_threaded "$PYATOMICS_FT_PYTHON" || { log "$PYATOMICS_FT_PYTHON is not free-threaded"; exit 1; }
     echo "$PYATOMICS_FT_PYTHON"; exit 0
 fi
 
 for name in python3.15t python3.14t python3.13t; do
+    [[ $tsan == 0 ]] || break
     if exe=$(command -v "$name" 2>/dev/null) && is_free_threaded "$exe"; then
         echo "$exe"; exit 0
     fi
 done
 
 cache_root=${PYATOMICS_CACHE:-$HOME/.cache/pyatomics}
+suffix=ft
+[[ $tsan == 0 ]] || suffix=ft-tsan
 # Fast path: any finished build in the cache (the marker file is written last).
-for done_marker in "$cache_root"/cpython-*-ft/.complete; do
+for done_marker in "$cache_root"/cpython-*-"$suffix"/.complete; do
     [[ -e "$done_marker" ]] || continue
     prefix=$(dirname "$done_marker")
     exe=$(ls "$prefix"/bin/python3.*t 2>/dev/null | head -n1 || true)
@@ -64,7 +75,7 @@ $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 inst
 version=$(apt-cache showsrc python3.13 | awk '/^Version:/{print $2}' | sort -V | tail -n1)
 [[ -n "$version" ]] || { log "python3.13 source package not found"; exit 1; }
 key=$(echo "$version" | tr -c 'A-Za-z0-9.\n' '_')
-prefix="$cache_root/cpython-$key-ft"
+prefix="$cache_root/cpython-$key-$suffix"
 if [[ -e "$prefix/.complete" ]]; then
     ls "$prefix"/bin/python3.*t | head -n1; exit 0
 fi
@@ -78,15 +89,25 @@ mkdir "$work/src"
 tar -xf "$orig" -C "$work/src" --strip-components=1
 log "building free-threaded CPython $version into $prefix"
 rm -rf "$prefix"
+configure_extra=()
+if [[ $tsan == 1 ]]; then
+    configure_extra=(--with-thread-sanitizer)
+    # The build runs the new interpreter (setup of modules, ensurepip): CPython's
+    # own suppressions keep its known internal races from failing the build.
+    export TSAN_OPTIONS="suppressions=$work/src/Tools/tsan/suppressions_free_threading.txt halt_on_error=0 exitcode=0"
+fi
 (
     cd "$work/src"
-    ./configure --prefix="$prefix" --disable-gil --with-ensurepip=install \
+    ./configure --prefix="$prefix" --disable-gil "${configure_extra[@]}" --with-ensurepip=install \
         >"$work/configure.log" 2>&1 || { tail -50 "$work/configure.log" >&2; exit 1; }
     make -j"$(nproc)" >"$work/make.log" 2>&1 || { tail -50 "$work/make.log" >&2; exit 1; }
     make install >"$work/install.log" 2>&1 || { tail -50 "$work/install.log" >&2; exit 1; }
 )
 exe=$(ls "$prefix"/bin/python3.*t | head -n1)
 is_free_threaded "$exe" || { log "built interpreter is not free-threaded"; exit 1; }
+if [[ $tsan == 1 ]]; then
+    cp "$work/src/Tools/tsan/suppressions_free_threading.txt" "$prefix/cpython-tsan-suppressions.txt"
+fi
 touch "$prefix/.complete"
 log "done: $exe"
 echo "$exe"

@@ -5,12 +5,18 @@
 #
 # For each interpreter: a venv under .venvs/, `pip install .[test]` (the built
 # package, never the source tree, is what the tests import), pytest, and on
-# x86_64 the disassembly check of the built extension.  Interpreters:
+# x86_64 the disassembly check of the built C-API extension.  On each CPython
+# where the cffi backend was built (all but free-threaded 3.13) the suite runs a
+# second time with PYATOMICS_BACKEND=cffi.  Interpreters:
 #   - the default python3 (run with PYTHONDEVMODE=1, so warnings are errors);
 #   - a free-threaded CPython (scripts/get-free-threaded-python.sh finds one or
 #     builds 3.13t once into ~/.cache/pyatomics); the suite asserts that the GIL
 #     stays disabled after importing pyatomics;
-#   - every other pyenv CPython 3.9-3.13 present, unless PYATOMICS_QUICK=1.
+#   - unless PYATOMICS_QUICK=1: every other pyenv CPython 3.9-3.13 present, and
+#     PyPy (Debian's pypy3, pypy3-dev, pypy3-venv and, for CPython's lock tests,
+#     pypy3-lib-testsuite: installed here with apt-get, as root or with sudo, if
+#     pypy3 is missing), where pyatomics uses its cffi backend.
+#     PYATOMICS_PYPY=0 leaves PyPy out, =1 runs it even with PYATOMICS_QUICK=1.
 # Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +37,25 @@ if [[ "${PYATOMICS_QUICK:-0}" != 1 ]]; then
     done
 fi
 
+# PyPy: Debian's packages.  pypy3-lib-testsuite brings test.lock_tests, which
+# tests/test_lock_conformance.py runs against our locks.
+want_pypy=${PYATOMICS_PYPY:-}
+[[ -z "$want_pypy" ]] && { [[ "${PYATOMICS_QUICK:-0}" == 1 ]] && want_pypy=0 || want_pypy=1; }
+if [[ "$want_pypy" == 1 ]]; then
+    pypy_packages=(pypy3 pypy3-dev pypy3-venv pypy3-lib-testsuite)
+    if ! command -v pypy3 >/dev/null || ! dpkg -s "${pypy_packages[@]}" >/dev/null 2>&1; then
+        log "installing PyPy (${pypy_packages[*]})"
+        sudo=()
+        if [[ $(id -u) != 0 ]]; then
+            command -v sudo >/dev/null || { echo "PyPy is missing and installing it needs root or sudo (PYATOMICS_PYPY=0 skips PyPy)" >&2; exit 1; }
+            sudo=(sudo)
+        fi
+        "${sudo[@]}" apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${pypy_packages[@]}" >/dev/null
+    fi
+    interpreters+=("$(command -v pypy3)")
+fi
+
 failed=()
 ran=()
 for py in "${interpreters[@]}"; do
@@ -46,13 +71,26 @@ for py in "${interpreters[@]}"; do
     "$venv/bin/python" -m pip install -q --force-reinstall --no-deps --no-cache-dir .
     devmode=0
     [[ "$py" == "${interpreters[0]}" ]] && devmode=1
-    if (cd "$root" && PYTHONDEVMODE=$devmode "$venv/bin/python" -m pytest -p no:cacheprovider \
-            --rootdir "$root" -c "$root/pyproject.toml" "$@" "$root/tests" --import-mode=importlib); then
-        ran+=("$tag")
-    else
-        failed+=("$tag")
-    fi
-    if [[ "$(uname -m)" == x86_64 ]]; then
+    # The backends built into this installation: the default one first, then
+    # (CPython) the cffi one where it was built.  Asked from / so the source
+    # tree's pyatomics/ cannot shadow the installed package.
+    backends=$(cd / && env -u PYATOMICS_BACKEND "$venv/bin/python" -c 'import pyatomics
+print(pyatomics.BACKEND, *sorted(pyatomics.available_backends() - {pyatomics.BACKEND}))') \
+        || { failed+=("$tag:import"); continue; }
+    for backend in $backends; do
+        run_tag=$tag
+        [[ "$backend" != "${backends%% *}" ]] && run_tag="$tag/$backend"
+        log "$run_tag: pytest with the $backend backend"
+        if (cd "$root" && PYTHONDEVMODE=$devmode PYATOMICS_BACKEND=$backend "$venv/bin/python" -m pytest \
+                -p no:cacheprovider --rootdir "$root" -c "$root/pyproject.toml" "$@" "$root/tests" \
+                --import-mode=importlib); then
+            ran+=("$run_tag")
+        else
+            failed+=("$run_tag")
+        fi
+    done
+    # The disassembly check reads the C-API extension (not built on PyPy).
+    if [[ "$(uname -m)" == x86_64 && "$tag" != pypy* ]]; then
         "$venv/bin/python" scripts/check_disassembly.py || failed+=("$tag:disassembly")
     fi
 done

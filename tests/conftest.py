@@ -79,3 +79,15 @@ def run_threads(target: Callable[[int], object], n: int, timeout: float = 120.0)
 @pytest.fixture
 def threads():
     return run_threads
+
+
+def c_state_range(obj) -> tuple[int, int]:
+    """Address range [lo, hi) of the C state behind a pyatomics object, so a
+    test can recognise a futex wait on it (see wait_blocked in the tests).
+    C-API backend: the object itself.  cffi backend: the struct at obj._p."""
+    if pyatomics.BACKEND == "cffi":
+        ffi = pyatomics._extension.ffi
+        p = obj._p
+        start = int(ffi.cast("uintptr_t", p))
+        return start, start + ffi.sizeof(ffi.typeof(p).item)
+    return id(obj), id(obj) + sys.getsizeof(obj)

@@ -1,0 +1,866 @@
+/*
+ * test_core.c -- the C core's own test program: no Python involved.
+ *
+ * Several threads hammer the atomics (checked add/sub, compare-exchange,
+ * exchange, and/or/xor, max/min) and check exact totals; overflow must be
+ * refused without storing anything; SpinLock and RWLock must exclude (each
+ * critical section checks that it is alone and bumps plain, non-atomic
+ * counters whose totals must come out exact); AtomicInt wait/notify plays
+ * ping-pong between two threads; timeouts must time out, not too early.
+ *
+ * Builds with any C11 compiler on Linux, macOS and Windows (MinGW-w64 or
+ * clang; threads through a tiny shim over pthreads or CreateThread):
+ *
+ *   cc -std=c11 -O2 -pthread -Icsrc csrc/tests/test_core.c csrc/pa_*.c -o test_core
+ *
+ * (csrc/tests/Makefile and scripts/check_release.sh do this natively, for
+ * arm64 under qemu-user and for Windows under wine.)  Prints one line per
+ * test and "N passed, N failed"; exit status 0 only if all passed.
+ * Arguments: -q (only failures and the summary), or names of tests to run.
+ * PA_TEST_SCALE=k multiplies the iteration counts (default 1).
+ */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L
+#endif
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pa_atomic.h"
+#include "pa_int_wait.h"
+#include "pa_lock.h"
+#include "pa_rwlock.h"
+#include "pa_spinlock.h"
+#include "pa_thread.h"
+#include "pa_wait.h"
+
+/* ---------------------------------------------------------------------------
+ * Threads: the smallest portable shim.
+ * ------------------------------------------------------------------------- */
+#if defined(_WIN32)
+#include <windows.h>
+typedef HANDLE test_thread;
+typedef struct {
+    void (*fn)(void *);
+    void *arg;
+} thunk;
+static DWORD WINAPI thread_main(LPVOID p) {
+    thunk t = *(thunk *)p;
+    free(p);
+    t.fn(t.arg);
+    return 0;
+}
+static int thread_start(test_thread *t, void (*fn)(void *), void *arg) {
+    thunk *p = malloc(sizeof *p);
+    if (!p) return -1;
+    p->fn = fn;
+    p->arg = arg;
+    *t = CreateThread(NULL, 0, thread_main, p, 0, NULL);
+    if (*t == NULL) {
+        free(p);
+        return -1;
+    }
+    return 0;
+}
+static void thread_join(test_thread t) {
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+}
+static void sleep_ms(int ms) { Sleep((DWORD)ms); }
+#else
+#include <pthread.h>
+#include <time.h>
+typedef pthread_t test_thread;
+typedef struct {
+    void (*fn)(void *);
+    void *arg;
+} thunk;
+static void *thread_main(void *p) {
+    thunk t = *(thunk *)p;
+    free(p);
+    t.fn(t.arg);
+    return NULL;
+}
+static int thread_start(test_thread *t, void (*fn)(void *), void *arg) {
+    thunk *p = malloc(sizeof *p);
+    if (!p) return -1;
+    p->fn = fn;
+    p->arg = arg;
+    if (pthread_create(t, NULL, thread_main, p) != 0) {
+        free(p);
+        return -1;
+    }
+    return 0;
+}
+static void thread_join(test_thread t) { pthread_join(t, NULL); }
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+#endif
+
+/* ---------------------------------------------------------------------------
+ * Check machinery
+ * ------------------------------------------------------------------------- */
+static int test_failed; /* failures in the current test */
+static int quiet;
+static long scale = 1;
+
+#define CHECK(cond)                                                                   \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            printf("    %s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);       \
+            test_failed++;                                                            \
+        }                                                                             \
+    } while (0)
+
+#define CHECK_EQ_I64(got, want)                                                      \
+    do {                                                                             \
+        int64_t got_ = (int64_t)(got), want_ = (int64_t)(want);                      \
+        if (got_ != want_) {                                                         \
+            printf("    %s:%d: %s == %" PRId64 ", expected %" PRId64 "\n", __FILE__, \
+                   __LINE__, #got, got_, want_);                                     \
+            test_failed++;                                                           \
+        }                                                                            \
+    } while (0)
+
+/* Workers for the many-thread tests: more threads than this machine's cores
+ * is the point (preemption inside critical sections). */
+#define NTHREADS 8
+
+/* Starts fn(&args[i]) on n threads, all released together, and joins them. */
+static pa_atomic_u32 start_gate;
+static pa_atomic_u32 arrived;
+
+static void gate_wait(void) {
+    atomic_fetch_add(&arrived, 1);
+    while (PA_LOAD(&start_gate) == 0) pa_thread_yield();
+}
+
+static void run_threads(int n, void (*fn)(void *), void *args, size_t arg_size) {
+    test_thread t[64];
+    PA_STORE(&start_gate, 0);
+    PA_STORE(&arrived, 0);
+    for (int i = 0; i < n; i++) {
+        if (thread_start(&t[i], fn, (char *)args + (size_t)i * arg_size) != 0) {
+            printf("    cannot start thread %d\n", i);
+            exit(2);
+        }
+    }
+    while (PA_LOAD(&arrived) != (uint32_t)n) pa_thread_yield();
+    PA_STORE(&start_gate, 1);
+    for (int i = 0; i < n; i++) thread_join(t[i]);
+}
+
+/* ---------------------------------------------------------------------------
+ * The operations, each in a function of its own (noinline) so that
+ * check_arm64_disassembly.py can find the instructions each one compiles to.
+ * ------------------------------------------------------------------------- */
+#if defined(_MSC_VER) && !defined(__clang__)
+#define NOINLINE __declspec(noinline)
+#else
+#define NOINLINE __attribute__((noinline))
+#endif
+
+NOINLINE pa_status op_fetch_add_checked(pa_atomic_i64 *p, int64_t v, int64_t *old) {
+    return pa_i64_fetch_add_checked(p, v, old);
+}
+NOINLINE pa_status op_fetch_sub_checked(pa_atomic_i64 *p, int64_t v, int64_t *old) {
+    return pa_i64_fetch_sub_checked(p, v, old);
+}
+NOINLINE bool op_compare_exchange(pa_atomic_i64 *p, int64_t expected, int64_t desired, int64_t *seen) {
+    return pa_i64_compare_exchange(p, expected, desired, seen);
+}
+NOINLINE int64_t op_exchange(pa_atomic_i64 *p, int64_t v) { return pa_i64_exchange(p, v); }
+NOINLINE int64_t op_fetch_and(pa_atomic_i64 *p, int64_t v) { return pa_i64_fetch_and(p, v); }
+NOINLINE int64_t op_fetch_or(pa_atomic_i64 *p, int64_t v) { return pa_i64_fetch_or(p, v); }
+NOINLINE int64_t op_fetch_xor(pa_atomic_i64 *p, int64_t v) { return pa_i64_fetch_xor(p, v); }
+NOINLINE int64_t op_fetch_max(pa_atomic_i64 *p, int64_t v) { return pa_i64_fetch_max(p, v); }
+NOINLINE int64_t op_fetch_min(pa_atomic_i64 *p, int64_t v) { return pa_i64_fetch_min(p, v); }
+NOINLINE void op_store(pa_atomic_i64 *p, int64_t v) { pa_i64_store(p, v); }
+NOINLINE int64_t op_load(pa_atomic_i64 *p) { return pa_i64_load(p); }
+/* The uncontended lock paths the bindings inline. */
+NOINLINE bool op_spinlock_try_acquire(pa_spinlock *l) { return pa_spinlock_try_acquire(l); }
+NOINLINE pa_lock_result op_spinlock_release(pa_spinlock *l) { return pa_spinlock_release(l); }
+
+/* ---------------------------------------------------------------------------
+ * Atomics
+ * ------------------------------------------------------------------------- */
+static pa_atomic_i64 shared;
+
+typedef struct {
+    int index;
+    long iterations;
+    int64_t sum;    /* per-thread result */
+    int64_t count;  /* per-thread result */
+} worker;
+
+static void add_worker(void *p) {
+    worker *w = p;
+    gate_wait();
+    for (long i = 0; i < w->iterations; i++) {
+        int64_t old;
+        if (op_fetch_add_checked(&shared, 3, &old) != PA_OK) w->count++;
+        if (op_fetch_sub_checked(&shared, 1, &old) != PA_OK) w->count++;
+    }
+}
+
+static void test_fetch_add_sub_checked(void) {
+    worker w[NTHREADS] = {{0}};
+    long iters = 100000 * scale;
+    for (int i = 0; i < NTHREADS; i++) w[i].iterations = iters;
+    PA_STORE(&shared, -1000);
+    run_threads(NTHREADS, add_worker, w, sizeof w[0]);
+    for (int i = 0; i < NTHREADS; i++) CHECK_EQ_I64(w[i].count, 0);
+    CHECK_EQ_I64(op_load(&shared), -1000 + (int64_t)NTHREADS * iters * 2);
+}
+
+static void cas_worker(void *p) {
+    worker *w = p;
+    gate_wait();
+    for (long i = 0; i < w->iterations; i++) {
+        int64_t cur = op_load(&shared), seen;
+        while (!op_compare_exchange(&shared, cur, cur + 1, &seen)) {
+            cur = seen; /* the failed CAS reports what it saw */
+            w->count++; /* retries: just statistics */
+        }
+    }
+}
+
+static void test_compare_exchange(void) {
+    worker w[NTHREADS] = {{0}};
+    long iters = 100000 * scale;
+    for (int i = 0; i < NTHREADS; i++) w[i].iterations = iters;
+    PA_STORE(&shared, 0);
+    run_threads(NTHREADS, cas_worker, w, sizeof w[0]);
+    CHECK_EQ_I64(op_load(&shared), (int64_t)NTHREADS * iters);
+    /* single-threaded contract: failure reports the value, stores nothing */
+    int64_t seen = 0;
+    PA_STORE(&shared, 5);
+    CHECK(!op_compare_exchange(&shared, 4, 9, &seen));
+    CHECK_EQ_I64(seen, 5);
+    CHECK_EQ_I64(op_load(&shared), 5);
+    CHECK(op_compare_exchange(&shared, 5, 9, NULL));
+    CHECK_EQ_I64(op_load(&shared), 9);
+}
+
+/* Exchange conserves values: every value put in comes out exactly once
+ * (as some thread's "previous value" or as the final value). */
+static void xchg_worker(void *p) {
+    worker *w = p;
+    gate_wait();
+    for (long i = 0; i < w->iterations; i++) {
+        int64_t mine = (int64_t)w->index * 1000000000 + i + 1;
+        w->sum += op_exchange(&shared, mine);
+        w->count++;
+    }
+}
+
+static void test_exchange(void) {
+    worker w[NTHREADS] = {{0}};
+    long iters = 100000 * scale;
+    int64_t put = 7; /* the initial value */
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i].index = i;
+        w[i].iterations = iters;
+        for (long k = 0; k < iters; k++) put += (int64_t)i * 1000000000 + k + 1;
+    }
+    PA_STORE(&shared, 7);
+    run_threads(NTHREADS, xchg_worker, w, sizeof w[0]);
+    int64_t got = op_load(&shared);
+    for (int i = 0; i < NTHREADS; i++) got += w[i].sum;
+    CHECK_EQ_I64(got, put);
+}
+
+/* and/or/xor: each thread owns one bit (set with or, cleared with and, flipped
+ * twice with xor) and one whole byte it flips with xor; other threads' bits
+ * must never be disturbed. */
+static void bits_worker(void *p) {
+    worker *w = p;
+    int64_t bit = (int64_t)1 << w->index;
+    gate_wait();
+    for (long i = 0; i < w->iterations; i++) {
+        int64_t old = op_fetch_or(&shared, bit);
+        if (old & bit) w->count++; /* our bit was already set: lost update */
+        old = op_fetch_xor(&shared, bit);
+        if (!(old & bit)) w->count++;
+        old = op_fetch_xor(&shared, bit);
+        if (old & bit) w->count++;
+        old = op_fetch_or(&shared, bit);
+        old = op_fetch_and(&shared, ~bit);
+        if (!(old & bit)) w->count++;
+    }
+}
+
+static void test_bitwise(void) {
+    worker w[NTHREADS] = {{0}};
+    long iters = 40000 * scale;
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i].index = i;
+        w[i].iterations = iters;
+    }
+    int64_t high = (int64_t)0x5A5A << 40; /* bits nobody touches */
+    PA_STORE(&shared, high);
+    run_threads(NTHREADS, bits_worker, w, sizeof w[0]);
+    for (int i = 0; i < NTHREADS; i++) CHECK_EQ_I64(w[i].count, 0);
+    CHECK_EQ_I64(op_load(&shared), high);
+    /* single-threaded values */
+    PA_STORE(&shared, 0x0F);
+    CHECK_EQ_I64(op_fetch_and(&shared, 0x3C), 0x0F);
+    CHECK_EQ_I64(op_fetch_or(&shared, 0x100), 0x0C);
+    CHECK_EQ_I64(op_fetch_xor(&shared, -1), 0x10C);
+    CHECK_EQ_I64(op_load(&shared), ~(int64_t)0x10C);
+}
+
+static pa_atomic_i64 pair[2];
+
+static void max_worker2(void *p) {
+    worker *w = p;
+    gate_wait();
+    for (long i = 0; i < w->iterations; i++) {
+        int64_t v = (int64_t)i * NTHREADS + w->index;
+        op_fetch_max(&pair[0], v);
+        op_fetch_min(&pair[1], -v);
+    }
+}
+
+static void test_max_min(void) {
+    worker w[NTHREADS] = {{0}};
+    long iters = 100000 * scale;
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i].index = i;
+        w[i].iterations = iters;
+    }
+    PA_STORE(&pair[0], INT64_MIN);
+    PA_STORE(&pair[1], INT64_MAX);
+    run_threads(NTHREADS, max_worker2, w, sizeof w[0]);
+    int64_t top = (int64_t)(iters - 1) * NTHREADS + NTHREADS - 1;
+    CHECK_EQ_I64(op_load(&pair[0]), top);
+    CHECK_EQ_I64(op_load(&pair[1]), -top);
+    PA_STORE(&shared, 10);
+    CHECK_EQ_I64(op_fetch_max(&shared, 3), 10); /* loses: nothing stored */
+    CHECK_EQ_I64(op_fetch_max(&shared, 12), 10);
+    CHECK_EQ_I64(op_fetch_min(&shared, 11), 12);
+    CHECK_EQ_I64(op_load(&shared), 11);
+}
+
+/* Overflow: single-threaded limits, then many threads racing to the top. */
+static void overflow_worker(void *p) {
+    worker *w = p;
+    gate_wait();
+    for (long i = 0; i < w->iterations; i++) {
+        int64_t old;
+        pa_status s = op_fetch_add_checked(&shared, 1, &old);
+        if (s == PA_OK) {
+            w->sum++;
+            if (old == INT64_MAX) w->count += 1000000; /* wrapped: impossible */
+        } else {
+            w->count++; /* refused */
+            if (old != INT64_MAX) w->sum += 1000000000; /* refused below the top */
+        }
+    }
+}
+
+static void test_overflow(void) {
+    int64_t old = 0;
+    PA_STORE(&shared, INT64_MAX - 1);
+    CHECK(op_fetch_add_checked(&shared, 1, &old) == PA_OK);
+    CHECK_EQ_I64(old, INT64_MAX - 1);
+    CHECK(op_fetch_add_checked(&shared, 1, &old) == PA_OVERFLOW);
+    CHECK_EQ_I64(old, INT64_MAX);
+    CHECK_EQ_I64(op_load(&shared), INT64_MAX); /* unchanged */
+    CHECK(op_fetch_sub_checked(&shared, -1, &old) == PA_OVERFLOW);
+    CHECK(op_fetch_add_checked(&shared, INT64_MIN, &old) == PA_OK);
+    CHECK_EQ_I64(op_load(&shared), -1);
+    PA_STORE(&shared, INT64_MIN);
+    CHECK(op_fetch_sub_checked(&shared, 1, &old) == PA_OVERFLOW);
+    CHECK(op_fetch_add_checked(&shared, -1, &old) == PA_OVERFLOW);
+    CHECK_EQ_I64(op_load(&shared), INT64_MIN);
+    CHECK(op_fetch_sub_checked(&shared, INT64_MIN, &old) == PA_OK); /* MIN - MIN = 0 */
+    CHECK_EQ_I64(op_load(&shared), 0);
+
+    /* Race: room for exactly `room` increments, many more attempts. */
+    worker w[NTHREADS] = {{0}};
+    long iters = 20000 * scale;
+    int64_t room = (int64_t)NTHREADS * iters / 3;
+    for (int i = 0; i < NTHREADS; i++) w[i].iterations = iters;
+    PA_STORE(&shared, INT64_MAX - room);
+    run_threads(NTHREADS, overflow_worker, w, sizeof w[0]);
+    int64_t ok = 0, refused = 0;
+    for (int i = 0; i < NTHREADS; i++) {
+        ok += w[i].sum;
+        refused += w[i].count;
+    }
+    CHECK_EQ_I64(ok, room);
+    CHECK_EQ_I64(refused, (int64_t)NTHREADS * iters - room);
+    CHECK_EQ_I64(op_load(&shared), INT64_MAX);
+}
+
+/* ---------------------------------------------------------------------------
+ * SpinLock
+ * ------------------------------------------------------------------------- */
+static pa_spinlock spin = PA_SPINLOCK_INIT;
+static pa_atomic_u32 inside;   /* threads in the critical section right now */
+static pa_atomic_u32 overlaps; /* times a thread found company there */
+static volatile int64_t plain_a, plain_b; /* protected by the lock only */
+
+static void spin_worker(void *p) {
+    worker *w = p;
+    gate_wait();
+    for (long i = 0; i < w->iterations; i++) {
+        pa_lock_result r = pa_spinlock_acquire(&spin, PA_FOREVER);
+        if (r != PA_ACQUIRED) {
+            w->count++;
+            continue;
+        }
+        if (atomic_fetch_add(&inside, 1) != 0) atomic_fetch_add(&overlaps, 1);
+        int64_t a = plain_a;
+        if (i % 64 == 0) pa_thread_yield(); /* get preempted while holding it */
+        plain_a = a + 1;
+        plain_b = plain_b + 1;
+        atomic_fetch_sub(&inside, 1);
+        if (op_spinlock_release(&spin) != PA_ACQUIRED) w->count++;
+    }
+}
+
+typedef struct {
+    pa_lock_result result;
+    int64_t elapsed_ns;
+    int64_t timeout_ns;
+} timed;
+
+static void spin_timeout_worker(void *p) {
+    timed *t = p;
+    gate_wait();
+    int64_t t0 = pa_monotonic_ns();
+    t->result = pa_spinlock_acquire(&spin, pa_deadline_after(t->timeout_ns));
+    t->elapsed_ns = pa_monotonic_ns() - t0;
+}
+
+static void spin_handoff_worker(void *p) {
+    timed *t = p;
+    gate_wait();
+    int64_t t0 = pa_monotonic_ns();
+    t->result = pa_spinlock_acquire(&spin, pa_deadline_after(t->timeout_ns));
+    t->elapsed_ns = pa_monotonic_ns() - t0;
+    if (t->result == PA_ACQUIRED) op_spinlock_release(&spin);
+}
+
+static void test_spinlock(void) {
+    worker w[NTHREADS] = {{0}};
+    long iters = 20000 * scale;
+    for (int i = 0; i < NTHREADS; i++) w[i].iterations = iters;
+    pa_spinlock_init(&spin);
+    plain_a = plain_b = 0;
+    PA_STORE(&overlaps, 0);
+    run_threads(NTHREADS, spin_worker, w, sizeof w[0]);
+    for (int i = 0; i < NTHREADS; i++) CHECK_EQ_I64(w[i].count, 0);
+    CHECK_EQ_I64(PA_LOAD(&overlaps), 0);
+    CHECK_EQ_I64(plain_a, (int64_t)NTHREADS * iters);
+    CHECK_EQ_I64(plain_b, (int64_t)NTHREADS * iters);
+    CHECK(!pa_spinlock_locked(&spin));
+
+    /* misuse and the non-blocking forms */
+    CHECK(op_spinlock_release(&spin) == PA_NOT_HELD);
+    CHECK(op_spinlock_try_acquire(&spin));
+    CHECK(!op_spinlock_try_acquire(&spin));
+    CHECK(pa_spinlock_acquire(&spin, 0) == PA_TIMEDOUT); /* deadline 0: one try */
+
+    /* timeouts, while this thread holds it: 4 threads sleep in the futex */
+    timed t[4];
+    for (int i = 0; i < 4; i++) t[i].timeout_ns = 50000000; /* 50 ms */
+    run_threads(4, spin_timeout_worker, t, sizeof t[0]);
+    for (int i = 0; i < 4; i++) {
+        CHECK(t[i].result == PA_TIMEDOUT);
+        CHECK(t[i].elapsed_ns >= 50000000 - 1000000); /* not early (1 ms clock slack) */
+    }
+    CHECK(pa_spinlock_locked(&spin));
+    CHECK(op_spinlock_release(&spin) == PA_ACQUIRED);
+
+    /* a release while threads sleep must wake one, which takes the lock and
+     * whose own release (the word is 2 now) wakes the next */
+    CHECK(op_spinlock_try_acquire(&spin));
+    for (int i = 0; i < 3; i++) t[i].timeout_ns = 10LL * 1000000000; /* 10 s */
+    test_thread th[3];
+    PA_STORE(&start_gate, 0);
+    PA_STORE(&arrived, 0);
+    for (int i = 0; i < 3; i++) thread_start(&th[i], spin_handoff_worker, &t[i]);
+    while (PA_LOAD(&arrived) != 3) pa_thread_yield();
+    PA_STORE(&start_gate, 1);
+    sleep_ms(100); /* let them reach the futex */
+    CHECK(op_spinlock_release(&spin) == PA_ACQUIRED);
+    for (int i = 0; i < 3; i++) thread_join(th[i]);
+    for (int i = 0; i < 3; i++) {
+        CHECK(t[i].result == PA_ACQUIRED);
+        CHECK(t[i].elapsed_ns < 5000000000LL);
+    }
+    CHECK(!pa_spinlock_locked(&spin));
+}
+
+/* ---------------------------------------------------------------------------
+ * RWLock
+ * ------------------------------------------------------------------------- */
+static pa_rwlock rw;
+static pa_atomic_u32 readers_in, writers_in, rw_violations, max_readers_seen;
+
+static void rw_worker(void *p) {
+    worker *w = p;
+    bool writer = w->index % 4 == 0; /* 1 writer for every 3 readers */
+    gate_wait();
+    for (long i = 0; i < w->iterations; i++) {
+        if (writer) {
+            if (pa_rwlock_acquire_write(&rw, PA_FOREVER) != PA_ACQUIRED) {
+                w->count++;
+                continue;
+            }
+            if (atomic_fetch_add(&writers_in, 1) != 0 || PA_LOAD(&readers_in) != 0)
+                atomic_fetch_add(&rw_violations, 1);
+            int64_t a = plain_a;
+            if (i % 32 == 0) pa_thread_yield();
+            plain_a = a + 1;
+            plain_b = plain_b + 1;
+            atomic_fetch_sub(&writers_in, 1);
+            if (pa_rwlock_release_write(&rw) != PA_ACQUIRED) w->count++;
+        } else {
+            if (pa_rwlock_acquire_read(&rw, PA_FOREVER) != PA_ACQUIRED) {
+                w->count++;
+                continue;
+            }
+            uint32_t n = atomic_fetch_add(&readers_in, 1) + 1;
+            uint32_t seen = PA_LOAD(&max_readers_seen);
+            while (n > seen && !PA_CAS(&max_readers_seen, &seen, n)) {
+            }
+            if (PA_LOAD(&writers_in) != 0) atomic_fetch_add(&rw_violations, 1);
+            if (plain_a != plain_b) atomic_fetch_add(&rw_violations, 1); /* torn write seen */
+            if (i % 32 == 0) pa_thread_yield();
+            atomic_fetch_sub(&readers_in, 1);
+            w->sum++;
+            if (pa_rwlock_release_read(&rw) != PA_ACQUIRED) w->count++;
+        }
+    }
+}
+
+static void rw_timeout_reader(void *p) {
+    timed *t = p;
+    gate_wait();
+    int64_t t0 = pa_monotonic_ns();
+    t->result = pa_rwlock_acquire_read(&rw, pa_deadline_after(t->timeout_ns));
+    t->elapsed_ns = pa_monotonic_ns() - t0;
+    if (t->result == PA_ACQUIRED) pa_rwlock_release_read(&rw);
+}
+
+static void rw_timeout_writer(void *p) {
+    timed *t = p;
+    gate_wait();
+    int64_t t0 = pa_monotonic_ns();
+    t->result = pa_rwlock_acquire_write(&rw, pa_deadline_after(t->timeout_ns));
+    t->elapsed_ns = pa_monotonic_ns() - t0;
+    if (t->result == PA_ACQUIRED) pa_rwlock_release_write(&rw);
+}
+
+static void test_rwlock(void) {
+    worker w[NTHREADS] = {{0}};
+    long iters = 10000 * scale;
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i].index = i;
+        w[i].iterations = iters;
+    }
+    pa_rwlock_init(&rw);
+    plain_a = plain_b = 0;
+    PA_STORE(&rw_violations, 0);
+    PA_STORE(&max_readers_seen, 0);
+    run_threads(NTHREADS, rw_worker, w, sizeof w[0]);
+    int64_t writes = 0, reads = 0;
+    for (int i = 0; i < NTHREADS; i++) {
+        CHECK_EQ_I64(w[i].count, 0);
+        if (i % 4 == 0)
+            writes += iters;
+        else
+            reads += w[i].sum;
+    }
+    CHECK_EQ_I64(PA_LOAD(&rw_violations), 0);
+    CHECK_EQ_I64(plain_a, writes);
+    CHECK_EQ_I64(plain_b, writes);
+    CHECK_EQ_I64(reads, (int64_t)(NTHREADS - NTHREADS / 4) * iters);
+    CHECK(!pa_rwlock_is_write_locked(&rw));
+    CHECK_EQ_I64(pa_rwlock_reader_count(&rw), 0);
+    if (!quiet) printf("    (at most %u readers were inside at once)\n", (unsigned)PA_LOAD(&max_readers_seen));
+
+    /* ownership and misuse */
+    CHECK(pa_rwlock_release_read(&rw) == PA_NOT_HELD);
+    CHECK(pa_rwlock_release_write(&rw) == PA_NOT_HELD);
+    CHECK(pa_rwlock_acquire_read(&rw, PA_FOREVER) == PA_ACQUIRED);
+    CHECK(pa_rwlock_acquire_read(&rw, PA_FOREVER) == PA_ACQUIRED); /* recursive */
+    CHECK_EQ_I64(pa_rwlock_read_holds_by_me(&rw), 2);
+    CHECK(pa_rwlock_acquire_write(&rw, PA_FOREVER) == PA_WOULD_DEADLOCK); /* upgrade */
+    CHECK(pa_rwlock_release_read(&rw) == PA_ACQUIRED);
+    CHECK(pa_rwlock_release_read(&rw) == PA_ACQUIRED);
+    CHECK(pa_rwlock_release_read(&rw) == PA_NOT_HELD);
+    CHECK(pa_rwlock_acquire_write(&rw, 0) == PA_ACQUIRED);
+    CHECK(pa_rwlock_write_held_by_me(&rw));
+    CHECK(pa_rwlock_acquire_write(&rw, PA_FOREVER) == PA_WOULD_DEADLOCK);
+    CHECK(pa_rwlock_acquire_read(&rw, PA_FOREVER) == PA_WOULD_DEADLOCK);
+
+    /* timeouts while this thread holds the write lock */
+    timed t[4];
+    for (int i = 0; i < 4; i++) t[i].timeout_ns = 50000000;
+    run_threads(2, rw_timeout_reader, t, sizeof t[0]);
+    run_threads(2, rw_timeout_writer, t + 2, sizeof t[0]);
+    for (int i = 0; i < 4; i++) {
+        CHECK(t[i].result == PA_TIMEDOUT);
+        CHECK(t[i].elapsed_ns >= 50000000 - 1000000);
+    }
+
+    /* The waiters that gave up left nothing behind: once released, the lock
+     * is free. */
+    CHECK(pa_rwlock_release_write(&rw) == PA_ACQUIRED);
+    CHECK_EQ_I64(PA_LOAD(&rw.state), 0);
+
+    /* A writer that gives up while readers hold the lock must not hold back
+     * new readers: no writer is left waiting.  (An earlier version kept
+     * WRITERS_WAITING set here, and the reader below waited until the holder
+     * released.) */
+    CHECK(pa_rwlock_acquire_read(&rw, 0) == PA_ACQUIRED);
+    t[2].timeout_ns = 50000000;
+    run_threads(1, rw_timeout_writer, t + 2, sizeof t[0]);
+    CHECK(t[2].result == PA_TIMEDOUT);
+    t[0].timeout_ns = 1000000000LL;
+    run_threads(1, rw_timeout_reader, t, sizeof t[0]);
+    CHECK(t[0].result == PA_ACQUIRED);
+    CHECK(t[0].elapsed_ns < 500000000LL);
+    CHECK(pa_rwlock_release_read(&rw) == PA_ACQUIRED);
+    CHECK_EQ_I64(PA_LOAD(&rw.state), 0);
+    CHECK(pa_rwlock_acquire_write(&rw, 0) == PA_ACQUIRED);
+
+    /* downgrade: now a reader; others may read, a writer still times out */
+    CHECK(pa_rwlock_downgrade(&rw) == PA_ACQUIRED);
+    CHECK(!pa_rwlock_write_held_by_me(&rw));
+    CHECK_EQ_I64(pa_rwlock_reader_count(&rw), 1);
+    for (int i = 0; i < 4; i++) t[i].timeout_ns = 2000000000LL;
+    t[2].timeout_ns = 50000000;
+    run_threads(2, rw_timeout_reader, t, sizeof t[0]);
+    run_threads(1, rw_timeout_writer, t + 2, sizeof t[0]);
+    CHECK(t[0].result == PA_ACQUIRED && t[1].result == PA_ACQUIRED);
+    CHECK(t[2].result == PA_TIMEDOUT);
+    CHECK(pa_rwlock_release_read(&rw) == PA_ACQUIRED);
+    /* a writer that timed out left nothing behind: the lock is free */
+    CHECK(pa_rwlock_acquire_write(&rw, 0) == PA_ACQUIRED);
+    CHECK(pa_rwlock_release_write(&rw) == PA_ACQUIRED);
+    CHECK(pa_rwlock_acquire_read(&rw, 0) == PA_ACQUIRED);
+    CHECK(pa_rwlock_release_read(&rw) == PA_ACQUIRED);
+    CHECK_EQ_I64(PA_LOAD(&rw.state), 0);
+}
+
+/* ---------------------------------------------------------------------------
+ * AtomicInt wait/notify
+ * ------------------------------------------------------------------------- */
+static pa_atomic_i64 ball;
+static pa_notifier ball_n;
+
+/* Ping-pong: ping turns 2k into 2k+1, pong turns 2k+1 into 2k+2; each waits
+ * for the other's move with pa_int_wait and announces its own with
+ * pa_int_notify.  A lost wakeup hangs the test (caught by the deadline). */
+static void pong(void *p) {
+    worker *w = p;
+    gate_wait();
+    for (long k = 0; k < w->iterations; k++) {
+        for (;;) {
+            pa_lock_result r = pa_int_wait(&ball, &ball_n, 2 * k, pa_deadline_after(10000000000LL));
+            if (r == PA_ACQUIRED) break;
+            if (r != PA_INTERRUPTED) {
+                w->count++;
+                return;
+            }
+        }
+        if (op_load(&ball) != 2 * k + 1) w->count++;
+        op_store(&ball, 2 * k + 2);
+        pa_int_notify(&ball_n, false);
+    }
+}
+
+static void ping(void *p) {
+    worker *w = p;
+    gate_wait();
+    for (long k = 0; k < w->iterations; k++) {
+        op_store(&ball, 2 * k + 1);
+        pa_int_notify(&ball_n, k % 2 == 0); /* both notify_one and notify_all */
+        for (;;) {
+            pa_lock_result r = pa_int_wait(&ball, &ball_n, 2 * k + 1, pa_deadline_after(10000000000LL));
+            if (r == PA_ACQUIRED) break;
+            if (r != PA_INTERRUPTED) {
+                w->count++;
+                return;
+            }
+        }
+        if (op_load(&ball) != 2 * k + 2) w->count++;
+    }
+}
+
+static void dispatch_pingpong(void *p) {
+    worker *w = p;
+    if (w->index == 0)
+        ping(p);
+    else
+        pong(p);
+}
+
+typedef struct {
+    int64_t expected;
+    pa_lock_result result;
+} waiter;
+
+static void wait_worker(void *p) {
+    waiter *wt = p;
+    gate_wait();
+    wt->result = pa_int_wait(&ball, &ball_n, wt->expected, pa_deadline_after(10000000000LL));
+}
+
+static void test_int_wait_notify(void) {
+    worker w[2] = {{0}};
+    long rounds = 5000 * scale;
+    w[0].index = 0;
+    w[1].index = 1;
+    w[0].iterations = w[1].iterations = rounds;
+    PA_STORE(&ball, 0);
+    pa_notifier_init(&ball_n);
+    int64_t t0 = pa_monotonic_ns();
+    run_threads(2, dispatch_pingpong, w, sizeof w[0]);
+    CHECK_EQ_I64(w[0].count, 0);
+    CHECK_EQ_I64(w[1].count, 0);
+    CHECK_EQ_I64(op_load(&ball), 2 * rounds);
+    if (!quiet)
+        printf("    (%ld round trips, %.1f us each)\n", rounds,
+               (double)(pa_monotonic_ns() - t0) / 1000.0 / (double)rounds);
+    CHECK_EQ_I64(PA_LOAD(&ball_n.waiters), 0);
+
+    /* notify_all wakes every waiter once the value changed */
+    waiter wt[6];
+    test_thread th[6];
+    PA_STORE(&ball, 42);
+    PA_STORE(&start_gate, 0);
+    PA_STORE(&arrived, 0);
+    for (int i = 0; i < 6; i++) {
+        wt[i].expected = 42;
+        wt[i].result = PA_TOO_MANY; /* "not returned yet" */
+        thread_start(&th[i], wait_worker, &wt[i]);
+    }
+    while (PA_LOAD(&arrived) != 6) pa_thread_yield();
+    PA_STORE(&start_gate, 1);
+    int64_t until = pa_monotonic_ns() + 5000000000LL;
+    while (PA_LOAD(&ball_n.waiters) != 6 && pa_monotonic_ns() < until) pa_thread_yield();
+    CHECK_EQ_I64(PA_LOAD(&ball_n.waiters), 6);
+    sleep_ms(20);
+    pa_int_notify(&ball_n, true); /* value unchanged: they re-check and sleep on */
+    sleep_ms(20);
+    for (int i = 0; i < 6; i++) CHECK(wt[i].result == PA_TOO_MANY);
+    op_store(&ball, 43);
+    pa_int_notify(&ball_n, true);
+    for (int i = 0; i < 6; i++) thread_join(th[i]);
+    for (int i = 0; i < 6; i++) CHECK(wt[i].result == PA_ACQUIRED);
+    CHECK_EQ_I64(PA_LOAD(&ball_n.waiters), 0);
+
+    /* no wait when the value already differs; deadline 0; a real timeout */
+    CHECK(pa_int_wait(&ball, &ball_n, 0, PA_FOREVER) == PA_ACQUIRED);
+    CHECK(pa_int_wait(&ball, &ball_n, 43, 0) == PA_TIMEDOUT);
+    int64_t s0 = pa_monotonic_ns();
+    CHECK(pa_int_wait(&ball, &ball_n, 43, pa_deadline_after(30000000)) == PA_TIMEDOUT);
+    int64_t waited = pa_monotonic_ns() - s0;
+    CHECK(waited >= 30000000 - 1000000);
+    CHECK(waited < 5000000000LL);
+    /* a notify without a change does not end the wait early */
+    pa_int_notify(&ball_n, true);
+    CHECK(pa_int_wait(&ball, &ball_n, 43, pa_deadline_after(1000000)) == PA_TIMEDOUT);
+}
+
+/* pa_wait_u32 directly: timeouts, values that already differ, wake counts. */
+static void test_wait_layer(void) {
+    pa_atomic_u32 word = 5;
+    CHECK(pa_wait_u32(&word, 4, PA_FOREVER) == PA_WAIT_WOKEN); /* differs: at once */
+    int64_t t0 = pa_monotonic_ns();
+    CHECK(pa_wait_u32(&word, 5, pa_deadline_after(20000000)) == PA_WAIT_TIMEDOUT);
+    CHECK(pa_monotonic_ns() - t0 >= 20000000 - 1000000);
+    CHECK(pa_wait_u32(&word, 5, pa_monotonic_ns() - 1) == PA_WAIT_TIMEDOUT); /* past */
+    int woken = pa_wake_all(&word);
+    CHECK(woken == 0 || woken == -1);
+    CHECK(pa_deadline_after(-1) == PA_FOREVER);
+    CHECK(pa_deadline_after(INT64_MAX) == PA_FOREVER); /* saturates */
+    CHECK(pa_wait_mechanism() != NULL && pa_wait_mechanism()[0] != '\0');
+    /* thread ids: nonzero and distinct per thread */
+    CHECK(pa_thread_id() != 0);
+    CHECK(pa_thread_id() == pa_thread_id());
+}
+
+static uint64_t other_id;
+static void id_worker(void *p) {
+    (void)p;
+    gate_wait();
+    other_id = pa_thread_id();
+}
+
+static void test_thread_id(void) {
+    int dummy[1];
+    run_threads(1, id_worker, dummy, sizeof dummy[0]);
+    CHECK(other_id != 0);
+    CHECK(other_id != pa_thread_id());
+}
+
+/* ---------------------------------------------------------------------------
+ * main
+ * ------------------------------------------------------------------------- */
+typedef struct {
+    const char *name;
+    void (*fn)(void);
+} test_case;
+
+static const test_case tests[] = {
+    {"atomic_fetch_add_sub_checked", test_fetch_add_sub_checked},
+    {"atomic_compare_exchange", test_compare_exchange},
+    {"atomic_exchange", test_exchange},
+    {"atomic_bitwise", test_bitwise},
+    {"atomic_max_min", test_max_min},
+    {"atomic_overflow_refused", test_overflow},
+    {"wait_layer", test_wait_layer},
+    {"thread_id", test_thread_id},
+    {"spinlock", test_spinlock},
+    {"rwlock", test_rwlock},
+    {"int_wait_notify", test_int_wait_notify},
+};
+
+int main(int argc, char **argv) {
+    const char *s = getenv("PA_TEST_SCALE");
+    if (s && atol(s) > 0) scale = atol(s);
+    int passed = 0, failed = 0, selected = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-q") == 0)
+            quiet = 1;
+        else
+            selected++;
+    }
+    setvbuf(stdout, NULL, _IONBF, 0);
+    printf("pyatomics C core tests: wait mechanism %s, %d threads, scale %ld\n", pa_wait_mechanism(),
+           NTHREADS, scale);
+    for (size_t k = 0; k < sizeof tests / sizeof tests[0]; k++) {
+        if (selected) {
+            int want = 0;
+            for (int i = 1; i < argc; i++)
+                if (strcmp(argv[i], tests[k].name) == 0) want = 1;
+            if (!want) continue;
+        }
+        test_failed = 0;
+        int64_t t0 = pa_monotonic_ns();
+        tests[k].fn();
+        double ms = (double)(pa_monotonic_ns() - t0) / 1e6;
+        if (test_failed) {
+            failed++;
+            printf("FAIL %-32s %8.1f ms\n", tests[k].name, ms);
+        } else {
+            passed++;
+            if (!quiet) printf("ok   %-32s %8.1f ms\n", tests[k].name, ms);
+        }
+    }
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,935 @@
+"""RWLock: exclusion invariants under stress, the scheduling policy (writer
+preference without reader starvation), downgrade, timeouts, misuse, views.
+
+Invariants are checked inside every critical section with AtomicInt counters
+of the threads inside, so a single overlap of a writer with anyone fails the
+test.  Policy tests are built so that a lock without the policy would fail
+them (not merely be slower): see each docstring.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import re
+import sys
+import threading
+import time
+import weakref
+
+import pytest
+from conftest import SCALE, run_threads, c_state_range
+
+from pyatomics import AtomicInt, RWLock
+
+
+def start(func, *args):
+    t = threading.Thread(target=func, args=args, daemon=True)
+    t.start()
+    return t
+
+
+def join(*threads, timeout=20.0):
+    for t in threads:
+        t.join(timeout)
+        assert not t.is_alive(), "thread still blocked (deadlock?)"
+
+
+def assert_free(rw):
+    """Nothing held, no stale waiting state: both sides can be taken at once."""
+    assert rw.readers == 0
+    assert rw.write_locked is False
+    assert rw.acquire_write(blocking=False) is True
+    rw.release_write()
+    assert rw.acquire_read(blocking=False) is True
+    rw.release_read()
+    assert rw.readers == 0
+
+
+def wait_blocked(native_id, obj, timeout=10.0):
+    """Return once thread `native_id` sleeps inside a pyatomics blocking call
+    on `obj`.  Linux: /proc/self/task/<tid>/syscall shows the system call a
+    thread is blocked in, with its arguments; a futex wait on an address
+    inside `obj` can only be the call under test (a thread waiting for the
+    GIL or any other lock waits on another address).  A main thread blocked
+    in pyatomics wakes every 50 ms to check for signals: keep looking until
+    it is caught asleep.  Where /proc is not there, just give it time."""
+    path = f"/proc/self/task/{native_id}/syscall"
+    lo, hi = c_state_range(obj)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path) as f:
+                fields = f.read().split()
+        except OSError:  # no /proc, or not readable here
+            time.sleep(0.3)
+            return
+        if len(fields) > 1 and fields[0] != "running":
+            try:
+                if lo <= int(fields[1], 16) < hi:
+                    return
+            except ValueError:
+                pass
+        time.sleep(0.001)
+    raise AssertionError("thread never blocked")
+
+
+def blocked(thread, rw):
+    wait_blocked(thread.native_id, rw)
+    return thread
+
+
+def wait_until(pred, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Basics: states, snapshots, repr, views, weakref
+# ---------------------------------------------------------------------------
+
+
+def test_states_and_snapshots():
+    rw = RWLock()
+    assert (rw.readers, rw.write_locked) == (0, False)
+    assert rw.acquire_read() is True
+    assert rw.acquire_read() is True  # recursive
+    assert (rw.readers, rw.write_locked) == (2, False)
+    assert rw.reader.locked() is True and rw.writer.locked() is False
+    assert rw.reader._is_owned() is True and rw.writer._is_owned() is False
+    rw.release_read()
+    rw.release_read()
+    assert rw.reader.locked() is False
+    assert rw.reader._is_owned() is False
+    assert rw.acquire_write() is True
+    assert (rw.readers, rw.write_locked) == (0, True)
+    assert rw.writer.locked() is True and rw.reader.locked() is False
+    assert rw.writer._is_owned() is True
+    rw.release_write()
+    assert_free(rw)
+
+
+def test_repr():
+    rw = RWLock()
+    hexaddr = "0x[0-9a-f]+"
+    assert re.fullmatch(rf"<pyatomics\.RWLock object at {hexaddr}, readers=0>", repr(rw)), repr(rw)
+    rw.acquire_read()
+    rw.acquire_read()
+    assert re.fullmatch(rf"<pyatomics\.RWLock object at {hexaddr}, readers=2>", repr(rw)), repr(rw)
+    assert re.fullmatch(rf"<locked pyatomics\.RWLockView object \(read side\) at {hexaddr}>", repr(rw.reader))
+    assert re.fullmatch(
+        rf"<unlocked pyatomics\.RWLockView object \(write side\) at {hexaddr}>", repr(rw.writer)
+    )
+    rw.release_read()
+    rw.release_read()
+    rw.acquire_write()
+    assert re.fullmatch(rf"<pyatomics\.RWLock object at {hexaddr}, write-locked>", repr(rw)), repr(rw)
+    assert re.fullmatch(
+        rf"<locked pyatomics\.RWLockView object \(write side\) at {hexaddr}>", repr(rw.writer)
+    )
+    assert re.fullmatch(
+        rf"<unlocked pyatomics\.RWLockView object \(read side\) at {hexaddr}>", repr(rw.reader)
+    )
+    rw.release_write()
+
+
+def test_views_identity_and_weakrefs():
+    rw = RWLock()
+    assert rw.reader is rw.reader and rw.writer is rw.writer
+    assert rw.reader.rwlock is rw and rw.writer.rwlock is rw
+    assert rw.read() is rw.reader and rw.write(None) is rw.writer  # no timeout: the view itself
+    refs = [weakref.ref(rw), weakref.ref(rw.reader), weakref.ref(rw.writer)]
+    assert [r() for r in refs] == [rw, rw.reader, rw.writer]
+    with rw.reader:
+        assert rw.readers == 1
+    with rw.writer:
+        assert rw.write_locked
+    del rw
+    gc.collect()  # the lock and its views form a cycle
+    assert [r() for r in refs] == [None, None, None]
+
+
+def test_constructor_takes_no_arguments():
+    with pytest.raises(TypeError):
+        RWLock(1)
+    with pytest.raises(TypeError):
+        RWLock(fair=True)
+
+
+# ---------------------------------------------------------------------------
+# Misuse: RuntimeError, and the state is exactly as before the call
+# ---------------------------------------------------------------------------
+
+
+def test_release_what_is_not_held():
+    rw = RWLock()
+    for release in (rw.release_read, rw.release_write, rw.reader.release, rw.writer.release):
+        with pytest.raises(RuntimeError, match="does not hold"):
+            release()
+        assert (rw.readers, rw.write_locked) == (0, False)
+    # Holding the other side does not make it releasable.
+    rw.acquire_read()
+    with pytest.raises(RuntimeError, match="write lock"):
+        rw.release_write()
+    assert (rw.readers, rw.write_locked) == (1, False)
+    rw.release_read()
+    with pytest.raises(RuntimeError):
+        rw.release_read()  # one release too many
+    assert (rw.readers, rw.write_locked) == (0, False)
+    rw.acquire_write()
+    with pytest.raises(RuntimeError, match="read lock"):
+        rw.release_read()
+    assert (rw.readers, rw.write_locked) == (0, True)
+    rw.release_write()
+    with pytest.raises(RuntimeError):
+        rw.release_write()
+    assert_free(rw)
+
+
+def test_release_by_another_thread_is_refused():
+    """Unlike threading.Lock, each side is owned: another thread cannot
+    release it, and its failed attempt changes nothing."""
+    rw = RWLock()
+    errors = []
+
+    def other(release):
+        try:
+            release()
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    rw.acquire_write()
+    join(start(other, rw.release_write))
+    assert rw.write_locked is True and rw.writer._is_owned() is True
+    rw.release_write()
+    rw.acquire_read()
+    join(start(other, rw.release_read))
+    assert rw.readers == 1
+    rw.release_read()
+    assert len(errors) == 2
+    assert_free(rw)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"blocking": False}, {"timeout": 2}, {"timeout": 0}])
+def test_write_reacquire_by_holder(kwargs):
+    rw = RWLock()
+    rw.acquire_write()
+    t0 = time.monotonic()
+    with pytest.raises(RuntimeError, match="already holds it"):
+        rw.acquire_write(**kwargs)
+    with pytest.raises(RuntimeError, match="already holds it"):
+        rw.writer.acquire(**kwargs)
+    assert time.monotonic() - t0 < 1.5  # refused at once, no waiting (2 calls)
+    assert rw.write_locked is True
+    rw.release_write()  # held exactly once
+    assert_free(rw)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"blocking": False}, {"timeout": 0.05}])
+def test_upgrade_is_refused(kwargs):
+    rw = RWLock()
+    rw.acquire_read()
+    rw.acquire_read()
+    with pytest.raises(RuntimeError, match="holds a read lock"):
+        rw.acquire_write(**kwargs)
+    with pytest.raises(RuntimeError, match="holds a read lock"):
+        rw.write(timeout=0.05).__enter__()
+    assert (rw.readers, rw.write_locked) == (2, False)
+    rw.release_read()
+    rw.release_read()
+    assert_free(rw)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"blocking": False}, {"timeout": 0.05}])
+def test_read_while_writing_is_refused(kwargs):
+    rw = RWLock()
+    rw.acquire_write()
+    with pytest.raises(RuntimeError, match="downgrade"):
+        rw.acquire_read(**kwargs)
+    with pytest.raises(RuntimeError, match="downgrade"):
+        rw.reader.acquire(**kwargs)
+    assert (rw.readers, rw.write_locked) == (0, True)
+    rw.release_write()
+    assert_free(rw)
+
+
+def test_downgrade_without_write_lock_is_refused():
+    rw = RWLock()
+    with pytest.raises(RuntimeError, match="does not hold the write lock"):
+        rw.downgrade()
+    assert (rw.readers, rw.write_locked) == (0, False)
+    rw.acquire_read()
+    with pytest.raises(RuntimeError, match="does not hold the write lock"):
+        rw.downgrade()
+    assert (rw.readers, rw.write_locked) == (1, False)
+    rw.release_read()
+    # Held by another thread: still not ours to downgrade.
+    done = threading.Event()
+    held = threading.Event()
+
+    def holder():
+        with rw.writer:
+            held.set()
+            done.wait(10)
+
+    t = start(holder)
+    assert held.wait(10)
+    with pytest.raises(RuntimeError):
+        rw.downgrade()
+    assert (rw.readers, rw.write_locked) == (0, True)
+    done.set()
+    join(t)
+    assert_free(rw)
+
+
+@pytest.mark.parametrize(
+    "args, kwargs, exc",
+    [
+        ((False, 1), {}, ValueError),
+        ((), {"timeout": -5}, ValueError),
+        ((), {"timeout": math.nan}, ValueError),
+        ((), {"timeout": 1e100}, OverflowError),
+        ((), {"timeout": threading.TIMEOUT_MAX + 1}, OverflowError),
+        ((), {"timeout": "soon"}, TypeError),
+        ((), {"blocking": True, "other": 1}, TypeError),
+    ],
+)
+def test_bad_acquire_arguments(args, kwargs, exc):
+    rw = RWLock()
+    for acquire in (rw.acquire_read, rw.acquire_write, rw.reader.acquire, rw.writer.acquire):
+        with pytest.raises(exc):
+            acquire(*args, **kwargs)
+        assert (rw.readers, rw.write_locked) == (0, False)
+    assert_free(rw)
+
+
+@pytest.mark.parametrize(
+    "timeout, exc",
+    [(-1, ValueError), (math.nan, ValueError), (1e100, OverflowError), ("1", TypeError), ([], TypeError)],
+)
+def test_bad_guard_timeouts(timeout, exc):
+    rw = RWLock()
+    with pytest.raises(exc):
+        rw.read(timeout)
+    with pytest.raises(exc):
+        rw.write(timeout=timeout)
+    assert_free(rw)
+
+
+def test_per_thread_read_table_limit():
+    """Each thread tracks up to 32 distinct read-held RWLocks; the 33rd is
+    refused (state unchanged) and downgrade is refused too while full.
+    Run on a fresh thread: its table starts empty whatever earlier tests did."""
+    run_threads(lambda i: _read_table_limit(), 1)
+
+
+def _read_table_limit():
+    locks = [RWLock() for _ in range(32)]
+    for rw in locks:
+        assert rw.acquire_read() is True
+    extra = RWLock()
+    with pytest.raises(RuntimeError, match="too many read locks"):
+        extra.acquire_read()
+    assert extra.readers == 0
+    assert locks[0].acquire_read() is True  # recursion needs no new entry
+    locks[0].release_read()
+    extra.acquire_write()
+    with pytest.raises(RuntimeError, match="too many read locks"):
+        extra.downgrade()
+    assert (extra.readers, extra.write_locked) == (0, True)  # still the writer
+    extra.release_write()
+    for rw in locks:
+        rw.release_read()
+    assert extra.acquire_read() is True
+    extra.release_read()
+    assert all(rw.readers == 0 for rw in locks)
+
+
+def test_freeing_read_held_locks_frees_table_entries():
+    """A lock freed while this thread read-holds it must not keep its entry:
+    otherwise 32 such locks would lock the thread out of every RWLock."""
+    for _ in range(100):
+        rw = RWLock()
+        rw.acquire_read()
+        del rw
+    rw = RWLock()
+    assert rw.acquire_read() is True
+    rw.release_read()
+
+
+# ---------------------------------------------------------------------------
+# Exclusion under stress
+# ---------------------------------------------------------------------------
+
+
+def test_stress_invariants():
+    """Readers and writers hammer one lock through every entry point
+    (acquire_*, views, timed guards, timed acquires, downgrade).  Inside each
+    section: a writer is alone (no reader, no other writer); readers never
+    see a writer; a writer's multi-step update is never seen half done; a
+    downgraded writer still sees its own value (nobody wrote in between)."""
+    rw = RWLock()
+    readers_in = AtomicInt(0)
+    writers_in = AtomicInt(0)
+    max_readers = AtomicInt(0)
+    data = [0] * 8  # a writer sets all slots to one value, slot by slot
+    writes = AtomicInt(0)
+    rounds = 600 * SCALE
+    n_readers, n_writers = 4, 2
+
+    reads = AtomicInt(0)
+
+    def check_read():
+        reads.inc()
+        n = readers_in.inc()
+        max_readers.fetch_max(n)
+        assert writers_in.load() == 0
+        assert not rw.write_locked
+        snapshot = list(data)
+        assert snapshot.count(snapshot[0]) == len(snapshot), snapshot
+        readers_in.dec()
+
+    def write(token):
+        assert writers_in.inc() == 1
+        assert readers_in.load() == 0
+        assert rw.readers == 0
+        for i in range(len(data)):
+            data[i] = token
+            if i == 3:
+                time.sleep(0)
+        writes.inc()
+        assert writers_in.dec() == 0
+
+    def reader(i):
+        sections = 0  # check_read calls this thread made
+        for k in range(rounds):
+            style = k % 4
+            if style == 0:
+                with rw.reader:
+                    check_read()
+                sections += 1
+            elif style == 1:
+                with rw.read(timeout=10):
+                    check_read()
+                sections += 1
+            elif style == 2:
+                if rw.acquire_read(timeout=0.0005):
+                    try:
+                        check_read()
+                    finally:
+                        rw.release_read()
+                    sections += 1
+            else:
+                rw.acquire_read()
+                try:
+                    check_read()
+                    rw.acquire_read()  # recursive, maybe past a waiting writer
+                    check_read()
+                    rw.release_read()
+                finally:
+                    rw.release_read()
+                sections += 2
+        return sections
+
+    def writer(i):
+        sections = 0  # write sections this thread ran
+        for k in range(rounds // 2):
+            token = (i + 1) * 1_000_000 + k
+            style = k % 4
+            if style == 0:
+                with rw.writer:
+                    write(token)
+            elif style == 1:
+                with rw.write(timeout=10):
+                    write(token)
+            elif style == 2:
+                if not rw.acquire_write(timeout=0.0005):
+                    continue
+                try:
+                    write(token)
+                finally:
+                    rw.release_write()
+            else:
+                rw.acquire_write()
+                write(token)
+                rw.downgrade()
+                try:
+                    readers_in.inc()
+                    assert writers_in.load() == 0
+                    assert data == [token] * len(data)
+                    time.sleep(0)
+                    assert data == [token] * len(data)  # no writer got in
+                    readers_in.dec()
+                finally:
+                    rw.release_read()
+            sections += 1
+        return sections
+
+    done = run_threads(lambda i: reader(i) if i < n_readers else writer(i - n_readers), n_readers + n_writers)
+    assert readers_in.load() == 0 and writers_in.load() == 0
+    # Exact totals: every section a thread entered ran exactly once.
+    assert reads.load() == sum(done[:n_readers])
+    assert writes.load() == sum(done[n_readers:])
+    assert writes.load() >= n_writers * (rounds // 2) * 3 // 4  # all but timed-out attempts
+    assert max_readers.load() >= 1
+    assert_free(rw)
+
+
+def test_readers_really_overlap():
+    """Three readers meet at a barrier *inside* the read section: possible
+    only if all three hold the read lock at the same time."""
+    rw = RWLock()
+    n = 3
+    inside = threading.Barrier(n, timeout=10)
+    seen = []
+
+    def reader(i):
+        with rw.reader:
+            inside.wait()  # BrokenBarrierError after 10 s if readers were serialised
+            seen.append(rw.readers)
+            inside.wait()
+
+    run_threads(reader, n)
+    assert seen == [n] * n
+    assert_free(rw)
+
+
+# ---------------------------------------------------------------------------
+# Policy
+# ---------------------------------------------------------------------------
+
+
+def test_writer_gets_in_while_readers_keep_arriving():
+    """Four readers each hold the lock ~1 ms and come straight back, staggered,
+    so the reader count practically never drops to 0 by itself.  A
+    reader-preferring lock would starve the writer (all its 2 s timeouts
+    fail); writer preference holds new readers back so the writer gets in
+    within a few read sections."""
+    rw = RWLock()
+    stop = threading.Event()
+    reads = AtomicInt(0)
+
+    def reader(i):
+        time.sleep(0.00025 * i)
+        while not stop.is_set():
+            with rw.reader:
+                time.sleep(0.001)
+                reads.inc()
+
+    readers = [start(reader, i) for i in range(4)]
+    try:
+        assert wait_until(lambda: reads.load() > 20)
+        waits = []
+        for _ in range(5):
+            t0 = time.monotonic()
+            got = rw.acquire_write(timeout=2)
+            waits.append(time.monotonic() - t0)
+            assert got is True, waits
+            assert rw.readers == 0
+            rw.release_write()
+            time.sleep(0.01)
+        assert max(waits) < 1.5, waits
+    finally:
+        stop.set()
+        join(*readers)
+    assert_free(rw)
+
+
+def test_new_readers_wait_behind_a_waiting_writer():
+    """Writer preference, step by step: with a read lock held and a writer
+    waiting, a new reader (another thread) is refused even though only
+    readers hold the lock; once the writer is through, it gets in."""
+    rw = RWLock()
+    rw.acquire_read()
+    order = []
+    w = start(lambda: (rw.acquire_write(), order.append("writer"), rw.release_write()))
+    assert wait_until(lambda: not _other_thread_can_read(rw))  # the writer now waits
+    r = blocked(start(lambda: (rw.acquire_read(), order.append("reader"), rw.release_read())), rw)
+    assert order == [] and rw.readers == 1
+    rw.release_read()
+    join(w, r)
+    assert order == ["writer", "reader"]
+    assert_free(rw)
+
+
+def _other_thread_can_read(rw):
+    out = []
+
+    def probe():
+        got = rw.acquire_read(blocking=False)
+        if got:
+            rw.release_read()
+        out.append(got)
+
+    join(start(probe))
+    return out[0]
+
+
+def test_readers_not_starved_by_stream_of_writers():
+    """Two writers each hold the lock ~1 ms and immediately come back for it.
+    Waking the readers at each write release is not enough: a woken reader
+    needs tens of microseconds to run, by which time a writer has the lock
+    again.  The lock hands the next turn to the readers that waited (a read
+    phase), so a reader gets in at the first write release after it starts
+    waiting: at most 2 write sections complete during one read acquire (the
+    one in progress, and one that may begin before the reader has announced
+    itself).  Without the read phase this is typically 3-10, at times
+    hundreds.  Counting sections, not seconds, keeps the test independent of
+    the machine's speed and load."""
+    rw = RWLock()
+    stop = threading.Event()
+    writes = AtomicInt(0)
+
+    def writer():
+        while not stop.is_set():
+            with rw.writer:
+                time.sleep(0.001)
+                writes.inc()
+
+    passed = []
+
+    def reader():  # not the main thread: no 50 ms wait slices
+        for _ in range(100):
+            before = writes.load()
+            got = rw.acquire_read(timeout=10)
+            passed.append(writes.load() - before)
+            assert got is True
+            assert rw.write_locked is False
+            rw.release_read()
+            time.sleep(0.001)
+
+    writers = [start(writer) for _ in range(2)]
+    try:
+        assert wait_until(lambda: writes.load() > 10)
+        join(start(reader), timeout=60)
+    finally:
+        stop.set()
+        join(*writers)
+    assert len(passed) == 100
+    assert max(passed) <= 2, sorted(passed)[-10:]
+    assert_free(rw)
+
+
+def test_waiting_readers_go_before_the_next_writer():
+    """Deterministic form of the read phase: readers blocked by a writer get
+    the lock at its release even though a second writer is waiting and the
+    releasing writer immediately asks again."""
+    rw = RWLock()
+    rw.acquire_write()
+    order = []
+    lock = threading.Lock()
+
+    def note(tag):
+        with lock:
+            order.append(tag)
+
+    def reader(i):
+        with rw.reader:
+            note("r")
+            time.sleep(0.02)
+
+    def writer2():
+        with rw.writer:
+            note("w2")
+
+    readers = [blocked(start(reader, i), rw) for i in range(3)]
+    w2 = blocked(start(writer2), rw)
+    assert order == []
+    rw.release_write()
+    # Coming straight back: the lock is the readers' now (a read phase, or
+    # they are already in), even before any of them has had time to run.
+    assert rw.acquire_write(blocking=False) is False
+    assert rw.acquire_write(timeout=5) is True
+    note("w1")
+    rw.release_write()
+    join(*readers, w2)
+    assert order[:3] == ["r", "r", "r"], order
+    assert sorted(order[3:]) == ["w1", "w2"]
+    assert_free(rw)
+
+
+def test_recursive_read_passes_waiting_writer():
+    """A thread holding a read lock may take it again while a writer waits
+    (documented in pa_rwlock.h): otherwise this would deadlock, the writer
+    waiting for our first hold and our second read for the writer."""
+    rw = RWLock()
+    rw.acquire_read()
+    got = []
+    w = start(lambda: (got.append(rw.acquire_write(timeout=10)), rw.release_write()))
+    assert wait_until(lambda: not _other_thread_can_read(rw))  # writer is waiting
+    t0 = time.monotonic()
+    assert rw.acquire_read(timeout=5) is True
+    assert time.monotonic() - t0 < 3
+    assert rw.readers == 2
+    assert got == []
+    rw.release_read()
+    assert got == []  # still one hold
+    rw.release_read()
+    join(w)
+    assert got == [True]
+    assert_free(rw)
+
+
+# ---------------------------------------------------------------------------
+# Timeouts
+# ---------------------------------------------------------------------------
+
+
+def test_timeouts_while_held():
+    rw = RWLock()
+    results = {}
+
+    def try_all(tag):
+        t0 = time.monotonic()
+        results[tag + "_read"] = got = rw.acquire_read(timeout=0.1)
+        results[tag + "_read_t"] = time.monotonic() - t0
+        if got:
+            rw.release_read()
+        t0 = time.monotonic()
+        results[tag + "_write"] = got = rw.acquire_write(timeout=0.1)
+        results[tag + "_write_t"] = time.monotonic() - t0
+        if got:
+            rw.release_write()
+        got_read = rw.acquire_read(False)
+        if got_read:
+            rw.release_read()
+        got_write = rw.acquire_write(False)
+        if got_write:
+            rw.release_write()
+        results[tag + "_nb"] = (got_read, got_write)
+
+    rw.acquire_write()
+    join(start(try_all, "w"))
+    assert results["w_read"] is False and results["w_write"] is False
+    assert 0.1 <= results["w_read_t"] < 2 and 0.1 <= results["w_write_t"] < 2
+    assert results["w_nb"] == (False, False)
+    assert (rw.readers, rw.write_locked) == (0, True)
+    rw.release_write()
+
+    rw.acquire_read()
+    join(start(try_all, "r"))
+    assert results["r_read"] is True and results["r_read_t"] < 1
+    assert results["r_write"] is False and 0.1 <= results["r_write_t"] < 2
+    assert results["r_nb"] == (True, False)
+    assert (rw.readers, rw.write_locked) == (1, False)
+    rw.release_read()
+    assert_free(rw)
+
+
+def test_guards_raise_timeout_error():
+    rw = RWLock()
+    held = threading.Event()
+    done = threading.Event()
+
+    def hold(side):
+        with side:
+            held.set()
+            done.wait(10)
+
+    # Write-held elsewhere: both guards time out.
+    t = start(hold, rw.writer)
+    assert held.wait(10)
+    for guard, word in ((rw.read, "read"), (rw.write, "write")):
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError, match=f"could not acquire the {word} lock within 0.100 s"):
+            with guard(0.1):
+                pytest.fail("entered a guard that should have timed out")
+        assert 0.1 <= time.monotonic() - t0 < 2
+        with pytest.raises(TimeoutError):
+            with guard(timeout=0):
+                pass
+    assert (rw.readers, rw.write_locked) == (0, True)
+    done.set()
+    join(t)
+
+    # Read-held elsewhere: the read guard enters, the write guard times out.
+    held.clear()
+    done.clear()
+    t = start(hold, rw.reader)
+    assert held.wait(10)
+    with rw.read(0.1) as g:
+        assert rw.readers == 2
+        assert type(g).__name__ == "RWLockGuard"
+    with pytest.raises(TimeoutError):
+        with rw.write(0.1):
+            pass
+    assert (rw.readers, rw.write_locked) == (1, False)
+    done.set()
+    join(t)
+
+    # Free: both enter, and leave nothing behind (also on exceptions).
+    with rw.write(timeout=0):
+        assert rw.write_locked
+    with pytest.raises(KeyError):
+        with rw.read(timeout=1):
+            assert rw.readers == 1
+            raise KeyError
+    assert_free(rw)
+
+
+def test_timeouts_under_contention_leave_lock_consistent():
+    """Short timed acquires of both kinds while others hold and wait: waiting
+    bits are set and abandoned all the time.  Afterwards nothing may be left
+    behind: the lock is free for a non-blocking writer and shows no readers."""
+    rw = RWLock()
+    rounds = 300
+    counts = AtomicInt(0)
+
+    def worker(i):
+        got = 0
+        for k in range(rounds):
+            t = 0.0001 * (1 + (i + k) % 5)
+            if (i + k) % 3 == 0:
+                if rw.acquire_write(timeout=t):
+                    assert rw.readers == 0
+                    time.sleep(0.0001 if k % 4 == 0 else 0)
+                    rw.release_write()
+                    got += 1
+            else:
+                if rw.acquire_read(timeout=t):
+                    assert not rw.write_locked
+                    time.sleep(0.0001 if k % 4 == 0 else 0)
+                    rw.release_read()
+                    got += 1
+        counts.add(got)
+
+    run_threads(worker, 6)
+    assert counts.load() > 0
+    assert_free(rw)
+
+
+# ---------------------------------------------------------------------------
+# downgrade
+# ---------------------------------------------------------------------------
+
+
+def test_downgrade_semantics():
+    """downgrade() turns our write lock into a read lock with no gap: a
+    writer that was already waiting does not get in, readers that were
+    waiting do (they were blocked only by our write lock), and the waiting
+    writer goes once every reader is gone."""
+    rw = RWLock()
+    rw.acquire_write()
+    events = []
+    lock = threading.Lock()
+
+    def note(tag):
+        with lock:
+            events.append(tag)
+
+    def writer2():
+        rw.acquire_write()
+        note(("w2", rw.readers))
+        rw.release_write()
+
+    release_readers = threading.Event()
+
+    def reader():
+        rw.acquire_read()
+        note("r")
+        release_readers.wait(10)
+        rw.release_read()
+
+    w2 = blocked(start(writer2), rw)
+    readers = [blocked(start(reader), rw) for _ in range(2)]
+    assert events == []
+    rw.downgrade()
+    assert rw.writer._is_owned() is False and rw.reader._is_owned() is True
+    assert wait_until(lambda: events.count("r") == 2)
+    assert rw.readers == 3 and rw.write_locked is False
+    time.sleep(0.05)
+    assert events == ["r", "r"]  # the waiting writer did not get in
+    # A new reader arriving now waits behind the waiting writer.
+    assert _other_thread_can_read(rw) is False
+    release_readers.set()
+    join(*readers)
+    assert events == ["r", "r"]  # still ours
+    rw.release_read()
+    join(w2)
+    assert events == ["r", "r", ("w2", 0)]
+    assert_free(rw)
+
+
+def test_downgrade_inside_with_blocks():
+    """Leaving a write block whose body downgraded releases the read lock."""
+    rw = RWLock()
+    for block in (rw.writer, rw.write(), rw.write(timeout=1)):
+        with block:
+            rw.downgrade()
+            assert (rw.readers, rw.write_locked) == (1, False)
+            assert _other_thread_can_read(rw) is True
+        assert_free(rw)
+
+
+# ---------------------------------------------------------------------------
+# Condition on the write side, _at_fork_reinit
+# ---------------------------------------------------------------------------
+
+
+def test_condition_on_writer_producer_consumer():
+    """Condition(rw.writer): wait() gives up the write lock (so the producer
+    can take it) and has it again on return; items arrive exactly in order."""
+    rw = RWLock()
+    cond = threading.Condition(rw.writer)
+    items = []
+    n = 200
+    received = []
+
+    def consumer():
+        for _ in range(n):
+            with cond:
+                assert cond.wait_for(lambda: items, timeout=10)
+                assert rw.write_locked and rw.writer._is_owned()
+                received.append(items.pop(0))
+                cond.notify_all()
+
+    def producer():
+        for k in range(n):
+            with cond:
+                assert cond.wait_for(lambda: len(items) < 3, timeout=10)
+                items.append(k)
+                cond.notify_all()
+
+    join(start(consumer), start(producer))
+    assert received == list(range(n))
+    assert_free(rw)
+
+
+def test_at_fork_reinit():
+    rw = RWLock()
+    rw.acquire_write()
+    rw._at_fork_reinit()
+    assert_free(rw)
+    rw.acquire_read()
+    rw.acquire_read()
+    rw._at_fork_reinit()  # forgets our read holds too
+    assert rw.reader._is_owned() is False
+    with pytest.raises(RuntimeError):
+        rw.release_read()
+    assert_free(rw)
+    rw.acquire_read()
+    rw.release_read()
+
+
+def test_read_sections_run_concurrently():
+    """Read sections really execute concurrently (on the free-threaded build
+    in parallel; with the GIL, interleaved at the sleep): the count of
+    readers inside reaches the number of reader threads."""
+    rw = RWLock()
+    inside = AtomicInt(0)
+    peak = AtomicInt(0)
+
+    def reader(i):
+        for _ in range(200):
+            with rw.reader:
+                peak.fetch_max(inside.inc())
+                time.sleep(0.0001)
+                inside.dec()
+
+    run_threads(reader, 2)
+    assert peak.load() == 2
+    assert_free(rw)

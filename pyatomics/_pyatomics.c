@@ -25,6 +25,11 @@
 #ifndef Py_TPFLAGS_IMMUTABLETYPE
 #define Py_TPFLAGS_IMMUTABLETYPE 0
 #endif
+#if PY_VERSION_HEX < 0x030D0000
+static inline int PyUnicode_EqualToUTF8(PyObject *u, const char *s) {
+    return PyUnicode_Check(u) && PyUnicode_CompareWithASCIIString(u, s) == 0;
+}
+#endif
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *Py_NewRef(PyObject *o) {
     Py_INCREF(o);
@@ -941,14 +946,29 @@ static PyObject *RWLock_downgrade(PyObject *self, PyObject *Py_UNUSED(ignored)) 
 }
 
 /* read(timeout=None) / write(timeout=None) */
-static PyObject *rw_guard(PyObject *self, int write, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"timeout", NULL};
+/* read(timeout=None) / write(timeout=None).  Vectorcall, because `with
+ * rw.read():` is a hot path: with no argument it is one pointer load (the
+ * view is the context manager), no argument parsing at all. */
+static PyObject *rw_guard(PyObject *self, int write, PyObject *const *args, Py_ssize_t nargs,
+                          PyObject *kwnames) {
+    const char *name = write ? "write" : "read";
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     PyObject *timeout_obj = Py_None;
     int64_t timeout_ns;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, write ? "|O:write" : "|O:read", kwlist, &timeout_obj))
+    if (PA_LIKELY(nargs == 0 && nkw == 0))
+        return Py_NewRef(write ? RWL(self)->writer : RWL(self)->reader);
+    if (nargs + nkw > 1) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument (%zd given)", name, nargs + nkw);
         return NULL;
+    }
+    if (nkw == 1 && !PyUnicode_EqualToUTF8(PyTuple_GET_ITEM(kwnames, 0), "timeout")) {
+        PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'", name,
+                     PyTuple_GET_ITEM(kwnames, 0));
+        return NULL;
+    }
+    timeout_obj = args[0];
     if (parse_optional_timeout(timeout_obj, &timeout_ns) < 0) return NULL;
-    if (timeout_ns < 0) /* no timeout: the view is the context manager */
+    if (timeout_ns < 0) /* timeout=None: the view is the context manager */
         return Py_NewRef(write ? RWL(self)->writer : RWL(self)->reader);
     module_state *st = PyType_GetModuleState(Py_TYPE(self));
     RWLockGuardObject *g = PyObject_New(RWLockGuardObject, st->RWLockGuard_Type);
@@ -958,11 +978,11 @@ static PyObject *rw_guard(PyObject *self, int write, PyObject *args, PyObject *k
     g->timeout_ns = timeout_ns;
     return (PyObject *)g;
 }
-static PyObject *RWLock_read(PyObject *self, PyObject *args, PyObject *kwds) {
-    return rw_guard(self, 0, args, kwds);
+static PyObject *RWLock_read(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    return rw_guard(self, 0, args, nargs, kwnames);
 }
-static PyObject *RWLock_write(PyObject *self, PyObject *args, PyObject *kwds) {
-    return rw_guard(self, 1, args, kwds);
+static PyObject *RWLock_write(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames) {
+    return rw_guard(self, 1, args, nargs, kwnames);
 }
 
 static PyObject *RWLock_at_fork_reinit(PyObject *self, PyObject *Py_UNUSED(ignored)) {
@@ -992,9 +1012,9 @@ static PyMethodDef RWLock_methods[] = {
     {"acquire_write", (PyCFunction)(void (*)(void))RWLock_acquire_write, METH_VARARGS | METH_KEYWORDS,
      "acquire_write(blocking=True, timeout=-1) -> bool"},
     {"release_write", RWLock_release_write, METH_NOARGS, "release_write() -> None"},
-    {"read", (PyCFunction)(void (*)(void))RWLock_read, METH_VARARGS | METH_KEYWORDS,
+    {"read", (PyCFunction)(void (*)(void))RWLock_read, METH_FASTCALL | METH_KEYWORDS,
      "read(timeout=None)\n\nContext manager holding a read lock; TimeoutError if not had in time."},
-    {"write", (PyCFunction)(void (*)(void))RWLock_write, METH_VARARGS | METH_KEYWORDS,
+    {"write", (PyCFunction)(void (*)(void))RWLock_write, METH_FASTCALL | METH_KEYWORDS,
      "write(timeout=None)\n\nContext manager holding the write lock; TimeoutError if not had in time."},
     {"downgrade", RWLock_downgrade, METH_NOARGS,
      "downgrade() -> None\n\nTurn the held write lock into a read lock; no writer can get in between."},

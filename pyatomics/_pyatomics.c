@@ -17,6 +17,7 @@
 #include <structmember.h>
 
 #include "pa_atomic.h"
+#include "pa_build_info.h"
 #include "pa_int_wait.h"
 #include "pa_rwlock.h"
 #include "pa_spinlock.h"
@@ -1224,30 +1225,9 @@ static PyType_Spec Guard_spec = {
  * ========================================================================= */
 
 static PyObject *build_info(PyObject *module, PyObject *Py_UNUSED(ignored)) {
-    const char *atomics =
-#if defined(__x86_64__) || defined(_M_X64)
-        "x86_64: LOCK-prefixed read-modify-write (lock xadd/cmpxchg, xchg)";
-#elif defined(__aarch64__) || defined(_M_ARM64)
-#if defined(__ARM_FEATURE_ATOMICS)
-        "arm64: LSE atomics (ldaddal, casal, swpal)";
-#else
-        "arm64: LL/SC (ldaxr/stlxr), or LSE through outline atomics";
-#endif
-#else
-        "C11 <stdatomic.h>";
-#endif
-    const char *compiler =
-#if defined(__clang__)
-        "clang " __clang_version__;
-#elif defined(__GNUC__)
-        "gcc " __VERSION__;
-#elif defined(_MSC_VER)
-        "msvc";
-#else
-        "unknown";
-#endif
-    return Py_BuildValue("{s:s,s:s,s:s,s:i}", "atomics", atomics, "wait", pa_wait_mechanism(),
-                         "compiler", compiler, "lock_free_64", (int)ATOMIC_LLONG_LOCK_FREE);
+    return Py_BuildValue("{s:s,s:s,s:s,s:i}", "atomics", pa_atomics_description(), "wait",
+                         pa_wait_mechanism(), "compiler", pa_compiler_description(), "lock_free_64",
+                         pa_lock_free_64());
 }
 
 static PyMethodDef module_methods[] = {

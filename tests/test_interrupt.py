@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 import time
 
 import pytest
-from conftest import c_state_range
+from conftest import wait_blocked
 
 from pyatomics import AtomicInt, RWLock, SpinLock
 
@@ -36,34 +35,6 @@ def start(func, *args):
     t = threading.Thread(target=func, args=args, daemon=True)
     t.start()
     return t
-
-
-def wait_blocked(native_id, obj, timeout=10.0):
-    """Return once thread `native_id` sleeps inside a pyatomics blocking call
-    on `obj`.  Linux: /proc/self/task/<tid>/syscall shows the system call a
-    thread is blocked in, with its arguments; a futex wait on an address
-    inside `obj` can only be the call under test (a thread waiting for the
-    GIL or any other lock waits on another address).  A main thread blocked
-    in pyatomics wakes every 50 ms to check for signals: keep looking until
-    it is caught asleep.  Where /proc is not there, just give it time."""
-    path = f"/proc/self/task/{native_id}/syscall"
-    lo, hi = c_state_range(obj)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path) as f:
-                fields = f.read().split()
-        except OSError:  # no /proc, or not readable here
-            time.sleep(0.3)
-            return
-        if len(fields) > 1 and fields[0] != "running":
-            try:
-                if lo <= int(fields[1], 16) < hi:
-                    return
-            except ValueError:
-                pass
-        time.sleep(0.001)
-    raise AssertionError("main thread never blocked")
 
 
 def send_to_main_thread():

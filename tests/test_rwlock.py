@@ -12,13 +12,12 @@ from __future__ import annotations
 import gc
 import math
 import re
-import sys
 import threading
 import time
 import weakref
 
 import pytest
-from conftest import SCALE, run_threads, c_state_range
+from conftest import SCALE, run_threads, wait_blocked
 
 from pyatomics import AtomicInt, RWLock
 
@@ -44,34 +43,6 @@ def assert_free(rw):
     assert rw.acquire_read(blocking=False) is True
     rw.release_read()
     assert rw.readers == 0
-
-
-def wait_blocked(native_id, obj, timeout=10.0):
-    """Return once thread `native_id` sleeps inside a pyatomics blocking call
-    on `obj`.  Linux: /proc/self/task/<tid>/syscall shows the system call a
-    thread is blocked in, with its arguments; a futex wait on an address
-    inside `obj` can only be the call under test (a thread waiting for the
-    GIL or any other lock waits on another address).  A main thread blocked
-    in pyatomics wakes every 50 ms to check for signals: keep looking until
-    it is caught asleep.  Where /proc is not there, just give it time."""
-    path = f"/proc/self/task/{native_id}/syscall"
-    lo, hi = c_state_range(obj)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with open(path) as f:
-                fields = f.read().split()
-        except OSError:  # no /proc, or not readable here
-            time.sleep(0.3)
-            return
-        if len(fields) > 1 and fields[0] != "running":
-            try:
-                if lo <= int(fields[1], 16) < hi:
-                    return
-            except ValueError:
-                pass
-        time.sleep(0.001)
-    raise AssertionError("thread never blocked")
 
 
 def blocked(thread, rw):

@@ -120,3 +120,17 @@ def wait_blocked(native_id, obj, timeout=10.0):
                 pass
         time.sleep(0.001)
     raise AssertionError("thread never blocked")
+
+
+def start(func, *args) -> threading.Thread:
+    """Start func(*args) on a daemon thread (a stuck test must not block exit)."""
+    t = threading.Thread(target=func, args=args, daemon=True)
+    t.start()
+    return t
+
+
+def join(*threads, timeout: float = 20.0) -> None:
+    """Join threads, failing (instead of hanging) if one is still blocked."""
+    for t in threads:
+        t.join(timeout)
+        assert not t.is_alive(), "thread still blocked (deadlock or lost wakeup?)"

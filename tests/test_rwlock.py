@@ -17,21 +17,9 @@ import time
 import weakref
 
 import pytest
-from conftest import SCALE, run_threads, wait_blocked
+from conftest import SCALE, run_threads, wait_blocked, join, start
 
 from pyatomics import AtomicInt, RWLock
-
-
-def start(func, *args):
-    t = threading.Thread(target=func, args=args, daemon=True)
-    t.start()
-    return t
-
-
-def join(*threads, timeout=20.0):
-    for t in threads:
-        t.join(timeout)
-        assert not t.is_alive(), "thread still blocked (deadlock?)"
 
 
 def assert_free(rw):

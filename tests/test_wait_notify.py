@@ -14,7 +14,7 @@ import threading
 import time
 
 import pytest
-from conftest import run_threads, wait_blocked
+from conftest import run_threads, wait_blocked, join, start
 
 from pyatomics import AtomicInt
 
@@ -25,18 +25,6 @@ class Index:
 
     def __index__(self):
         return self.v
-
-
-def start(func, *args):
-    t = threading.Thread(target=func, args=args, daemon=True)
-    t.start()
-    return t
-
-
-def join(*threads, timeout=20.0):
-    for t in threads:
-        t.join(timeout)
-        assert not t.is_alive(), "thread still blocked (lost wakeup?)"
 
 
 class Waiter:

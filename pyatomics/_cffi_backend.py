@@ -342,7 +342,11 @@ class AtomicInt:
             except OverflowError:
                 raise _arg_overflow() from None
             if seen == old:
-                return new
+                # An exact int, as the C-API binding returns: operator.index
+                # hands back an int subclass unchanged before 3.10 (PyPy 3.9),
+                # and int.__add__ is the conversion that calls none of the
+                # subclass's methods there (int.__pos__ calls its __int__).
+                return new if type(new) is int else int.__add__(new, 0)
             old = seen
 
     # --- wait / notify ------------------------------------------------------

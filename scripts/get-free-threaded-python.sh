@@ -89,19 +89,26 @@ mkdir "$work/src"
 tar -xf "$orig" -C "$work/src" --strip-components=1
 log "building free-threaded CPython $version into $prefix"
 rm -rf "$prefix"
-configure_extra=()
+configure_extra=(--with-ensurepip=install)
+install_extra=()
 if [[ $tsan == 1 ]]; then
-    configure_extra=(--with-thread-sanitizer)
+    # No pip and no precompiled .pyc files in the TSan build: both run the new,
+    # instrumented interpreter over thousands of files (compileall -j0 also forks
+    # worker processes from a threaded one), which took longer than the whole
+    # compile.  A venv made from this interpreter still gets pip (venv runs
+    # ensurepip), and .pyc files are written on first import.
+    configure_extra=(--with-thread-sanitizer --without-ensurepip)
+    install_extra=(PYTHON_FOR_BUILD=true)
     # The build runs the new interpreter (setup of modules, ensurepip): CPython's
     # own suppressions keep its known internal races from failing the build.
     export TSAN_OPTIONS="suppressions=$work/src/Tools/tsan/suppressions_free_threading.txt halt_on_error=0 exitcode=0"
 fi
 (
     cd "$work/src"
-    ./configure --prefix="$prefix" --disable-gil "${configure_extra[@]}" --with-ensurepip=install \
+    ./configure --prefix="$prefix" --disable-gil "${configure_extra[@]}" \
         >"$work/configure.log" 2>&1 || { tail -50 "$work/configure.log" >&2; exit 1; }
     make -j"$(nproc)" >"$work/make.log" 2>&1 || { tail -50 "$work/make.log" >&2; exit 1; }
-    make install >"$work/install.log" 2>&1 || { tail -50 "$work/install.log" >&2; exit 1; }
+    make install "${install_extra[@]}" >"$work/install.log" 2>&1 || { tail -50 "$work/install.log" >&2; exit 1; }
 )
 exe=$(ls "$prefix"/bin/python3.*t | head -n1)
 is_free_threaded "$exe" || { log "built interpreter is not free-threaded"; exit 1; }

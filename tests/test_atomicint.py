@@ -155,6 +155,27 @@ def test_update():
     assert a.load() == 42
 
 
+def test_update_returns_an_exact_int():
+    """Found by tests/test_fuzz.py: on PyPy the cffi backend returned the
+    function's int subclass itself.  The result is always a plain int, and
+    none of the subclass's methods are called to get it."""
+
+    class Meddling(int):
+        def __index__(self):
+            raise AssertionError("__index__ called")
+
+        def __int__(self):
+            raise AssertionError("__int__ called")
+
+        def __pos__(self):
+            raise AssertionError("__pos__ called")
+
+    a = AtomicInt(1)
+    result = a.update(lambda v: Meddling(v + 4))
+    assert type(result) is int and result == 5
+    assert a.load() == 5
+
+
 def test_update_errors_leave_value_unchanged():
     a = AtomicInt(6)
 

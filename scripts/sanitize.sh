@@ -9,6 +9,10 @@
 #                                        free-threaded CPython (PYATOMICS_QUICK=1: only
 #                                        the default python3; PYATOMICS_ASAN_PYTHONS=
 #                                        "py1 py2": those).  Venvs: .venvs/asan-<tag>.
+#   bash scripts/sanitize.sh fuzz        tests/test_fuzz.py (every AtomicInt slot and lock
+#                                        method, evil arguments, several threads) with a
+#                                        fixed budget, PYATOMICS_FUZZ_EXAMPLES (default
+#                                        2000) examples, on the asan builds above.
 #   bash scripts/sanitize.sh c-tsan      the C core's test program (csrc/tests) built
 #                                        with -fsanitize=thread; zero reports required.
 #                                        First checks that TSan does flag a deliberate
@@ -27,7 +31,7 @@
 #                                        under it with scripts/tsan-suppressions.txt.
 #                                        First checks that a deliberately racy C
 #                                        extension function is reported.
-#   bash scripts/sanitize.sh all-fast    asan + c-tsan + c-helgrind + model (what CI
+#   bash scripts/sanitize.sh all-fast    asan + fuzz + c-tsan + c-helgrind + model (what CI
 #                                        runs); with PYATOMICS_SLOW=1 also tsan.
 #   bash scripts/sanitize.sh all         all-fast + tsan.
 #
@@ -42,7 +46,10 @@ export PYATOMICS_WERROR=1
 
 SUPP_VALGRIND=$root/scripts/valgrind-suppressions.supp
 SUPP_TSAN=$root/scripts/tsan-suppressions.txt
-TSAN_TESTS=(tests/test_atomicint.py tests/test_rwlock.py tests/test_spinlock.py tests/test_wait_notify.py)
+# The threaded tests (test_faults.py forks with threads running, which TSan
+# does not support).
+TSAN_TESTS=(tests/test_atomicint.py tests/test_rwlock.py tests/test_spinlock.py tests/test_wait_notify.py
+            tests/test_lock_conformance.py tests/test_fuzz.py)
 
 failures=()
 log() { printf '\n=== sanitize: %s ===\n' "$*"; }
@@ -91,54 +98,81 @@ pytest_cmd() { # pytest_cmd <venv> args...: the README's pytest invocation
 # ---------------------------------------------------------------------------
 # asan: AddressSanitizer + UndefinedBehaviorSanitizer over the pytest suite
 # ---------------------------------------------------------------------------
-job_asan() {
-    local interpreters=("$(command -v python3)") py tag venv ext pymalloc
+asan_interpreters() { # the interpreters the asan and fuzz jobs use, one per line
     if [[ -n "${PYATOMICS_ASAN_PYTHONS:-}" ]]; then
-        read -r -a interpreters <<<"$PYATOMICS_ASAN_PYTHONS"
-    elif [[ "${PYATOMICS_QUICK:-0}" != 1 ]]; then
-        local ft; ft=$(scripts/get-free-threaded-python.sh) && interpreters+=("$ft") ||
-            fail "asan: no free-threaded CPython"
+        tr ' ' '\n' <<<"$PYATOMICS_ASAN_PYTHONS"; return
     fi
-    local libasan libubsan
+    command -v python3
+    if [[ "${PYATOMICS_QUICK:-0}" != 1 ]]; then
+        scripts/get-free-threaded-python.sh || return 1
+    fi
+}
+
+# asan_pytest <job> <python> pytest-args...: build the extension with
+# ASan+UBSan into .venvs/asan-<tag> (once per run of this script) and run
+# pytest there; a sanitizer report or a test failure fails <job>.
+declare -A asan_built=()
+asan_pytest() {
+    local job=$1 py=$2; shift 2
+    local tag venv ext pymalloc libasan libubsan
     libasan=$(gcc -print-file-name=libasan.so) libubsan=$(gcc -print-file-name=libubsan.so)
-    [[ -e "$libasan" && -e "$libubsan" ]] || { fail "asan: gcc has no libasan/libubsan"; return; }
-    for py in "${interpreters[@]}"; do
-        tag=$(py_tag "$py"); venv=$root/.venvs/asan-$tag
-        log "asan on $tag ($py)"
+    [[ -e "$libasan" && -e "$libubsan" ]] || { fail "$job: gcc has no libasan/libubsan"; return; }
+    tag=$(py_tag "$py"); venv=$root/.venvs/asan-$tag
+    log "$job on $tag ($py)"
+    if [[ -z "${asan_built[$venv]:-}" ]]; then
         # -fno-sanitize-recover=all: UBSan aborts at its first finding instead
         # of printing and going on, so a finding fails the run.
-        make_venv "$py" "$venv" address,undefined "-fno-sanitize-recover=all" || { fail "asan: build on $tag"; continue; }
+        make_venv "$py" "$venv" address,undefined "-fno-sanitize-recover=all" || { fail "$job: build on $tag"; return; }
         # Make sure the build really is instrumented (and non-recovering).
         # (-I: not the source tree's uncompiled pyatomics/ from the current directory)
         ext=$("$venv/bin/python" -I -c 'import importlib.util as u, os; print(os.path.dirname(u.find_spec("pyatomics").origin))')
         ext=$(ls "$ext"/_pyatomics.*.so | head -n1)
         local syms; syms=$(nm -D "$ext")   # (not nm | grep -q: SIGPIPE + pipefail)
         if ! grep -q __asan_report <<<"$syms" || ! grep -q '__ubsan_handle_.*_abort' <<<"$syms"; then
-            fail "asan: $ext is not built with ASan+UBSan (non-recovering)"; continue
+            fail "$job: $ext is not built with ASan+UBSan (non-recovering)"; return
         fi
-        # The interpreter is not instrumented, so the runtimes must be loaded
-        # first (LD_PRELOAD).  detect_leaks=0: CPython does not free everything
-        # at exit (interned strings, static types, module state kept alive by
-        # design, pymalloc arenas), so LeakSanitizer would report thousands of
-        # "leaks" that are the interpreter's, none of them ours.
-        # PYTHONMALLOC=malloc: every object (our locks included) comes from
-        # ASan's malloc, so a use after free of a deallocated lock is caught;
-        # pymalloc would hand the memory back to its own pool and hide it.
-        # Free-threaded builds accept only mimalloc (PYTHONMALLOC=malloc is a
-        # fatal error there), so there object memory is mimalloc's.
-        pymalloc=malloc
-        [[ $tag != *t ]] || pymalloc=mimalloc
-        local out rc n; out=$(mktemp)
-        LD_PRELOAD="$libasan $libubsan" \
-            ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:exitcode=86 \
-            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
-            PYTHONMALLOC=$pymalloc PYTHONFAULTHANDLER=1 \
-            pytest_cmd "$venv" -q "$root/tests" 2>&1 | tee "$out"
-        rc=${PIPESTATUS[0]}
-        n=$(grep -c "ERROR: AddressSanitizer\|runtime error:" "$out")
-        echo "asan on $tag: pytest exit $rc, $n sanitizer report(s)"
-        (( rc == 0 && n == 0 )) || fail "asan on $tag: pytest exit $rc, $n ASan/UBSan report(s)"
-        rm -f "$out"
+        asan_built[$venv]=1
+    fi
+    # The interpreter is not instrumented, so the runtimes must be loaded
+    # first (LD_PRELOAD).  detect_leaks=0: CPython does not free everything
+    # at exit (interned strings, static types, module state kept alive by
+    # design, pymalloc arenas), so LeakSanitizer would report thousands of
+    # "leaks" that are the interpreter's, none of them ours.
+    # PYTHONMALLOC=malloc: every object (our locks included) comes from
+    # ASan's malloc, so a use after free of a deallocated lock is caught;
+    # pymalloc would hand the memory back to its own pool and hide it.
+    # Free-threaded builds accept only mimalloc (PYTHONMALLOC=malloc is a
+    # fatal error there), so there object memory is mimalloc's.
+    pymalloc=malloc
+    [[ $tag != *t ]] || pymalloc=mimalloc
+    local out rc n; out=$(mktemp)
+    LD_PRELOAD="$libasan $libubsan" \
+        ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:exitcode=86 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
+        PYTHONMALLOC=$pymalloc PYTHONFAULTHANDLER=1 \
+        pytest_cmd "$venv" "$@" 2>&1 | tee "$out"
+    rc=${PIPESTATUS[0]}
+    n=$(grep -c "ERROR: AddressSanitizer\|runtime error:" "$out")
+    echo "$job on $tag: pytest exit $rc, $n sanitizer report(s)"
+    (( rc == 0 && n == 0 )) || fail "$job on $tag: pytest exit $rc, $n ASan/UBSan report(s)"
+    rm -f "$out"
+}
+
+job_asan() {
+    local py pys
+    pys=$(asan_interpreters) || { fail "asan: no free-threaded CPython"; return; }
+    for py in $pys; do asan_pytest asan "$py" -q "$root/tests"; done
+}
+
+# ---------------------------------------------------------------------------
+# fuzz: tests/test_fuzz.py with a fixed budget, under ASan+UBSan
+# ---------------------------------------------------------------------------
+job_fuzz() {
+    local py pys examples=${PYATOMICS_FUZZ_EXAMPLES:-2000}
+    pys=$(asan_interpreters) || { fail "fuzz: no free-threaded CPython"; return; }
+    for py in $pys; do
+        PYATOMICS_FUZZ_EXAMPLES=$examples asan_pytest "fuzz ($examples examples)" "$py" -q \
+            --hypothesis-show-statistics "$root/tests/test_fuzz.py"
     done
 }
 
@@ -271,7 +305,8 @@ job_tsan() {
     py=$(scripts/get-free-threaded-python.sh --tsan) || { fail "tsan: could not build a TSan CPython"; return; }
     tag=$(py_tag "$py"); venv=$root/.venvs/tsan-$tag
     # Our own suppressions only; the interpreter's internal races are listed there.
-    export TSAN_OPTIONS="suppressions=$SUPP_TSAN halt_on_error=0 exitcode=66 second_deadlock_stack=1"
+    # print_suppressions: the log ends with which suppressions matched, and how often.
+    export TSAN_OPTIONS="suppressions=$SUPP_TSAN halt_on_error=0 exitcode=66 second_deadlock_stack=1 print_suppressions=1"
 
     log "tsan: does it catch a deliberately racy C extension function?"
     tmp=$(mktemp -d)
@@ -322,6 +357,10 @@ EOF
 
     log "tsan: the threaded tests on $tag ($py)"
     make_venv "$py" "$venv" thread || { fail "tsan: build"; return; }
+    ext=$("$venv/bin/python" -I -c 'import importlib.util as u, os; print(os.path.dirname(u.find_spec("pyatomics").origin))')
+    ext=$(ls "$ext"/_pyatomics.*.so | head -n1)
+    local syms; syms=$(nm -D "$ext")
+    grep -q __tsan_ <<<"$syms" || { fail "tsan: $ext is not built with -fsanitize=thread"; return; }
     local tests=() t
     for t in "${TSAN_TESTS[@]}"; do [[ -e "$t" ]] && tests+=("$root/$t") || echo "tsan: $t missing, skipped"; done
     out=$(mktemp)
@@ -337,15 +376,16 @@ EOF
 for cmd in "$@"; do
     case $cmd in
         asan) job_asan ;;
+        fuzz) job_fuzz ;;
         c-tsan) job_c_tsan ;;
         c-helgrind) job_c_helgrind ;;
         model) job_model ;;
         tsan) job_tsan ;;
         all-fast|all)
-            job_asan; job_c_tsan; job_c_helgrind; job_model
+            job_asan; job_fuzz; job_c_tsan; job_c_helgrind; job_model
             if [[ $cmd == all || "${PYATOMICS_SLOW:-0}" == 1 ]]; then job_tsan; fi ;;
         -h|--help|help) sed -n '2,/^set -uo/p' "$0" | sed '$d'; exit 0 ;;
-        *) echo "sanitize: unknown job '$cmd' (asan, c-tsan, c-helgrind, model, tsan, all-fast, all)" >&2; exit 2 ;;
+        *) echo "sanitize: unknown job '$cmd' (asan, fuzz, c-tsan, c-helgrind, model, tsan, all-fast, all)" >&2; exit 2 ;;
     esac
 done
 

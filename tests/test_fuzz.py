@@ -334,9 +334,11 @@ EXPLOSIVE = {"mul", "pow", "lshift"}
 
 
 def small_operands(a, x):
-    if isinstance(x, int) and not -64 <= x <= 64:  # int subclasses too
-        x = 3
-    return AtomicInt(a.load() & 0xFF), x
+    try:  # ints, int subclasses and anything with an __index__
+        big = not -64 <= operator.index(x) <= 64
+    except Exception:  # it raises again when the slot converts it
+        big = False
+    return AtomicInt(a.load() & 0xFF), (3 if big else x)
 
 
 def op_inplace(opname):
@@ -445,6 +447,7 @@ OPS = [
         for r in (False, True)
     ],
     *[op_binary(n, r) for n in ("lt", "le", "eq", "ne", "gt", "ge") for r in (False, True)],
+    lambda env, x, y: pow(env.a, x, 7 if y is None else y),  # modular: fast for any exponent
     lambda env, x, y: -env.a,
     lambda env, x, y: check_int64(+env.a),
     lambda env, x, y: abs(env.a),

@@ -26,9 +26,10 @@
 #   bash scripts/sanitize.sh tsan        SLOW: a free-threaded CPython built with
 #                                        --with-thread-sanitizer (scripts/get-free-
 #                                        threaded-python.sh --tsan, cached; the first
-#                                        build takes long), the extension built with
-#                                        -fsanitize=thread, the threaded stress tests
-#                                        under it with scripts/tsan-suppressions.txt.
+#                                        build takes ~6 min), the extension built with
+#                                        -fsanitize=thread, the threaded tests, lock_tests
+#                                        and the fuzzer under it with
+#                                        scripts/tsan-suppressions.txt (12-17 min).
 #                                        First checks that a deliberately racy C
 #                                        extension function is reported.
 #   bash scripts/sanitize.sh all-fast    asan + fuzz + c-tsan + c-helgrind + model (what CI

@@ -472,10 +472,11 @@ SCENARIOS = [
 
 def loop_until_interrupted(step, rng, limit):
     # A function of its own, not a loop inline in the caller's try block: on
-    # CPython 3.13.5t a KeyboardInterrupt raised at the back edge of an inline
-    # `while time.monotonic() < deadline:` loop was seen to escape the
-    # enclosing `except KeyboardInterrupt` (reproduced without pyatomics; from
-    # a called function it is caught every time, 3000/3000).
+    # CPython 3.13 (3.13.5t, and 3.13.0 with the GIL) a KeyboardInterrupt
+    # raised at the back edge of an inline `while time.monotonic() < deadline:`
+    # loop was seen to escape the enclosing `except KeyboardInterrupt`
+    # (reproduced without pyatomics; from a called function it is caught
+    # every time, 3000/3000; docs/reliability.md).
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         step(rng)

@@ -266,7 +266,9 @@ def resolve(arg):
 
 _plain_ints = st.one_of(
     st.integers(-5, 5),
-    st.sampled_from([I64_MAX, I64_MIN, I64_MAX - 1, I64_MIN + 1, 2**63, -(2**63) - 1, 2**64, 2**31, 10**30, -(10**30)]),
+    st.sampled_from(
+        [I64_MAX, I64_MIN, I64_MAX - 1, I64_MIN + 1, 2**63, -(2**63) - 1, 2**64, 2**31, 10**30, -(10**30)]
+    ),
     st.integers(I64_MIN, I64_MAX),
     st.booleans(),
 )
@@ -440,10 +442,28 @@ OPS = [
     lambda env, x, y: env.a.notify_all(),
     lambda env, x, y: env.a.notify_all(x),
     # AtomicInt operator slots
-    *[op_inplace(n) for n in ("iadd", "isub", "iand", "ior", "ixor", "imul", "ifloordiv", "imod", "ilshift", "ipow")],
+    *[
+        op_inplace(n)
+        for n in ("iadd", "isub", "iand", "ior", "ixor", "imul", "ifloordiv", "imod", "ilshift", "ipow")
+    ],
     *[
         op_binary(n, r)
-        for n in ("add", "sub", "mul", "floordiv", "truediv", "mod", "and_", "or_", "xor", "lshift", "rshift", "pow", "matmul", "divmod")
+        for n in (
+            "add",
+            "sub",
+            "mul",
+            "floordiv",
+            "truediv",
+            "mod",
+            "and_",
+            "or_",
+            "xor",
+            "lshift",
+            "rshift",
+            "pow",
+            "matmul",
+            "divmod",
+        )
         for r in (False, True)
     ],
     *[op_binary(n, r) for n in ("lt", "le", "eq", "ne", "gt", "ge") for r in (False, True)],
@@ -592,7 +612,9 @@ FUZZ_SETTINGS = settings(
 def test_fuzz_all_slots_from_several_threads(program):
     problems = run_program(program)
     if problems:
-        steps = "\n".join(f"  thread {i}: " + "; ".join(describe(s) for s in steps) for i, steps in enumerate(program))
+        steps = "\n".join(
+            f"  thread {i}: " + "; ".join(describe(s) for s in steps) for i, steps in enumerate(program)
+        )
         pytest.fail("\n".join(problems) + "\nprogram:\n" + steps)
 
 

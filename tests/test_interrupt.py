@@ -1,6 +1,8 @@
 """Ctrl-C while blocked: every blocking call of pyatomics, made on the main
 thread, must let a KeyboardInterrupt through promptly, hold nothing after it,
-and keep waiting if a signal handler returns instead of raising.
+and keep waiting if a signal handler returns instead of raising.  At the end,
+Ctrl-C at random moments during contention must leave every primitive
+exclusive, consistent and usable.
 
 SIGINT is sent two ways: signal.pthread_kill to the main thread (the futex
 wait returns EINTR at once), and os.kill to the process (the kernel may pick
@@ -14,13 +16,14 @@ Every test restores the default SIGINT handler in a finally block.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import sys
 import threading
 import time
 
 import pytest
-from conftest import wait_blocked
+from conftest import start, wait_blocked
 
 from pyatomics import AtomicInt, RWLock, SpinLock
 
@@ -36,12 +39,6 @@ pytestmark = pytest.mark.skipif(
 # although the main thread returns to Python every 50 ms.  Known shortfall,
 # open; there the test still proves Ctrl-C gets through, not how fast.
 PROMPT = 30.0 if sys.implementation.name == "pypy" else 0.5
-
-
-def start(func, *args):
-    t = threading.Thread(target=func, args=args, daemon=True)
-    t.start()
-    return t
 
 
 def send_to_main_thread():
@@ -420,6 +417,7 @@ class RWLockScenario:
         assert not self.violations
         assert self.rw.readers == 0 and not self.rw.write_locked
         assert self.readers.load() == 0 and self.writers.load() == 0
+
         def write_once():
             if not self.rw.acquire_write(timeout=5):
                 return False
@@ -496,8 +494,6 @@ def delayed_sender(go, delay, send):
 @pytest.mark.parametrize("send", SENDERS)
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_ctrl_c_at_random_moments_during_contention(scenario, send):
-    import random
-
     rng = random.Random(f"{scenario.__name__}-{send.__name__}")
     limit = 60.0 if sys.implementation.name == "pypy" else 10.0
     signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -7,6 +7,9 @@
 #   scripts/get-sid-chroot.sh run CMD..  run CMD inside it as root, with /proc
 #                                        mounted and pip set up as on this machine
 #   scripts/get-sid-chroot.sh check      say whether it can be built here (exit 0/1)
+#   scripts/get-sid-chroot.sh sync DIR   replace the chroot's /src with DIR's working-
+#                                        tree files (tracked and untracked-but-not-
+#                                        ignored, as a commit would hold them)
 #
 # The chroot is cached under $PYATOMICS_CACHE (default ~/.cache/pyatomics) as
 # sid-chroot-<key>, the key being a hash of what it holds (suite, variant and
@@ -156,6 +159,16 @@ case "${1:-}" in
             die "no debootstrap and no apt-get to install it"
         echo "can be built at $dir"
         ;;
+    sync)
+        [[ $# -eq 2 && -d "$2" ]] || die "sync: expected one source directory"
+        need_root
+        build
+        safe_remove "$dir/src"
+        "${SUDO[@]}" mkdir "$dir/src"
+        git -C "$2" ls-files -z --cached --others --exclude-standard |
+            while IFS= read -r -d '' f; do [[ -f "$2/$f" ]] && printf '%s\0' "$f"; done |
+            tar -C "$2" --null -T - -cf - | "${SUDO[@]}" tar -C "$dir/src" -xf -
+        ;;
     run)
         shift
         (( $# )) || die "run: no command"
@@ -164,6 +177,6 @@ case "${1:-}" in
         enter "$@"
         ;;
     *)
-        die "unknown command '$1' (none, check, run CMD...)"
+        die "unknown command '$1' (none, check, sync DIR, run CMD...)"
         ;;
 esac

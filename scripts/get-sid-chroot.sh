@@ -7,9 +7,11 @@
 #   scripts/get-sid-chroot.sh run CMD..  run CMD inside it as root, with /proc
 #                                        mounted and pip set up as on this machine
 #   scripts/get-sid-chroot.sh check      say whether it can be built here (exit 0/1)
-#   scripts/get-sid-chroot.sh sync DIR   replace the chroot's /src with DIR's working-
-#                                        tree files (tracked and untracked-but-not-
-#                                        ignored, as a commit would hold them)
+#   scripts/get-sid-chroot.sh sync DIR [NAME]
+#                                        replace the chroot's /NAME (default /src)
+#                                        with DIR's files (in a git work tree: the
+#                                        tracked and untracked-but-not-ignored ones,
+#                                        as a commit would hold them)
 #
 # The chroot is cached under $PYATOMICS_CACHE (default ~/.cache/pyatomics) as
 # sid-chroot-<key>, the key being a hash of what it holds (suite, variant and
@@ -160,14 +162,20 @@ case "${1:-}" in
         echo "can be built at $dir"
         ;;
     sync)
-        [[ $# -eq 2 && -d "$2" ]] || die "sync: expected one source directory"
+        [[ ($# -eq 2 || $# -eq 3) && -d "$2" ]] || die "sync: expected a source directory and an optional name"
+        name=${3:-src}
+        [[ "$name" =~ ^[a-z][a-z0-9-]*$ ]] || die "sync: '$name' is not a plain directory name"
         need_root
         build
-        safe_remove "$dir/src"
-        "${SUDO[@]}" mkdir "$dir/src"
-        git -C "$2" ls-files -z --cached --others --exclude-standard |
-            while IFS= read -r -d '' f; do [[ -f "$2/$f" ]] && printf '%s\0' "$f"; done |
-            tar -C "$2" --null -T - -cf - | "${SUDO[@]}" tar -C "$dir/src" -xf -
+        safe_remove "$dir/$name"
+        "${SUDO[@]}" mkdir "$dir/$name"
+        if git -C "$2" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+            git -C "$2" ls-files -z --cached --others --exclude-standard |
+                while IFS= read -r -d '' f; do [[ -f "$2/$f" ]] && printf '%s\0' "$f"; done |
+                tar -C "$2" --null -T - -cf - | "${SUDO[@]}" tar -C "$dir/$name" -xf -
+        else
+            tar -C "$2" -cf - . | "${SUDO[@]}" tar -C "$dir/$name" -xf -
+        fi
         ;;
     run)
         shift

@@ -406,8 +406,11 @@ done
 exit $status
 INNER
     mkdir -p "$in/logs" "$in/out"
-    bash "$root/scripts/get-sid-chroot.sh" sync "$in" release >>"$log" 2>&1 || { say "  copying into the chroot failed"; tail -n 5 "$log"; return 1; }
-    bash "$root/scripts/get-sid-chroot.sh" run bash /release/wheels.sh >"$work/sid-wheels.out" 2>>"$log"
+    # The chroot's /release is one: a concurrent check (another checkout) waits.
+    # shellcheck disable=SC2016  # expanded by the inner bash
+    flock "$(dirname "$sid_dir")/sid-chroot.lock" bash -c \
+        'bash "$1/scripts/get-sid-chroot.sh" sync "$2" release >&2 && bash "$1/scripts/get-sid-chroot.sh" run bash /release/wheels.sh' \
+        sh "$root" "$in" >"$work/sid-wheels.out" 2>>"$log"
     local rc=$?
     cp -r "$sid_dir/release/logs/." "$logs/" 2>/dev/null
     local py

@@ -21,6 +21,10 @@
 # missing; $PYATOMICS_DEBIAN_MIRROR picks the mirror.  Only the path goes to
 # stdout; progress goes to stderr.
 #
+# Runs that share one chroot directory (sync, then run) should hold
+# $PYATOMICS_CACHE/sid-chroot.lock (flock), as scripts/test.sh and
+# scripts/check_release.sh do: /src and /release are one per chroot.
+#
 # Mounts: `run` enters a private mount namespace (unshare -m) and mounts /proc
 # inside the chroot there, so the mount exists only while CMD runs and vanishes
 # with the namespace however CMD ends (no trap to miss, nothing left behind
@@ -89,6 +93,11 @@ ca_bundle() {
 build() {
     [[ -f "$dir/.complete" ]] && return 0
     need_root
+    # One build at a time (two test runs starting together share the result).
+    mkdir -p "$cache_root"
+    exec 9>"$cache_root/sid-chroot-$key.lock"
+    flock 9
+    [[ -f "$dir/.complete" ]] && { exec 9>&-; return 0; }
     command -v unshare >/dev/null || die "unshare (util-linux) is missing"
     if ! command -v debootstrap >/dev/null || [[ ! -f $KEYRING ]]; then
         command -v apt-get >/dev/null || die "debootstrap is missing and there is no apt-get to install it (PYATOMICS_SID=0 skips the sid chroot)"
@@ -111,6 +120,7 @@ build() {
         die "debootstrap failed (log: $cache_root/sid-chroot-$key.log)"
     fi
     # What it holds, for the record (and the test summary).
+    # shellcheck disable=SC2016  # dpkg-query's format, not the shell's
     "${SUDO[@]}" chroot "$tmp" dpkg-query -W -f '${Package} ${Version}\n' "${PACKAGES[@]}" |
         "${SUDO[@]}" tee "$tmp/.packages" >/dev/null
     "${SUDO[@]}" rm -rf "$tmp/var/cache/apt/archives"/*.deb
@@ -118,6 +128,7 @@ build() {
     safe_remove "$dir"
     "${SUDO[@]}" mv "$tmp" "$dir"
     log "built in $((SECONDS - t0)) s: $(tr '\n' ' ' <"$dir/.packages" | grep -oE '(python3\.1[45]|pypy3) [^ ]*' | tr '\n' ' ')"
+    exec 9>&-
 }
 
 # Environment that crosses into the chroot: pip's index and proxy settings,
@@ -130,7 +141,7 @@ enter() {
     "${SUDO[@]}" cp "$bundle" "$dir/etc/pyatomics/ca-bundle.crt"
     local cert=/etc/pyatomics/ca-bundle.crt
     local envs=(HOME=/root PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin LANG=C.UTF-8 TERM="${TERM:-dumb}"
-        PIP_CERT=$cert REQUESTS_CA_BUNDLE=$cert SSL_CERT_FILE=$cert PIP_CONFIG_FILE=/dev/null
+        "PIP_CERT=$cert" "REQUESTS_CA_BUNDLE=$cert" "SSL_CERT_FILE=$cert" PIP_CONFIG_FILE=/dev/null
         PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore)
     local v
     for v in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_TRUSTED_HOST PIP_DEFAULT_TIMEOUT \

@@ -22,7 +22,7 @@
 #     ~/.cache/pyatomics (needs root or passwordless sudo, and debootstrap,
 #     which it installs).  This script then runs itself inside the chroot on
 #     those three, on a copy of the working tree at /src, with the same steps;
-#     there the CPythons run with PYTHONDEVMODE=1 and -W error (a deprecation
+#     there the CPythons run with PYTHONDEVMODE=1 PYTHONWARNINGS=error (a deprecation
 #     in 3.14/3.15 fails), and the extension compiles against their headers
 #     with PYATOMICS_WERROR=1.  A machine where the chroot cannot be made fails
 #     the run, loudly.  PYATOMICS_SID=0 leaves it out, =1 runs it even with
@@ -110,10 +110,12 @@ for py in "${interpreters[@]}"; do
     # Dependencies first, then a fresh build of the package itself.
     "$venv/bin/python" -m pip install -q ".[test]"
     "$venv/bin/python" -m pip install -q --force-reinstall --no-deps --no-cache-dir .
-    devmode=0 pyflags=()
+    devmode=0 warnings=${PYTHONWARNINGS:-}
     [[ $inner == 0 && "$py" == "${interpreters[0]}" ]] && devmode=1
+    # 3.14/3.15: any warning is an error from interpreter start on, in the
+    # suite's child interpreters too (the environment, unlike -W, is inherited).
     if [[ $strict_cpython == 1 && "$tag" == cpython* ]]; then
-        devmode=1 pyflags=(-W error)
+        devmode=1 warnings=error
     fi
     # The backends built into this installation: the default one first, then
     # (CPython) the cffi one where it was built.  Asked from / so the source
@@ -124,9 +126,9 @@ print(pyatomics.BACKEND, *sorted(pyatomics.available_backends() - {pyatomics.BAC
     for backend in $backends; do
         run_tag=$tag
         [[ "$backend" != "${backends%% *}" ]] && run_tag="$tag/$backend"
-        log "$run_tag: pytest with the $backend backend${pyflags[*]:+, python ${pyflags[*]}}"
+        log "$run_tag: pytest with the $backend backend${warnings:+, PYTHONWARNINGS=$warnings}"
         out=$logdir/${run_tag//\//-}.log
-        if (cd "$root" && PYTHONDEVMODE=$devmode PYATOMICS_BACKEND=$backend "$venv/bin/python" "${pyflags[@]}" -m pytest \
+        if (cd "$root" && PYTHONDEVMODE=$devmode PYTHONWARNINGS=$warnings PYATOMICS_BACKEND=$backend "$venv/bin/python" -m pytest \
                 -p no:cacheprovider --rootdir "$root" -c "$root/pyproject.toml" "${pytest_args[@]}" \
                 --import-mode=importlib) 2>&1 | tee "$out"; then
             ran+=("$run_tag")
@@ -154,11 +156,14 @@ if [[ "$want_sid" != 0 ]]; then
         failed+=("sid-chroot:unavailable")
     else
         t_built=$SECONDS
-        scripts/get-sid-chroot.sh sync "$root"
         rc=0
+        # The chroot's /src is one: a concurrent run (another checkout) waits.
+        # shellcheck disable=SC2016  # expanded by the inner bash
         PYATOMICS_INTERPRETERS="python3.14 python3.15 pypy3" PYATOMICS_VENVS=/var/cache/pyatomics/venvs \
             PYATOMICS_RESULTS=/src/.sid-results PYATOMICS_SID_ENV="PYATOMICS_INTERPRETERS PYATOMICS_VENVS PYATOMICS_RESULTS PYATOMICS_SOAK" \
-            scripts/get-sid-chroot.sh run bash /src/scripts/test.sh "$@" || rc=$?
+            flock "$(dirname "$sid_dir")/sid-chroot.lock" bash -c \
+            'scripts/get-sid-chroot.sh sync "$1" && shift && scripts/get-sid-chroot.sh run bash /src/scripts/test.sh "$@"' \
+            sh "$root" "$@" || rc=$?
         if [[ -f "$sid_dir/src/.sid-results" ]]; then
             while read -r kind rest; do
                 case $kind in

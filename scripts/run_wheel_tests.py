@@ -27,9 +27,15 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if k != "PYATOMICS_BACKEND"}
     with tempfile.TemporaryDirectory() as cwd:
         probe = subprocess.run(
-            [sys.executable, "-c",
-             "import pyatomics; print(pyatomics.BACKEND, *sorted(pyatomics.available_backends() - {pyatomics.BACKEND}))"],
-            cwd=cwd, env=env, capture_output=True, text=True,
+            [
+                sys.executable,
+                "-c",
+                "import pyatomics as p; print(p.BACKEND, *sorted(p.available_backends() - {p.BACKEND}))",
+            ],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if probe.returncode != 0:
             print(f"cannot import the installed pyatomics:\n{probe.stdout}{probe.stderr}", file=sys.stderr)
@@ -39,10 +45,22 @@ def main() -> int:
         for backend in backends:
             print(f"=== pytest with the {backend} backend (of: {' '.join(backends)}) ===", flush=True)
             rc = subprocess.call(
-                [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--import-mode=importlib",
-                 "-c", os.path.join(project, "pyproject.toml"), "--rootdir", project, *extra,
-                 os.path.join(project, "tests")],
-                cwd=cwd, env=dict(env, PYATOMICS_BACKEND=backend),
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-p",
+                    "no:cacheprovider",
+                    "--import-mode=importlib",
+                    "-c",
+                    os.path.join(project, "pyproject.toml"),
+                    "--rootdir",
+                    project,
+                    *extra,
+                    os.path.join(project, "tests"),
+                ],
+                cwd=cwd,
+                env=dict(env, PYATOMICS_BACKEND=backend),
             )
             results.append((backend, rc))
     for backend, rc in results:

@@ -355,10 +355,26 @@ def test_missing_test_package_fails_collection(tmp_path):
     (tmp_path / "test" / "__init__.py").write_text("")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", _REPO_DIR,
-         "-c", os.path.join(_REPO_DIR, "pyproject.toml"), "--import-mode=importlib", "--collect-only", "-q",
-         os.path.join(_TESTS_DIR, "test_lock_conformance.py")],
-        env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            _REPO_DIR,
+            "-c",
+            os.path.join(_REPO_DIR, "pyproject.toml"),
+            "--import-mode=importlib",
+            "--collect-only",
+            "-q",
+            os.path.join(_TESTS_DIR, "test_lock_conformance.py"),
+        ],
+        env=env,
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out
@@ -384,8 +400,9 @@ def test_testcapi_that_raises_oserror_is_treated_as_missing(tmp_path):
         "print(repr(sys.modules.get('_testcapi', 'absent')), m.lock_tests.LockTests.__name__)\n"
     )
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(tmp_path),
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     expected = "None LockTests" if marker.exists() else "'absent' LockTests"
     assert proc.stdout.strip() == expected, proc.stdout + proc.stderr

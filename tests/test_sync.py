@@ -495,8 +495,12 @@ def test_acquire_all_releases_on_body_exception_and_rejects_duplicates():
 def test_lock_names_take_no_name_while_checking_is_off():
     # Before: threading's own "lock() takes no keyword arguments", which does not say that
     # the same line is right with checking on, nor what to write instead.
-    for name, factory in [("Lock", "new_lock"), ("RLock", "new_rlock"), ("SpinLock", "new_spinlock"),
-                          ("RWLock", "new_rwlock")]:
+    for name, factory in [
+        ("Lock", "new_lock"),
+        ("RLock", "new_rlock"),
+        ("SpinLock", "new_spinlock"),
+        ("RWLock", "new_rwlock"),
+    ]:
         cls = getattr(sync, name)
         with pytest.raises(TypeError, match=rf"sync\.{factory}\(name\)") as info:
             cls(name="x")
@@ -530,7 +534,8 @@ def test_enable_and_disable(checking):
 
 
 @pytest.mark.parametrize(
-    ("value", "enabled"), [("1", True), ("true", True), ("0", False), ("", False), (None, False), ("threading", True)]
+    ("value", "enabled"),
+    [("1", True), ("true", True), ("0", False), ("", False), (None, False), ("threading", True)],
 )
 def test_environment_variable_read_at_import(tmp_path, value, enabled):
     env = dict(os.environ)
@@ -539,8 +544,8 @@ def test_environment_variable_read_at_import(tmp_path, value, enabled):
         env["PYATOMICS_LOCK_ORDER_CHECK"] = value
     code = (
         "import threading, pyatomics.sync as s; "
-        "print(s.lock_order_checking_enabled(), s.Lock is s.CheckedLock, type(s.Lock()) is type(s._PlainLock()), "
-        "threading.Lock is s.CheckedLock)"
+        "print(s.lock_order_checking_enabled(), s.Lock is s.CheckedLock, "
+        "type(s.Lock()) is type(s._PlainLock()), threading.Lock is s.CheckedLock)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
@@ -1075,8 +1080,9 @@ def test_acquire_all_order_is_deterministic_across_runs(tmp_path):
     )
     outs = set()
     for seed in range(4):
-        out = subprocess.run([sys.executable, "-c", code, str(seed)], cwd=tmp_path, capture_output=True,
-                             text=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(seed)], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
         assert out.returncode == 0, out.stderr
         outs.add(out.stdout.strip())
     assert len(outs) == 1, outs
@@ -1166,7 +1172,10 @@ def test_stoppable_thread_accepts_thread_style_targets():
     def stoppable(stop_event, n):
         got.append((stop_event is threading.current_thread().stop_event, n))
 
-    for target, args, expected in [(stoppable, (4,), (True, 4)), (lambda ev: got.append(ev.is_set()), (), False)]:
+    for target, args, expected in [
+        (stoppable, (4,), (True, 4)),
+        (lambda ev: got.append(ev.is_set()), (), False),
+    ]:
         t = sync.StoppableThread(target=target, args=args)
         t.start()
         assert t.shutdown(timeout=5)
@@ -1247,7 +1256,9 @@ def test_patch_threading_survives_fork(tmp_path):
         "stop.set(); t.join(5)\n"
         "print(os.WIFEXITED(status) and os.WEXITSTATUS(status))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "0", out.stdout
     assert "Exception ignored" not in out.stderr and "Error" not in out.stderr, out.stderr

@@ -51,7 +51,11 @@ PRIVATE_PROTOCOL = ("_is_owned", "_release_save", "_acquire_restore", "_at_fork_
 def protocol(obj) -> set:
     """The names a lock-like object offers: public ones, the context manager and the
     private protocol (not implementation details such as the cffi backend's _p)."""
-    return {n for n in dir(obj) if not n.startswith("_") or n in PRIVATE_PROTOCOL or n in ("__enter__", "__exit__")}
+    return {
+        n
+        for n in dir(obj)
+        if not n.startswith("_") or n in PRIVATE_PROTOCOL or n in ("__enter__", "__exit__")
+    }
 
 
 PAIRS = {
@@ -147,7 +151,9 @@ def test_checked_reprs_have_the_stdlib_form(kind):
     finally:
         lock.release()
     rw = sync.CheckedRWLock(name="config")
-    assert re.fullmatch(r"<pyatomics\.sync\.CheckedRWLock object 'config' at 0x[0-9a-f]+, readers=0>", repr(rw))
+    assert re.fullmatch(
+        r"<pyatomics\.sync\.CheckedRWLock object 'config' at 0x[0-9a-f]+, readers=0>", repr(rw)
+    )
     with rw.writer:
         assert repr(rw).endswith(", write-locked>")
 
@@ -250,17 +256,23 @@ if lock_tests is not None:
                 (
                     "SpinLock",
                     _base.TestConditionOnSpinLock,
-                    staticmethod(lambda lock=None: threading.Condition(sync.SpinLock() if lock is None else lock)),
+                    staticmethod(
+                        lambda lock=None: threading.Condition(sync.SpinLock() if lock is None else lock)
+                    ),
                 ),
                 (
                     "Lock",
                     _base.TestConditionOnSpinLock,  # the same overrides: a non-reentrant lock
-                    staticmethod(lambda lock=None: threading.Condition(sync.Lock() if lock is None else lock)),
+                    staticmethod(
+                        lambda lock=None: threading.Condition(sync.Lock() if lock is None else lock)
+                    ),
                 ),
                 (
                     "RWLock_writer",
                     _base.TestConditionOnRWLockWriter,
-                    staticmethod(lambda lock=None: threading.Condition(sync.RWLock().writer if lock is None else lock)),
+                    staticmethod(
+                        lambda lock=None: threading.Condition(sync.RWLock().writer if lock is None else lock)
+                    ),
                 ),
             ]
             for kind, base, condtype in conditions:
@@ -274,15 +286,31 @@ if lock_tests is not None:
         patched = [
             ("Lock", lock_tests.LockTests, {"locktype": staticmethod(lambda: threading.Lock())}),
             ("RLock", lock_tests.RLockTests, {"locktype": staticmethod(lambda: threading.RLock())}),
-            ("Condition", lock_tests.ConditionTests, {"condtype": staticmethod(lambda *a, **k: threading.Condition(*a, **k))}),
-            ("Event", lock_tests.EventTests, {"eventtype": staticmethod(lambda *a, **k: threading.Event(*a, **k))}),
-            ("Semaphore", lock_tests.SemaphoreTests, {"semtype": staticmethod(lambda *a, **k: threading.Semaphore(*a, **k))}),
+            (
+                "Condition",
+                lock_tests.ConditionTests,
+                {"condtype": staticmethod(lambda *a, **k: threading.Condition(*a, **k))},
+            ),
+            (
+                "Event",
+                lock_tests.EventTests,
+                {"eventtype": staticmethod(lambda *a, **k: threading.Event(*a, **k))},
+            ),
+            (
+                "Semaphore",
+                lock_tests.SemaphoreTests,
+                {"semtype": staticmethod(lambda *a, **k: threading.Semaphore(*a, **k))},
+            ),
             (
                 "BoundedSemaphore",
                 lock_tests.BoundedSemaphoreTests,
                 {"semtype": staticmethod(lambda *a, **k: threading.BoundedSemaphore(*a, **k))},
             ),
-            ("Barrier", lock_tests.BarrierTests, {"barriertype": staticmethod(lambda *a, **k: threading.Barrier(*a, **k))}),
+            (
+                "Barrier",
+                lock_tests.BarrierTests,
+                {"barriertype": staticmethod(lambda *a, **k: threading.Barrier(*a, **k))},
+            ),
         ]
         for kind, base, attrs in patched:
             name = f"TestPatchedThreading_{kind}"

@@ -592,10 +592,14 @@ _edges: dict = {}
 _preds: dict = {}
 # _rank[key]: each checked lock's place in one linear order consistent with every edge
 # (held before acquired), which acquire_all() follows.  A new lock gets its serial number,
-# larger than every rank in use, so it goes last; an edge against the order reorders only
-# the locks between its two ends (Pearce and Kelly's dynamic topological sort), which keeps
-# the order of every pair the edges do not constrain.  Replaced as a whole under
-# _graph_lock, so that readers under it see one version.
+# larger than every rank in use, so it goes last; an edge against the order moves only
+# locks ranked between its two ends that the edge now orders (those reachable from its
+# head, those reaching its tail: Pearce and Kelly's dynamic topological sort).  A pair that
+# has ever been taken together is ordered by a recorded path and never flips; a pair that
+# never was may, so two acquire_all() calls racing with the very edge that moves them can
+# disagree once -- with checked locks only, so the second gets a LockOrderError before it
+# blocks, not a deadlock.  Replaced as a whole under _graph_lock, so that readers under it
+# see one version.
 _rank: dict = {}
 _dead_keys: list = []  # keys of collected locks, purged from the graph lazily
 _next_key = 0

@@ -10,10 +10,13 @@
 
 This module wraps, it does not reimplement:
 
-* ``Lock``, ``RLock``, ``Semaphore``, ``BoundedSemaphore``, ``Event``, ``Condition``,
-  ``Barrier``, ``Timer``, ``local`` (from :mod:`threading`) and ``ThreadPoolExecutor``
-  (from :mod:`concurrent.futures`, imported on first use) are the very same objects,
-  re-exported, so the normal path costs nothing.  ``SpinLock``, ``RWLock`` and ``AtomicInt`` are pyatomics' own types.
+* ``Semaphore``, ``BoundedSemaphore``, ``Event``, ``Condition``, ``Barrier``, ``Timer``,
+  ``local`` (from :mod:`threading`), ``ThreadPoolExecutor``, ``Future`` and ``as_completed``
+  (from :mod:`concurrent.futures`) and ``Queue``, ``SimpleQueue`` (from :mod:`queue`) are the
+  very same objects, re-exported; the last five are imported on first use.  ``AtomicInt`` is
+  pyatomics' own type.  ``Lock``, ``RLock``, ``SpinLock`` and ``RWLock`` return the plain
+  lock objects (``threading.Lock()`` etc.) while checking is off, through a thin factory
+  that only adds a helpful error for ``name=`` (see below), so the locks cost nothing extra.
 * :func:`hold` -- acquire any lock-like object with a timeout, as a context manager that
   raises :class:`TimeoutError` instead of returning ``False``.
 * :func:`acquire_all` -- acquire several locks in one global, stable order (deadlock-free
@@ -31,12 +34,15 @@ This module wraps, it does not reimplement:
   blocking*, naming both locks and where each order was first seen -- a potential deadlock is
   reported even when this run's interleaving did not deadlock.
 
-With checking off (the default), ``sync.Lock is threading.Lock``, ``sync.RLock is
-threading.RLock``, ``sync.SpinLock is pyatomics.SpinLock`` and ``sync.RWLock is
-pyatomics.RWLock``: no wrapper, no overhead.  Because ``threading.Lock`` takes no arguments,
-code that wants to *name* its locks in both modes uses the factories :func:`new_lock`,
-:func:`new_rlock`, :func:`new_spinlock` and :func:`new_rwlock` (``name`` is ignored when
-checking is off; the lock returned is the plain object).  Note that ``from pyatomics.sync
+With checking off (the default), ``sync.Lock()`` returns a plain ``threading.Lock()`` (and
+so on), ``isinstance(x, sync.Lock)`` is ``isinstance(x, type(threading.Lock()))``: no wrapper,
+no overhead on the lock.  Because ``threading.Lock`` takes no arguments, ``sync.Lock(name=...)``
+is a TypeError then, which says to use the factories :func:`new_lock`, :func:`new_rlock`,
+:func:`new_spinlock` and :func:`new_rwlock`: code that wants to *name* its locks in both modes
+uses them (``name`` is ignored when checking is off; the lock returned is the plain object).
+``enable_lock_order_checking(patch_threading=True)`` also makes ``threading.Lock`` and
+``threading.RLock`` themselves return checked locks until checking is switched off, for code
+that does not go through this module.  Note that ``from pyatomics.sync
 import Lock`` binds whatever ``Lock`` is at that moment: enable checking (or set the
 environment variable) before such imports run, or use ``sync.Lock`` / the factories.
 
@@ -66,7 +72,8 @@ from threading import (
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+    from queue import Queue, SimpleQueue
 
 # From the package, not from a backend module: whichever backend pyatomics selected
 # (the C-API extension, or cffi on PyPy).  Needs only these three names to be set in
@@ -87,6 +94,10 @@ __all__ = [
     "Timer",
     "local",
     "ThreadPoolExecutor",
+    "Future",
+    "as_completed",
+    "Queue",
+    "SimpleQueue",
     "SpinLock",
     "RWLock",
     "AtomicInt",
@@ -115,24 +126,80 @@ __all__ = [
 _PlainLock = threading.Lock
 _PlainRLock = threading.RLock
 
+
+class _PlainFactory:
+    """What ``sync.Lock`` (``RLock``, ``SpinLock``, ``RWLock``) is while checking is off.
+
+    Calling it returns the plain lock (``threading.Lock()`` ...), so the lock itself costs
+    nothing extra; only creation goes through this one Python call.  It exists for the error:
+    the plain constructors take no arguments, and ``sync.Lock(name="x")`` -- right while
+    checking is on -- must say what to write instead of threading's 'lock() takes no
+    keyword arguments'.  isinstance() and issubclass() against it test the plain type.
+    """
+
+    __slots__ = ("_make", "_type", "_public", "_factory", "__wrapped__")
+
+    def __init__(self, make: Callable[[], Any], public: str, factory: str) -> None:
+        self._make = make
+        self._type = type(make())
+        self._public = public
+        self._factory = factory
+        self.__wrapped__ = make
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs:
+            raise TypeError(
+                f"sync.{self._public}() takes no arguments while lock-order checking is off (it "
+                f"makes a plain {self._type.__module__}.{self._type.__qualname__}); to name a lock "
+                f"whether checking is on or off, use sync.{self._factory}(name), which ignores "
+                "the name while checking is off"
+            )
+        return self._make()
+
+    def __instancecheck__(self, obj: object) -> bool:
+        return isinstance(obj, self._type)
+
+    def __subclasscheck__(self, cls: type) -> bool:
+        return issubclass(cls, self._type)
+
+    def __repr__(self) -> str:
+        return f"<pyatomics.sync.{self._public}: plain {self._make!r} while lock-order checking is off>"
+
+
+_PlainLockFactory = _PlainFactory(_PlainLock, "Lock", "new_lock")
+_PlainRLockFactory = _PlainFactory(_PlainRLock, "RLock", "new_rlock")
+_PlainSpinLockFactory = _PlainFactory(_PlainSpinLock, "SpinLock", "new_spinlock")
+_PlainRWLockFactory = _PlainFactory(_PlainRWLock, "RWLock", "new_rwlock")
+
 # Rebound by enable_lock_order_checking() / disable_lock_order_checking().
-Lock: Any = _PlainLock
-RLock: Any = _PlainRLock
-SpinLock: Any = _PlainSpinLock
-RWLock: Any = _PlainRWLock
+Lock: Any = _PlainLockFactory
+RLock: Any = _PlainRLockFactory
+SpinLock: Any = _PlainSpinLockFactory
+RWLock: Any = _PlainRWLockFactory
 
 _monotonic = time.monotonic
 
 
-def __getattr__(name: str) -> Any:
-    # ThreadPoolExecutor is imported on first use: concurrent.futures pulls in logging and
-    # more (about 10 ms), which code that only wants the locks should not pay for.
-    if name == "ThreadPoolExecutor":
-        from concurrent.futures import ThreadPoolExecutor
+# Imported on first use: concurrent.futures pulls in logging and more (about 10 ms), which
+# code that only wants the locks should not pay for; queue is cheaper but just as optional.
+_LAZY = {
+    "ThreadPoolExecutor": "concurrent.futures",
+    "Future": "concurrent.futures",
+    "as_completed": "concurrent.futures",
+    "Queue": "queue",
+    "SimpleQueue": "queue",
+}
 
-        globals()["ThreadPoolExecutor"] = ThreadPoolExecutor
-        return ThreadPoolExecutor
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def _normalize_timeout(timeout: float | None, what: str) -> float | None:
@@ -171,7 +238,20 @@ class _Hold:
         return lock
 
     def __exit__(self, *exc_info: object) -> None:
-        self._lock.release()
+        _leave(self._lock)
+
+
+def _leave(lock: Any) -> None:
+    """Release what a `with lock:` block holds: the lock's own __exit__ where it has one.
+
+    Not always the same as release(): after ``rw.downgrade()`` inside the block, the write
+    side's __exit__ releases the read lock the write lock became, where release() would
+    raise and leak it."""
+    exit_ = getattr(type(lock), "__exit__", None)
+    if exit_ is None:
+        lock.release()
+    else:
+        exit_(lock, None, None, None)
 
 
 def _check_lock_like(lock: Any, what: str) -> None:
@@ -200,20 +280,42 @@ def hold(lock: Any, timeout: float | None = None) -> _Hold:
 # ===========================================================================
 
 
-def _lock_identity(lock: Any) -> int:
-    """The per-object key acquire_all() orders by: id() of the underlying lock.
-
-    id() is unique among objects alive at the same time, and the objects are alive (we hold
-    references to them) for as long as the order matters, so it is a stable key.  The two
-    sides of one RWLock share the RWLock's key (they are one lock for deadlock purposes), and
-    a Condition shares the key of the lock it wraps.
-    """
+def _underlying(lock: Any) -> Any:
+    """The lock that matters for deadlocks: a Condition's lock, an RWLock side's RWLock."""
     while isinstance(lock, Condition):
         lock = lock._lock
     rw = getattr(lock, "rwlock", None)
-    if rw is not None:
-        return id(rw)
-    return id(lock)
+    return lock if rw is None else rw
+
+
+def _lock_identity(lock: Any) -> int:
+    """Which lock an argument of acquire_all() is, to refuse the same lock twice: id() of
+    the underlying lock (both sides of one RWLock, and a Condition and its lock, are one)."""
+    return id(_underlying(lock))
+
+
+def _order_keys(locks: tuple) -> list:
+    """The keys acquire_all() sorts by, one per lock: one global order, the same for every
+    caller, whatever order the locks are named in.
+
+    Checked locks come first, by their place in the checker's order (_rank): a linear
+    extension of every order the checker has recorded, so acquire_all() takes locks the way
+    code already nested them by hand, and, between locks never nested, in creation order
+    (the serial number each checked lock gets when made), which is the same from run to run.
+    Other lock-like objects follow, by id(): unique among live objects, stable while
+    acquire_all() holds them, but not the same from one run to the next.
+    """
+    under = [_underlying(lock) for lock in locks]
+    nodes = [getattr(u, "_node", None) for u in under]
+    if not any(isinstance(n, _Node) for n in nodes):
+        return [(1, id(u)) for u in under]
+    # Under the graph lock: _rank is rewritten as a whole when an edge reorders it, and
+    # the keys must come from one consistent version of it.
+    with _graph_lock:
+        rank = _rank
+        return [
+            (0, rank.get(n.key, n.key)) if isinstance(n, _Node) else (1, id(u)) for n, u in zip(nodes, under)
+        ]
 
 
 class _AcquireAll:
@@ -250,12 +352,12 @@ class _AcquireAll:
 
 
 def _release_reversed(locks: Iterable) -> None:
-    """Release every lock, last first; if some release() raises, still release the rest,
+    """Release every lock, last first; if some release raises, still release the rest,
     then re-raise the first error."""
     error = None
     for lock in reversed(list(locks)):
         try:
-            lock.release()
+            _leave(lock)
         except BaseException as exc:  # noqa: BLE001 - re-raised below
             if error is None:
                 error = exc
@@ -266,9 +368,12 @@ def _release_reversed(locks: Iterable) -> None:
 def acquire_all(*locks: Any, timeout: float | None = None) -> _AcquireAll:
     """Context manager: acquire all ``locks`` in one global, stable order; release in reverse.
 
-    The order does not depend on the order the caller names the locks: they are sorted by
-    the id() of the underlying lock (see ``_lock_identity``), so two callers asking for
-    ``(a, b)`` and ``(b, a)`` take them in the same order and cannot deadlock each other.
+    The order does not depend on the order the caller names the locks, so two callers
+    asking for ``(a, b)`` and ``(b, a)`` take them in the same order and cannot deadlock
+    each other.  Checked locks are taken first, in the order the lock-order checker has
+    already recorded (so code that nests them by hand and acquire_all() agree), else in
+    creation order, which is the same in every run; other locks follow, by id() of the
+    underlying lock (see ``_order_keys``).
     ``timeout`` is one total deadline for all of them (None: wait forever).  If it expires,
     or acquiring raises (KeyboardInterrupt, LockOrderError...), the locks already taken are
     released (last first) before TimeoutError (or that exception) propagates: all or nothing.
@@ -281,14 +386,15 @@ def acquire_all(*locks: Any, timeout: float | None = None) -> _AcquireAll:
     for lock in locks:
         _check_lock_like(lock, "acquire_all")
     timeout = _normalize_timeout(timeout, "acquire_all()")
-    keyed = sorted(((_lock_identity(lock), i) for i, lock in enumerate(locks)))
-    for (k1, i1), (k2, i2) in zip(keyed, keyed[1:]):
-        if k1 == k2:
+    seen: dict = {}
+    for i, lock in enumerate(locks):
+        j = seen.setdefault(_lock_identity(lock), i)
+        if j != i:
             raise ValueError(
-                f"acquire_all() got the same lock twice: {locks[i1]!r} and {locks[i2]!r} "
-                "(arguments %d and %d)" % (i1, i2)
+                f"acquire_all() got the same lock twice: {locks[j]!r} and {lock!r} (arguments {j} and {i})"
             )
-    return _AcquireAll(tuple(locks[i] for _, i in keyed), timeout)
+    keys = _order_keys(locks)
+    return _AcquireAll(tuple(locks[i] for i in sorted(range(len(locks)), key=keys.__getitem__)), timeout)
 
 
 # ===========================================================================
@@ -314,8 +420,19 @@ def join_all(threads: Iterable[threading.Thread], timeout: float | None = None) 
     within about a slice even where a long join() cannot be interrupted (Windows, and
     joins that wait without waking for signals).  An interrupted join_all() leaves the
     threads' state correct: they are still joinable and still alive if they were.
+
+    Like Thread.join(), raises RuntimeError for a thread that was never started (it would
+    never end) and for the calling thread itself (it would wait for itself) -- checked for
+    all of them before waiting for any.
     """
     threads = list(threads)
+    me = threading.current_thread()
+    for t in threads:
+        # ident is set by start() (it waits until the new thread has set it) and never unset.
+        if t.ident is None:
+            raise RuntimeError(f"join_all(): cannot join thread {t!r} before it is started")
+        if t is me:
+            raise RuntimeError(f"join_all(): cannot join the current thread {t!r}")
     timeout = _normalize_timeout(timeout, "join_all()")
     deadline = None if timeout is None else _monotonic() + timeout
     for t in threads:
@@ -336,13 +453,45 @@ def join_all(threads: Iterable[threading.Thread], timeout: float | None = None) 
     return [t for t in threads if t.is_alive()]
 
 
+def _takes_stop_event(target: Callable[..., object], args: tuple, kwargs: dict) -> bool:
+    """Whether StoppableThread calls ``target(stop_event, *args, **kwargs)`` (True) or
+    ``target(*args, **kwargs)`` (False): whichever the signature accepts; True if both do
+    or the signature is unknown (what StoppableThread always did)."""
+    import inspect  # only here: importing it costs more than this module
+
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError):  # some builtins have none
+        return True
+    try:
+        sig.bind(None, *args, **kwargs)
+    except TypeError as exc:
+        with_event = exc
+    else:
+        return True
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise TypeError(
+            f"StoppableThread: target {target!r} cannot be called with args={args!r}, "
+            f"kwargs={kwargs!r}, neither as target(stop_event, *args, **kwargs) ({with_event}) "
+            f"nor as target(*args, **kwargs) ({exc})"
+        ) from None
+    return False
+
+
 class StoppableThread(threading.Thread):
     """A thread for background work that can be asked to stop and then cleans up.
 
     ``target(stop_event, *args, **kwargs)`` runs with the thread's ``stop_event`` (a
     threading.Event) first; it should return soon after the event is set, e.g.
     ``while not stop_event.wait(interval): do_work()``.  Or subclass and override run(),
-    using ``self.stop_event``.
+    using ``self.stop_event``.  A plain Thread-style target, ``target(*args, **kwargs)``,
+    works too (it can watch ``threading.current_thread().stop_event``): the constructor
+    looks at the target's signature and passes ``stop_event`` only if the target can take
+    it.  When both calls fit (``def f(*args)``, ``def f(x=None)``) or the signature cannot
+    be read, it passes ``stop_event``; ``pass_stop_event=True/False`` decides explicitly.
+    A target that fits neither call is a TypeError here, not in the new thread.
 
     Non-daemon by default: the interpreter waits for it at exit, so its ``finally`` blocks
     run.  ``stop()`` sets the event; ``shutdown(timeout)`` stops and joins (Ctrl-C-responsive,
@@ -358,17 +507,23 @@ class StoppableThread(threading.Thread):
         kwargs: dict[str, Any] | None = None,
         *,
         daemon: bool = False,
+        pass_stop_event: bool | None = None,
     ) -> None:
         super().__init__(name=name, daemon=daemon)
         self.stop_event = Event()
         self._stoppable_target = target
         self._stoppable_args = tuple(args)
         self._stoppable_kwargs = dict(kwargs) if kwargs else {}
+        if target is not None:
+            if pass_stop_event is None:
+                pass_stop_event = _takes_stop_event(target, self._stoppable_args, self._stoppable_kwargs)
+            if pass_stop_event:
+                self._stoppable_args = (self.stop_event, *self._stoppable_args)
 
     def run(self) -> None:
         try:
             if self._stoppable_target is not None:
-                self._stoppable_target(self.stop_event, *self._stoppable_args, **self._stoppable_kwargs)
+                self._stoppable_target(*self._stoppable_args, **self._stoppable_kwargs)
         finally:
             # Like threading.Thread: drop references that might form cycles through the thread.
             del self._stoppable_target, self._stoppable_args, self._stoppable_kwargs
@@ -433,6 +588,19 @@ _checking = False
 # lookup is safe on free-threaded builds too: dicts lock themselves).
 _graph_lock = _PlainLock()
 _edges: dict = {}
+# _preds[acquired_key] = {held_key, ...}: the edges backwards, for reordering _rank.
+_preds: dict = {}
+# _rank[key]: each checked lock's place in one linear order consistent with every edge
+# (held before acquired), which acquire_all() follows.  A new lock gets its serial number,
+# larger than every rank in use, so it goes last; an edge against the order moves only
+# locks ranked between its two ends that the edge now orders (those reachable from its
+# head, those reaching its tail: Pearce and Kelly's dynamic topological sort).  A pair that
+# has ever been taken together is ordered by a recorded path and never flips; a pair that
+# never was may, so two acquire_all() calls racing with the very edge that moves them can
+# disagree once -- with checked locks only, so the second gets a LockOrderError before it
+# blocks, not a deadlock.  Replaced as a whole under _graph_lock, so that readers under it
+# see one version.
+_rank: dict = {}
 _dead_keys: list = []  # keys of collected locks, purged from the graph lazily
 _next_key = 0
 _tls = threading.local()  # _tls.held: see _held()
@@ -482,6 +650,7 @@ class _Node:
         with _graph_lock:
             _next_key += 1
             self.key = _next_key
+            _rank[_next_key] = _next_key
         if name is None:
             f = _caller_frame()
             where = f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}" if f else "?"
@@ -526,7 +695,7 @@ def _record(node: _Node, held: dict) -> None:
         del held[stale]
     holding = [e[0] for e in held.values() if e[0].key != key]
     where = _caller_location()
-    thread = threading.current_thread().name
+    thread = _thread_name()
     error = None
     with _graph_lock:
         if _dead_keys:
@@ -544,8 +713,49 @@ def _record(node: _Node, held: dict) -> None:
         else:
             for h in new:
                 _edges.setdefault(h.key, {})[key] = OrderEdge(h.name, node.name, where, thread)
+                _preds.setdefault(key, set()).add(h.key)
+                _reorder(h.key, key)
     if error is not None:
         raise error
+
+
+def _thread_name() -> str:
+    # Not threading.current_thread(): in a thread that threading did not start it makes a
+    # _DummyThread, whose Event takes a lock, which with patch_threading is a checked lock,
+    # whose check would come back here.
+    ident = threading.get_ident()
+    t = getattr(threading, "_active", {}).get(ident)
+    return t.name if t is not None else f"thread {ident}"
+
+
+def _reorder(before: int, after: int) -> None:
+    """Keep _rank a linear extension of the graph after the edge before -> after was added.
+    Under _graph_lock; the edge closes no cycle (checked by the caller)."""
+    global _rank
+    rank = _rank
+    lo, hi = rank.get(after, after), rank.get(before, before)
+    if hi < lo:
+        return  # already in order
+    # Reachable from `after` with rank < hi, and reaching `before` with rank > lo: only
+    # these move; the first set must end up after the second.
+    forward = _reach(after, _edges, lambda k: rank.get(k, k) < hi)
+    backward = _reach(before, _preds, lambda k: rank.get(k, k) > lo)
+    moved = sorted(backward, key=rank.__getitem__) + sorted(forward, key=rank.__getitem__)
+    slots = sorted(rank[k] for k in moved)
+    new = dict(rank)
+    new.update(zip(moved, slots))
+    _rank = new
+
+
+def _reach(start: int, adjacency: dict, inside: Callable[[int], bool]) -> set:
+    seen = {start}
+    stack = [start]
+    while stack:
+        for k in adjacency.get(stack.pop(), ()):
+            if k not in seen and k in _rank and inside(k):
+                seen.add(k)
+                stack.append(k)
+    return seen
 
 
 def _find_path(src: int, dst: int) -> list | None:
@@ -581,7 +791,9 @@ def _order_error(node: _Node, holding: _Node, where: str, thread: str, path: lis
         )
     lines.append(
         f"  and {holding.name!r} -> {node.name!r} here would close the cycle; acquire these "
-        "locks in one order everywhere (acquire_all() can do it for you)"
+        f"locks in one order everywhere: {node.name!r} before {holding.name!r}, the order "
+        f"already recorded, is the order acquire_all() takes them in (it follows the recorded "
+        "order, then creation order)"
     )
     return LockOrderError("\n".join(lines), node.name, holding.name, where, path)
 
@@ -591,11 +803,19 @@ def _purge_dead() -> None:
     dead = set()
     while _dead_keys:
         dead.add(_dead_keys.pop())
+    global _rank
     for k in dead:
         _edges.pop(k, None)
+        _preds.pop(k, None)
     for out in _edges.values():
         for k in dead.intersection(out):
             del out[k]
+    for into in _preds.values():
+        into.difference_update(dead)
+    rank = dict(_rank)
+    for k in dead:
+        rank.pop(k, None)
+    _rank = rank
 
 
 def _count_in(node: _Node, held: dict) -> None:
@@ -626,13 +846,48 @@ def _forget_on_del(self: Any) -> None:
         pass
 
 
+# Private methods of the stdlib locks that are part of their protocol: threading.Condition
+# uses _is_owned, _release_save and _acquire_restore (and, from 3.14, locked()); the fork
+# handlers of threading call _at_fork_reinit on the locks inside Events and Conditions;
+# _recursion_count is RLock's (3.11+).  A wrapper offers those its wrapped type has on the
+# running interpreter, no fewer and no more (see _trim_protocol; tests/test_sync_conformance.py
+# compares them name by name), so that code written against the stdlib type keeps working
+# when checking is switched on.
+
+
+def _trim_protocol(cls: type, plain: Any, optional: Iterable[str]) -> None:
+    """Drop from `cls` the methods in `optional` that the wrapped type lacks here, so that
+    hasattr() (which threading.Condition uses to pick its strategy) answers as it would
+    for the plain lock."""
+    for name in optional:
+        if not hasattr(plain, name) and name in cls.__dict__:
+            delattr(cls, name)
+
+
+def _stdlib_repr(self: Any, locked: bool, details: str) -> str:
+    """The stdlib form, '<locked _thread.lock object at 0x...>', with the checked lock's
+    name and the wrapped lock's details (owner=... count=... for an RLock) in the middle."""
+    cls = type(self)
+    state = "locked" if locked else "unlocked"
+    middle = f"{self._node.name!r} {details} " if details else f"{self._node.name!r} "
+    return f"<{state} {cls.__module__}.{cls.__qualname__} object {middle}at {id(self):#x}>"
+
+
+def _inner_details(lock: Any) -> str:
+    """'owner=... count=...' out of '<locked _thread.RLock object owner=... count=... at 0x..>'."""
+    text = repr(lock)
+    return text.partition(" object ")[2].rpartition(" at ")[0].strip()
+
+
 class CheckedLock:
     """A threading.Lock that takes part in lock-order checking (see the module docstring).
 
-    Same protocol as threading.Lock: acquire(blocking=True, timeout=-1), release(), locked(),
-    context manager; any thread may release it.  ``name`` appears in LockOrderError messages.
-    Non-blocking acquisitions (blocking=False) cannot deadlock, so they are not checked, but
-    the lock then counts as held for later acquisitions.
+    Same protocol as threading.Lock on the running interpreter: acquire(blocking=True,
+    timeout=-1), release(), locked(), _at_fork_reinit(), the context manager and the old
+    aliases acquire_lock()/release_lock()/locked_lock() where threading.Lock has them; any
+    thread may release it.  ``name`` appears in LockOrderError messages.  Non-blocking
+    acquisitions (blocking=False) cannot deadlock, so they are not checked, but the lock
+    then counts as held for later acquisitions.
     """
 
     __slots__ = ("_lock", "_node", "_entry", "__weakref__")
@@ -708,11 +963,28 @@ class CheckedLock:
     def locked(self) -> bool:
         return self._lock.locked()
 
+    def _at_fork_reinit(self) -> None:
+        # In the child of fork(): the lock becomes a new, unlocked one, so nobody holds it;
+        # the forking thread (the only one left) stops counting it as held.
+        entry = self._entry
+        self._entry = None
+        if entry is not None:
+            entry[1] = 0
+            if _held() is entry[2]:
+                entry[2].pop(entry[0].key, None)
+        self._lock._at_fork_reinit()
+
+    acquire_lock = acquire
+    release_lock = release
+    locked_lock = locked
+
     def __repr__(self) -> str:
-        state = "locked" if self._lock.locked() else "unlocked"
-        return f"<{state} {type(self).__name__} {self._node.name!r} at {id(self):#x}>"
+        return _stdlib_repr(self, self._lock.locked(), "")
 
     __del__ = _forget_on_del
+
+
+_trim_protocol(CheckedLock, _PlainLock(), ("_at_fork_reinit", "acquire_lock", "release_lock", "locked_lock"))
 
 
 class CheckedSpinLock(CheckedLock):
@@ -730,8 +1002,10 @@ class CheckedRLock:
     """A threading.RLock that takes part in lock-order checking.
 
     Re-acquiring it in the thread that holds it is not an ordering event (it never blocks).
-    Works with threading.Condition (provides _is_owned, _release_save, _acquire_restore);
-    the re-acquisition at the end of Condition.wait() is checked like any other.
+    Same protocol as threading.RLock on the running interpreter: _is_owned, _release_save
+    and _acquire_restore (so threading.Condition works on it), _at_fork_reinit,
+    _recursion_count (3.11+) and locked() (3.14+).  The re-acquisition at the end of
+    Condition.wait() is checked like any other.
     """
 
     __slots__ = ("_lock", "_node", "__weakref__")
@@ -804,16 +1078,31 @@ class CheckedRLock:
         self._lock._acquire_restore(state)
         held[node.key] = [node, count, held]
 
+    def _at_fork_reinit(self) -> None:
+        # In the child of fork(): a new, unowned lock; the forking thread no longer holds it.
+        _held().pop(self._node.key, None)
+        self._lock._at_fork_reinit()
+
+    def _recursion_count(self) -> int:
+        return self._lock._recursion_count()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._node.name!r} wrapping {self._lock!r}>"
+        text = repr(self._lock)
+        return _stdlib_repr(self, text.startswith("<locked"), _inner_details(self._lock))
 
     __del__ = _forget_on_del
+
+
+_trim_protocol(CheckedRLock, _PlainRLock(), ("_at_fork_reinit", "_recursion_count", "locked"))
 
 
 class _CheckedRWSide:
     """CheckedRWLock.reader / .writer: one side of the lock, with the Lock protocol."""
 
-    __slots__ = ("rwlock", "_node", "_acquire", "_release", "_view", "_write")
+    __slots__ = ("rwlock", "_node", "_acquire", "_release", "_exit", "_view", "_write", "__weakref__")
 
     def __init__(self, rwlock: CheckedRWLock, view: Any, write: bool) -> None:
         self.rwlock = rwlock
@@ -821,6 +1110,10 @@ class _CheckedRWSide:
         self._view = view
         self._acquire = view.acquire
         self._release = view.release
+        # Not release: the view's __exit__ releases the read lock a downgrade() in the
+        # block turned the write lock into.  The checker's count is unchanged by a
+        # downgrade (one hold of the same node either way).
+        self._exit = view.__exit__
         self._write = write
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
@@ -863,7 +1156,7 @@ class _CheckedRWSide:
         return True
 
     def __exit__(self, *exc_info: object) -> None:
-        self._release()
+        self._exit(None, None, None)
         held = _tls.held
         key = self._node.key
         entry = held[key]
@@ -874,7 +1167,7 @@ class _CheckedRWSide:
 
     def __repr__(self) -> str:
         side = "write" if self._write else "read"
-        return f"<{side} side of {self.rwlock!r}>"
+        return _stdlib_repr(self, self._view.locked(), f"({side} side)")
 
 
 class CheckedRWLock:
@@ -884,7 +1177,8 @@ class CheckedRWLock:
     threads taking read locks in opposite orders can deadlock once writers queue up.  A
     second read hold by the same thread is re-entrant (not an ordering event).  Same API as
     RWLock: acquire_read/release_read/acquire_write/release_write, read(timeout)/write(timeout),
-    reader/writer, downgrade(), readers, write_locked.
+    reader/writer, downgrade() (also inside ``with rw.write():``), readers, write_locked,
+    _at_fork_reinit.
     """
 
     __slots__ = ("_rw", "_node", "reader", "writer", "__weakref__")
@@ -916,7 +1210,8 @@ class CheckedRWLock:
         return self.reader if timeout is None else hold(self.reader, timeout)
 
     def write(self, timeout: float | None = None) -> Any:
-        """Context manager holding the write lock; TimeoutError if not had in time."""
+        """Context manager holding the write lock (or the read lock a downgrade() in the
+        block made of it); TimeoutError if not had in time."""
         return self.writer if timeout is None else hold(self.writer, timeout)
 
     def downgrade(self) -> None:
@@ -930,27 +1225,63 @@ class CheckedRWLock:
     def write_locked(self) -> bool:
         return self._rw.write_locked
 
+    def _at_fork_reinit(self) -> None:
+        # In the child of fork(): a new, unheld lock; the forking thread no longer holds it.
+        _held().pop(self._node.key, None)
+        self._rw._at_fork_reinit()
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._node.name!r} wrapping {self._rw!r}>"
+        # The plain form is '<pyatomics.RWLock object at 0x..., readers=0>' (or 'write-locked').
+        state = repr(self._rw).partition(", ")[2].rstrip(">")
+        cls = type(self)
+        return f"<{cls.__module__}.{cls.__qualname__} object {self._node.name!r} at {id(self):#x}, {state}>"
 
     __del__ = _forget_on_del
 
 
-def enable_lock_order_checking() -> None:
+_trim_protocol(CheckedRWLock, _PlainRWLock(), ("_at_fork_reinit",))
+
+# What threading.Lock and threading.RLock were before enable_lock_order_checking(
+# patch_threading=True) replaced them; None while they are not replaced.
+_threading_saved: tuple | None = None
+
+
+def enable_lock_order_checking(*, patch_threading: bool = False) -> None:
     """Switch checking on for locks made from now on: ``Lock``, ``RLock``, ``SpinLock`` and
     ``RWLock`` of this module become the Checked* classes, and new_lock() & co. return them.
-    Locks made before stay as they are (plain locks are invisible to the checker)."""
-    global _checking, Lock, RLock, SpinLock, RWLock
+    Locks made before stay as they are (plain locks are invisible to the checker).
+
+    With ``patch_threading=True``, ``threading.Lock`` and ``threading.RLock`` become
+    CheckedLock and CheckedRLock too, until disable_lock_order_checking(): code that calls
+    ``threading.Lock()`` (including threading's own Condition, Event, Semaphore and Barrier,
+    queue.Queue, logging...) is checked as well.  Names bound before (``from threading
+    import Lock``) and ``_thread.allocate_lock()`` are not affected.  A call without it
+    leaves an earlier patch in place."""
+    global _checking, _threading_saved, Lock, RLock, SpinLock, RWLock
     _checking = True
     Lock, RLock, SpinLock, RWLock = CheckedLock, CheckedRLock, CheckedSpinLock, CheckedRWLock
+    if patch_threading and _threading_saved is None:
+        _threading_saved = (threading.Lock, threading.RLock)
+        threading.Lock, threading.RLock = CheckedLock, CheckedRLock  # type: ignore[misc]
 
 
 def disable_lock_order_checking() -> None:
-    """Switch checking off for locks made from now on: ``Lock`` is threading.Lock again,
-    and so on.  Checked locks already made keep checking (against the same graph)."""
-    global _checking, Lock, RLock, SpinLock, RWLock
+    """Switch checking off for locks made from now on: ``sync.Lock()`` makes a plain
+    threading.Lock again, and so on; threading.Lock and threading.RLock are restored if
+    enable_lock_order_checking(patch_threading=True) replaced them.  Checked locks already
+    made keep checking (against the same graph)."""
+    global _checking, _threading_saved, Lock, RLock, SpinLock, RWLock
     _checking = False
-    Lock, RLock, SpinLock, RWLock = _PlainLock, _PlainRLock, _PlainSpinLock, _PlainRWLock
+    Lock, RLock = _PlainLockFactory, _PlainRLockFactory
+    SpinLock, RWLock = _PlainSpinLockFactory, _PlainRWLockFactory
+    saved, _threading_saved = _threading_saved, None
+    if saved is not None:
+        # Only our own replacement is undone: if something patched threading after us, it
+        # is its to undo.
+        if threading.Lock is CheckedLock:
+            threading.Lock = saved[0]  # type: ignore[misc]
+        if threading.RLock is CheckedRLock:
+            threading.RLock = saved[1]  # type: ignore[misc]
 
 
 def lock_order_checking_enabled() -> bool:
@@ -977,5 +1308,8 @@ def new_rwlock(name: str | None = None) -> Any:
     return CheckedRWLock(name) if _checking else _PlainRWLock()
 
 
-if os.environ.get("PYATOMICS_LOCK_ORDER_CHECK", "").strip().lower() in ("1", "true", "yes", "on"):
-    enable_lock_order_checking()
+# "1" (or true/yes/on): checking on; "threading": on, and threading.Lock/RLock patched too.
+_env = os.environ.get("PYATOMICS_LOCK_ORDER_CHECK", "").strip().lower()
+if _env in ("1", "true", "yes", "on", "threading"):
+    enable_lock_order_checking(patch_threading=_env == "threading")
+del _env

@@ -9,8 +9,11 @@ not a hung test run.
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import os
 import pickle
+import queue
+import random
 import signal
 import subprocess
 import sys
@@ -131,8 +134,20 @@ def is_free(lock) -> bool:
 
 
 def test_reexports_are_the_originals_when_checking_is_off():
-    assert sync.Lock is threading.Lock
-    assert sync.RLock is threading.RLock
+    # The four lock names are thin factories returning the plain objects (see
+    # test_lock_names_take_no_name_while_checking_is_off); the rest are the originals.
+    for name, plain in [
+        ("Lock", threading.Lock),
+        ("RLock", threading.RLock),
+        ("SpinLock", pyatomics.SpinLock),
+        ("RWLock", pyatomics.RWLock),
+    ]:
+        factory = getattr(sync, name)
+        assert factory.__wrapped__ is plain
+        made = factory()
+        assert type(made) is type(plain())
+        assert isinstance(made, factory) and not isinstance(object(), factory)
+        assert issubclass(type(made), factory)
     assert sync.Semaphore is threading.Semaphore
     assert sync.BoundedSemaphore is threading.BoundedSemaphore
     assert sync.Event is threading.Event
@@ -141,9 +156,22 @@ def test_reexports_are_the_originals_when_checking_is_off():
     assert sync.Timer is threading.Timer
     assert sync.local is threading.local
     assert sync.ThreadPoolExecutor is concurrent.futures.ThreadPoolExecutor
-    assert sync.SpinLock is pyatomics.SpinLock
-    assert sync.RWLock is pyatomics.RWLock
+    assert sync.Future is concurrent.futures.Future
+    assert sync.as_completed is concurrent.futures.as_completed
+    assert sync.Queue is queue.Queue
+    assert sync.SimpleQueue is queue.SimpleQueue
     assert sync.AtomicInt is pyatomics.AtomicInt
+
+
+def test_thread_pool_executor_with_sync_primitives():
+    counter = sync.AtomicInt(0)
+    results = sync.Queue()
+    with sync.ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(lambda i=i: (counter.add(1), results.put(i * i))) for i in range(20)]
+        done = list(sync.as_completed(futures, timeout=30))
+    assert len(done) == 20 and all(isinstance(f, sync.Future) and f.exception() is None for f in done)
+    assert counter.load() == 20
+    assert sorted(results.get_nowait() for _ in range(20)) == [i * i for i in range(20)]
 
 
 def test_all_is_complete_and_resolvable():
@@ -165,7 +193,10 @@ def test_importing_sync_does_not_import_concurrent_futures(tmp_path):
     code = (
         "import sys, pyatomics; before = 'concurrent.futures' in sys.modules; "
         "import pyatomics.sync as s; assert before or 'concurrent.futures' not in sys.modules; "
-        "import concurrent.futures as cf; assert s.ThreadPoolExecutor is cf.ThreadPoolExecutor"
+        "import concurrent.futures as cf; assert s.ThreadPoolExecutor is cf.ThreadPoolExecutor; "
+        "assert s.Future is cf.Future and s.as_completed is cf.as_completed; "
+        "from pyatomics.sync import Queue, SimpleQueue; import queue; "
+        "assert Queue is queue.Queue and SimpleQueue is queue.SimpleQueue"
     )
     cmd = [sys.executable, "-c", code]
     out = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
@@ -461,6 +492,28 @@ def test_acquire_all_releases_on_body_exception_and_rejects_duplicates():
 # ---------------------------------------------------------------------------
 
 
+def test_lock_names_take_no_name_while_checking_is_off():
+    # Before: threading's own "lock() takes no keyword arguments", which does not say that
+    # the same line is right with checking on, nor what to write instead.
+    for name, factory in [
+        ("Lock", "new_lock"),
+        ("RLock", "new_rlock"),
+        ("SpinLock", "new_spinlock"),
+        ("RWLock", "new_rwlock"),
+    ]:
+        cls = getattr(sync, name)
+        with pytest.raises(TypeError, match=rf"sync\.{factory}\(name\)") as info:
+            cls(name="x")
+        assert "checking is off" in str(info.value)
+        with pytest.raises(TypeError, match=rf"sync\.{factory}\(name\)"):
+            cls("x")
+    sync.enable_lock_order_checking()
+    try:
+        assert sync.Lock(name="x").name == "x"  # the very line that failed is right now
+    finally:
+        sync.disable_lock_order_checking()
+
+
 def test_enable_and_disable(checking):
     assert sync.lock_order_checking_enabled()
     assert sync.Lock is sync.CheckedLock and sync.RLock is sync.CheckedRLock
@@ -475,13 +528,14 @@ def test_enable_and_disable(checking):
     assert "test_sync.py" in unnamed.name  # default name: where it was created
     sync.disable_lock_order_checking()
     assert not sync.lock_order_checking_enabled()
-    assert sync.Lock is threading.Lock and sync.RLock is threading.RLock
-    assert sync.SpinLock is pyatomics.SpinLock and sync.RWLock is pyatomics.RWLock
+    assert type(sync.Lock()) is type(threading.Lock()) and type(sync.RLock()) is type(threading.RLock())
+    assert type(sync.SpinLock()) is pyatomics.SpinLock and type(sync.RWLock()) is pyatomics.RWLock
     assert type(sync.new_lock("accounts")) is type(threading.Lock())
 
 
 @pytest.mark.parametrize(
-    ("value", "enabled"), [("1", True), ("true", True), ("0", False), ("", False), (None, False)]
+    ("value", "enabled"),
+    [("1", True), ("true", True), ("0", False), ("", False), (None, False), ("threading", True)],
 )
 def test_environment_variable_read_at_import(tmp_path, value, enabled):
     env = dict(os.environ)
@@ -490,13 +544,14 @@ def test_environment_variable_read_at_import(tmp_path, value, enabled):
         env["PYATOMICS_LOCK_ORDER_CHECK"] = value
     code = (
         "import threading, pyatomics.sync as s; "
-        "print(s.lock_order_checking_enabled(), s.Lock is s.CheckedLock, s.Lock is threading.Lock)"
+        "print(s.lock_order_checking_enabled(), s.Lock is s.CheckedLock, "
+        "type(s.Lock()) is type(s._PlainLock()), threading.Lock is s.CheckedLock)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == [str(enabled), str(enabled), str(not enabled)]
+    assert out.stdout.split() == [str(enabled), str(enabled), str(not enabled), str(value == "threading")]
 
 
 def test_checker_catches_an_inversion_between_two_threads_before_blocking(checking):
@@ -909,3 +964,301 @@ def test_stoppable_thread_subclass_and_context_manager():
 def test_free_threaded_build_keeps_the_gil_off():
     if FREE_THREADED:
         assert not sys._is_gil_enabled()
+
+
+# ---------------------------------------------------------------------------
+# downgrade() inside a write block, checked or not
+# ---------------------------------------------------------------------------
+
+WRITE_BLOCKS = {
+    "with rw.write()": lambda rw, m: rw.write(),
+    "with rw.write(timeout)": lambda rw, m: rw.write(1.0),
+    "with rw.writer": lambda rw, m: rw.writer,
+    "with hold(rw.writer)": lambda rw, m: sync.hold(rw.writer, timeout=1.0),
+    "with acquire_all(rw.writer, m)": lambda rw, m: sync.acquire_all(m, rw.writer, timeout=1.0),
+}
+
+
+@pytest.mark.parametrize("checked", [False, True], ids=["plain", "checked"])
+@pytest.mark.parametrize("block", list(WRITE_BLOCKS))
+def test_downgrade_inside_a_write_block(block, checked):
+    # Before: with checking on, leaving the block called release_write() on what had
+    # become a read lock: RuntimeError, the read lock leaked, and every later writer timed
+    # out.  hold() and acquire_all() did the same with plain locks.
+    if checked:
+        sync.enable_lock_order_checking()
+    rw, m = sync.new_rwlock("rw"), sync.new_lock("m")
+    with WRITE_BLOCKS[block](rw, m):
+        assert rw.write_locked
+        rw.downgrade()
+        assert rw.readers == 1 and not rw.write_locked
+    assert rw.readers == 0 and not rw.write_locked
+    assert not m.locked()
+    assert sync._held() == {}
+    got = []
+
+    def writer():
+        ok = rw.acquire_write(timeout=5)
+        got.append(ok)
+        if ok:
+            rw.release_write()
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    t.join(10)
+    assert got == [True]
+    # Without a downgrade the same blocks still release the write lock.
+    with WRITE_BLOCKS[block](rw, m):
+        assert rw.write_locked
+    assert rw.readers == 0 and not rw.write_locked and sync._held() == {}
+
+
+# ---------------------------------------------------------------------------
+# acquire_all() and the checker agree on one order
+# ---------------------------------------------------------------------------
+
+
+def test_acquire_all_follows_the_order_code_nested_by_hand(checking):
+    # Before: acquire_all() sorted by id(), so after code had nested `outer` then `inner`
+    # by hand, acquire_all() took them in the other order whenever id(inner) < id(outer),
+    # and the checker raised the very error that recommends acquire_all().
+    x, y = sync.new_lock("x"), sync.new_lock("y")
+    inner, outer = sorted([x, y], key=id)  # the id order is the wrong one here
+    with outer, inner:
+        pass
+    for args in [(inner, outer), (outer, inner)]:
+        with sync.acquire_all(*args, timeout=1) as got:
+            assert got == (outer, inner)
+    assert sync._held() == {}
+
+
+def test_acquire_all_takes_checked_locks_in_creation_order(checking):
+    # A stable order that does not depend on where the allocator put the locks: free some
+    # and make new ones in their place, so that later locks get lower addresses.
+    pool = [sync.new_lock(f"old{i}") for i in range(40)]
+    del pool[::2]
+    fresh = [sync.new_lock(f"new{i}") for i in range(20)]
+    locks = pool + fresh  # creation order
+    inverted = [(a, b) for a in locks for b in locks if a._node.key < b._node.key and id(b) < id(a)]
+    assert inverted, "the allocator reused no address: the test proves nothing"
+    for a, b in inverted[:20]:
+        with sync.acquire_all(b, a, timeout=1) as got:
+            assert got == (a, b)
+    rng = random.Random(1)
+    for _ in range(10):
+        some = rng.sample(locks, 6)
+        with sync.acquire_all(*some, timeout=1) as got:
+            assert list(got) == sorted(some, key=lambda lk: lk._node.key)
+    # Plain (foreign) locks come after the checked ones.
+    plain = threading.Lock()
+    with sync.acquire_all(plain, fresh[0], timeout=1) as got:
+        assert got == (fresh[0], plain)
+
+
+def test_acquire_all_order_is_deterministic_across_runs(tmp_path):
+    code = (
+        "import random, sys\n"
+        "from pyatomics import sync\n"
+        "sync.enable_lock_order_checking()\n"
+        "junk = []\n"
+        "locks = []\n"
+        "rng = random.Random(int(sys.argv[1]))\n"
+        "for i in range(12):\n"
+        "    junk.extend(object() for _ in range(rng.randrange(50)))\n"
+        "    locks.append(sync.new_lock(f'L{i}'))\n"
+        "    if rng.random() < 0.5: del junk[: rng.randrange(len(junk) + 1)]\n"
+        "with sync.Lock(name='x'):\n"
+        "    pass\n"
+        "with locks[7], locks[2]:\n"  # one hand-nested order against creation order
+        "    pass\n"
+        "order = []\n"
+        "for seed in range(5):\n"
+        "    some = random.Random(seed).sample(locks, 6)\n"
+        "    with sync.acquire_all(*some) as got:\n"
+        "        order.append(' '.join(lk.name for lk in got))\n"
+        "print('|'.join(order))\n"
+    )
+    outs = set()
+    for seed in range(4):
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(seed)], cwd=tmp_path, capture_output=True, text=True, timeout=60
+        )
+        assert out.returncode == 0, out.stderr
+        outs.add(out.stdout.strip())
+    assert len(outs) == 1, outs
+
+
+def test_acquire_all_keeps_one_order_when_nesting_goes_against_creation_order(checking):
+    locks = [sync.new_lock(n) for n in "abcdef"]
+    a, b, c, d, e, f = locks
+    with e, b:  # against creation order: e before b
+        pass
+    with f, e:  # and f before e
+        pass
+    taken = set()
+    for size in (2, 3, 4, 6):
+        for combo in itertools.combinations(locks, size):
+            with sync.acquire_all(*reversed(combo), timeout=1) as got:
+                for i, x in enumerate(got):
+                    for y in got[i + 1 :]:
+                        # One total order for every subset: no pair is taken both ways round.
+                        assert (y.name, x.name) not in taken, (x.name, y.name, got)
+                        taken.add((x.name, y.name))
+    with sync.acquire_all(*locks) as got:
+        names = [lk.name for lk in got]
+    # e -> b moved e to b's place and b to e's; f -> e then moved f, e, b (f before e
+    # before b) into the three places they held.  a, c and d never moved.
+    assert names == ["a", "f", "c", "d", "e", "b"]
+    assert sync._held() == {}
+
+
+def test_order_error_says_what_acquire_all_will_do(checking):
+    A, B = sync.new_lock("A"), sync.new_lock("B")
+    with B, A:  # B before A, against creation order
+        pass
+    with A:
+        with pytest.raises(sync.LockOrderError) as info:
+            B.acquire()
+    msg = str(info.value)
+    assert "'B' before 'A'" in msg and "acquire_all()" in msg
+    with sync.acquire_all(A, B, timeout=1) as got:  # and it does what the message says
+        assert got == (B, A)
+
+
+# ---------------------------------------------------------------------------
+# join_all() refuses what Thread.join() refuses
+# ---------------------------------------------------------------------------
+
+
+def test_join_all_refuses_a_thread_never_started():
+    never = threading.Thread(target=lambda: None)
+    with pytest.raises(RuntimeError, match="before it is started") as info:
+        threading.Thread.join(never)
+    assert "join" in str(info.value)
+    release = threading.Event()
+    running = threading.Thread(target=release.wait, args=(10,), daemon=True)
+    running.start()
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(RuntimeError, match="before it is started"):
+            sync.join_all([running, never], timeout=5)  # checked before waiting for any
+        assert time.monotonic() - t0 < 1.0
+        with pytest.raises(RuntimeError, match="current thread"):
+            sync.join_all([threading.current_thread()], timeout=0.5)
+        assert running.is_alive()
+    finally:
+        release.set()
+    assert sync.join_all([running], timeout=5) == []
+    never.start()
+    assert sync.join_all([never], timeout=5) == []
+
+
+# ---------------------------------------------------------------------------
+# StoppableThread with Thread-style targets
+# ---------------------------------------------------------------------------
+
+
+def test_stoppable_thread_accepts_thread_style_targets():
+    got = []
+
+    def plain(n, *, label):  # a threading.Thread target: no stop_event
+        got.append((n, label, isinstance(threading.current_thread().stop_event, threading.Event)))
+
+    t = sync.StoppableThread(target=plain, args=(3,), kwargs={"label": "x"})
+    t.start()
+    assert t.shutdown(timeout=5)
+    assert got == [(3, "x", True)]
+
+    def stoppable(stop_event, n):
+        got.append((stop_event is threading.current_thread().stop_event, n))
+
+    for target, args, expected in [
+        (stoppable, (4,), (True, 4)),
+        (lambda ev: got.append(ev.is_set()), (), False),
+    ]:
+        t = sync.StoppableThread(target=target, args=args)
+        t.start()
+        assert t.shutdown(timeout=5)
+        assert got[-1] == expected
+
+    # Both calls fit: stop_event is passed, as it always was; pass_stop_event decides.
+    def either(*args):
+        got.append(args)
+
+    for pass_stop_event, expected in [(None, 1), (True, 1), (False, 0)]:
+        t = sync.StoppableThread(target=either, pass_stop_event=pass_stop_event)
+        t.start()
+        assert t.shutdown(timeout=5)
+        assert len(got[-1]) == expected
+
+    # Neither fits: the error is raised here, not inside the new thread.
+    with pytest.raises(TypeError, match="neither as target"):
+        sync.StoppableThread(target=plain, args=(1, 2, 3))
+
+
+# ---------------------------------------------------------------------------
+# patch_threading: code that calls threading.Lock() directly is checked too
+# ---------------------------------------------------------------------------
+
+
+def test_patch_threading_checks_plain_threading_locks():
+    original_lock, original_rlock = threading.Lock, threading.RLock
+    sync.enable_lock_order_checking(patch_threading=True)
+    try:
+        assert threading.Lock is sync.CheckedLock and threading.RLock is sync.CheckedRLock
+        a, b = threading.Lock(), threading.Lock()  # as third-party code writes it
+        assert isinstance(a, sync.CheckedLock) and "test_sync.py" in a.name
+        with a, b:
+            pass
+        with b:
+            with pytest.raises(sync.LockOrderError):
+                a.acquire()
+        cond = threading.Condition()  # threading's default RLock(): checked too
+        assert isinstance(cond._lock, sync.CheckedRLock)
+        ev = threading.Event()
+        threading.Timer(0.01, ev.set).start()
+        assert ev.wait(5)
+        sync.enable_lock_order_checking()  # without patch_threading: the patch stays
+        assert threading.Lock is sync.CheckedLock
+    finally:
+        sync.disable_lock_order_checking()
+    assert threading.Lock is original_lock and threading.RLock is original_rlock
+    assert type(threading.Lock()) is type(sync._PlainLock())
+    # Off by default.
+    sync.enable_lock_order_checking()
+    try:
+        assert threading.Lock is original_lock
+    finally:
+        sync.disable_lock_order_checking()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_patch_threading_survives_fork(tmp_path):
+    # threading's fork handlers call _at_fork_reinit() on the locks inside Events (every
+    # Thread has one): checked locks must have it, or the child's threading breaks.
+    code = (
+        "import os, threading, warnings\n"
+        "from pyatomics import sync\n"
+        "sync.enable_lock_order_checking(patch_threading=True)\n"
+        "stop = threading.Event()\n"
+        "t = threading.Thread(target=stop.wait, daemon=True); t.start()\n"
+        "warnings.simplefilter('ignore', DeprecationWarning)\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    ok = False\n"
+        "    try:\n"
+        "        u = threading.Thread(target=lambda: None); u.start(); u.join(5)\n"
+        "        with threading.Lock(), threading.RLock():\n"
+        "            ok = not u.is_alive()\n"
+        "    finally:\n"
+        "        os._exit(0 if ok else 1)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "stop.set(); t.join(5)\n"
+        "print(os.WIFEXITED(status) and os.WEXITSTATUS(status))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0", out.stdout
+    assert "Exception ignored" not in out.stderr and "Error" not in out.stderr, out.stderr

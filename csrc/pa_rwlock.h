@@ -150,4 +150,18 @@ void pa_rwlock_reinit_after_fork(pa_rwlock *rw);
  * freeing a lock so the entry does not occupy the thread's table. */
 void pa_rwlock_forget_my_holds(pa_rwlock *rw);
 
+/* Leaving a `with` block entered for writing (write) or reading (!write):
+ * release what the block holds now.  A thread cannot hold both sides, so a
+ * block entered for writing whose thread holds no write lock but some read
+ * lock can only have called downgrade(): release that read lock.  One rule
+ * for both bindings.  PA_ACQUIRED when something was released, PA_NOT_HELD
+ * (nothing changed) when the thread holds neither. */
+static inline pa_lock_result pa_rwlock_exit(pa_rwlock *rw, bool write) {
+    if (write) {
+        if (pa_rwlock_release_write(rw) == PA_ACQUIRED) return PA_ACQUIRED;
+        if (pa_rwlock_read_holds_by_me(rw) == 0) return PA_NOT_HELD;
+    }
+    return pa_rwlock_release_read(rw);
+}
+
 #endif /* PA_RWLOCK_H */

@@ -87,7 +87,7 @@ const char *pa_compiler_description(void);
 int pa_lock_free_64(void);
 
 /* AtomicInt: pa_cffi.h */
-bool pa_cffi_overflowed(void);
+int pa_cffi_add_slow(pa_cffi_int *a, int64_t v, bool subtract, bool report_new, int64_t *out);
 void pa_cffi_int_init(pa_cffi_int *a, int64_t v);
 int64_t pa_cffi_load(pa_cffi_int *a);
 void pa_cffi_store(pa_cffi_int *a, int64_t v);
@@ -120,6 +120,17 @@ pa_lock_result pa_spinlock_acquire_slow(pa_spinlock *l, int64_t deadline_ns);
 pa_lock_result pa_spinlock_release(pa_spinlock *l);
 bool pa_spinlock_locked(pa_spinlock *l);
 
+/* Recording acquire/release wrappers and the undo for Ctrl-C: pa_cffi.h */
+bool pa_cffi_spin_try_acquire(pa_spinlock *l);
+pa_lock_result pa_cffi_spin_acquire_slow(pa_spinlock *l, int64_t deadline_ns);
+pa_lock_result pa_cffi_spin_release(pa_spinlock *l);
+pa_lock_result pa_cffi_rw_acquire_read(pa_rwlock *rw, int64_t deadline_ns);
+pa_lock_result pa_cffi_rw_acquire_write(pa_rwlock *rw, int64_t deadline_ns);
+pa_lock_result pa_cffi_rw_release_read(pa_rwlock *rw);
+pa_lock_result pa_cffi_rw_release_write(pa_rwlock *rw);
+pa_lock_result pa_cffi_rw_downgrade(pa_rwlock *rw);
+pa_lock_result pa_cffi_rw_exit(pa_rwlock *rw, bool write);
+bool pa_cffi_undo_acquire(void *lock);
 /* RWLock: pa_rwlock.h, as declared there */
 void pa_rwlock_init(pa_rwlock *rw);
 pa_lock_result pa_rwlock_acquire_read(pa_rwlock *rw, int64_t deadline_ns);

@@ -26,6 +26,19 @@
 #ifndef Py_TPFLAGS_IMMUTABLETYPE
 #define Py_TPFLAGS_IMMUTABLETYPE 0
 #endif
+/* The RWLock views and guards are made only by an RWLock: one built by
+ * type(x)() would have no lock (with on it dereferenced NULL).  3.10+ has a
+ * flag for "no constructor"; on 3.9 a heap type without tp_new inherits
+ * object's, so it gets one that refuses. */
+#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
+#define PA_NOT_CONSTRUCTIBLE Py_TPFLAGS_DISALLOW_INSTANTIATION
+#else
+#define PA_NOT_CONSTRUCTIBLE 0
+static PyObject *refuse_construction(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyErr_Format(PyExc_TypeError, "cannot create '%s' instances", type->tp_name);
+    return NULL;
+}
+#endif
 #if PY_VERSION_HEX < 0x030D0000
 static inline int PyUnicode_EqualToUTF8(PyObject *u, const char *s) {
     return PyUnicode_Check(u) && PyUnicode_CompareWithASCIIString(u, s) == 0;
@@ -42,8 +55,21 @@ static inline PyObject *Py_NewRef(PyObject *o) {
  * Shared helpers: integers, timeouts, blocking
  * ========================================================================= */
 
-static PyObject *AtomicInt_richcompare(PyObject *self, PyObject *other, int op);
-#define IS_ATOMIC_INT(o) (Py_TYPE(o)->tp_richcompare == AtomicInt_richcompare)
+static void AtomicInt_dealloc(PyObject *self);
+
+/* Whether `o` is an AtomicInt (or an instance of a subclass).  Recognised by
+ * type: the AtomicInt type is the only one whose tp_dealloc is
+ * AtomicInt_dealloc, and a subclass has it on its tp_base chain (a Python
+ * subclass must have AtomicInt as its solid base to share its layout).  A slot
+ * a subclass may override (tp_richcompare, the number slots) would not do:
+ * `class C(AtomicInt): def __eq__` made C(5) + 1 recurse until the C stack
+ * overflowed.  Walking tp_base instead of asking the module state keeps this a
+ * pointer chase with no lookup, correct in every interpreter that loads us. */
+static inline int IS_ATOMIC_INT(PyObject *o) {
+    for (PyTypeObject *t = Py_TYPE(o); t != NULL; t = t->tp_base)
+        if (t->tp_dealloc == AtomicInt_dealloc) return 1;
+    return 0;
+}
 
 /* Converts an int-like object (int, bool, anything with __index__) to int64.
  * TypeError for non-integers, OverflowError outside the signed 64-bit range.
@@ -838,13 +864,11 @@ static PyObject *rw_acquire(RWLockObject *rw, int write, int64_t timeout_ns) {
 static PyObject *rw_release(RWLockObject *rw, int write);
 
 /* Leaving a `with rw.write():` block releases what the block holds: the write
- * lock, or the read lock it became if the body called downgrade().  (A thread
- * cannot hold both sides, so "no write, some read" inside the block can only
- * mean a downgrade.) */
+ * lock, or the read lock it became if the body called downgrade()
+ * (pa_rwlock_exit has the rule). */
 static PyObject *rw_exit(RWLockObject *rw, int write) {
-    if (write && !pa_rwlock_write_held_by_me(&rw->lock) && pa_rwlock_read_holds_by_me(&rw->lock) > 0)
-        write = 0;
-    return rw_release(rw, write);
+    if (pa_rwlock_exit(&rw->lock, write) == PA_ACQUIRED) Py_RETURN_NONE;
+    return rw_release(rw, write); /* holds nothing: raises the error of that side */
 }
 
 static PyObject *rw_release(RWLockObject *rw, int write) {
@@ -869,7 +893,18 @@ static PyObject *rw_acquire_args(RWLockObject *rw, int write, PyObject *args, Py
     return rw_acquire(rw, write, timeout_ns);
 }
 
+/* A helper type from the module state, or NULL with RuntimeError once
+ * module_clear has run: during interpreter finalisation the cyclic GC may
+ * clear this module while objects whose finalizers still make RWLocks (or
+ * timed guards) are alive, and PyObject_New on a NULL type would crash. */
+static PyTypeObject *helper_type(PyTypeObject *tp) {
+    if (tp == NULL)
+        PyErr_SetString(PyExc_RuntimeError, "pyatomics is being finalized: its module state is gone");
+    return tp;
+}
+
 static PyObject *new_view(module_state *st, RWLockObject *rw, int write) {
+    if (helper_type(st->RWLockView_Type) == NULL) return NULL;
     RWLockViewObject *v = PyObject_GC_New(RWLockViewObject, st->RWLockView_Type);
     if (v == NULL) return NULL;
     v->rw = (RWLockObject *)Py_NewRef((PyObject *)rw);
@@ -885,7 +920,7 @@ static PyObject *RWLock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
         return NULL;
     }
     module_state *st = PyType_GetModuleState(type);
-    if (st == NULL) return NULL;
+    if (st == NULL || helper_type(st->RWLockView_Type) == NULL) return NULL;
     RWLockObject *self = (RWLockObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
     pa_rwlock_init(&self->lock);
@@ -972,6 +1007,7 @@ static PyObject *rw_guard(PyObject *self, int write, PyObject *const *args, Py_s
     if (timeout_ns < 0) /* timeout=None: the view is the context manager */
         return Py_NewRef(write ? RWL(self)->writer : RWL(self)->reader);
     module_state *st = PyType_GetModuleState(Py_TYPE(self));
+    if (st == NULL || helper_type(st->RWLockGuard_Type) == NULL) return NULL;
     RWLockGuardObject *g = PyObject_New(RWLockGuardObject, st->RWLockGuard_Type);
     if (g == NULL) return NULL;
     g->rw = (RWLockObject *)Py_NewRef(self);
@@ -1150,6 +1186,9 @@ static PyGetSetDef View_getset[] = {
 };
 
 static PyType_Slot View_slots[] = {
+#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
+    {Py_tp_new, refuse_construction},
+#endif
     {Py_tp_doc, "One side of an RWLock, usable wherever a threading.Lock-like object is expected."},
     {Py_tp_dealloc, View_dealloc},
     {Py_tp_traverse, View_traverse},
@@ -1164,7 +1203,7 @@ static PyType_Slot View_slots[] = {
 static PyType_Spec View_spec = {
     .name = "pyatomics.RWLockView",
     .basicsize = sizeof(RWLockViewObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | PA_NOT_CONSTRUCTIBLE,
     .slots = View_slots,
 };
 
@@ -1207,6 +1246,9 @@ static PyMethodDef Guard_methods[] = {
 };
 
 static PyType_Slot Guard_slots[] = {
+#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
+    {Py_tp_new, refuse_construction},
+#endif
     {Py_tp_doc, "Context manager returned by RWLock.read(timeout) and RWLock.write(timeout)."},
     {Py_tp_dealloc, Guard_dealloc},
     {Py_tp_methods, Guard_methods},
@@ -1216,7 +1258,7 @@ static PyType_Slot Guard_slots[] = {
 static PyType_Spec Guard_spec = {
     .name = "pyatomics.RWLockGuard",
     .basicsize = sizeof(RWLockGuardObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | PA_NOT_CONSTRUCTIBLE,
     .slots = Guard_slots,
 };
 

@@ -141,6 +141,12 @@ bool pa_rwlock_is_write_locked(pa_rwlock *rw);
 uint32_t pa_rwlock_reader_count(pa_rwlock *rw);
 bool pa_rwlock_write_held_by_me(pa_rwlock *rw);
 uint32_t pa_rwlock_read_holds_by_me(pa_rwlock *rw); /* recursion depth */
+/* What the views' locked() reports, as a threading.Lock user reads it: the
+ * side is held, or a single attempt at it by a thread holding nothing would
+ * fail now.  Write side: any holder (readers or a writer) or a read phase.
+ * Read side: any holder, or a waiting writer (writer preference) or a full
+ * count holding new readers back.  A snapshot. */
+bool pa_rwlock_side_locked(pa_rwlock *rw, bool write);
 
 /* Forget everything: for a child process after fork(), where the threads
  * that held the lock no longer exist.  Not thread-safe by design. */

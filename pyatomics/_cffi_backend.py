@@ -723,6 +723,7 @@ _rw_is_write_locked = lib.pa_rwlock_is_write_locked
 _rw_reader_count = lib.pa_rwlock_reader_count
 _rw_write_held_by_me = lib.pa_rwlock_write_held_by_me
 _rw_read_holds_by_me = lib.pa_rwlock_read_holds_by_me
+_rw_side_locked = lib.pa_rwlock_side_locked
 _rw_forget_my_holds = lib.pa_rwlock_forget_my_holds
 
 
@@ -922,10 +923,16 @@ class RWLockView:
             raise RuntimeError(_EXIT_MSG[self._write])
 
     def locked(self):
-        """locked() -> bool\n\nWriter side: a writer holds the lock. Reader side: some reader holds it."""
-        if self._write:
-            return _rw_is_write_locked(self._p)
-        return _rw_reader_count(self._p) > 0
+        """locked() -> bool
+
+        Whether this side is held, or acquire(blocking=False) on it would fail now for a thread that holds nothing
+        (a snapshot). Writer side: a reader or a writer holds the lock. Reader side: a reader or a writer holds it,
+        or a writer waits for it."""
+        return _rw_side_locked(self._p, self._write)
+
+    def _at_fork_reinit(self):
+        # threading.Condition._at_fork_reinit calls this on its lock: reset the whole RWLock.
+        lib.pa_rwlock_reinit_after_fork(self._p)
 
     def _is_owned(self):
         # For threading.Condition: whether the *calling thread* holds this side.

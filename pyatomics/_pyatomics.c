@@ -1142,8 +1142,7 @@ static PyObject *View_exit(PyObject *self, PyObject *const *args, Py_ssize_t nar
 }
 static int view_locked(PyObject *self) {
     RWLockObject *rw = VIEW(self)->rw;
-    if (rw == NULL) return 0;
-    return VIEW(self)->write ? pa_rwlock_is_write_locked(&rw->lock) : pa_rwlock_reader_count(&rw->lock) > 0;
+    return rw != NULL && pa_rwlock_side_locked(&rw->lock, VIEW(self)->write);
 }
 static PyObject *View_locked(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     return PyBool_FromLong(view_locked(self));
@@ -1154,6 +1153,15 @@ static PyObject *View_is_owned(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     if (rw == NULL) Py_RETURN_FALSE;
     if (VIEW(self)->write) return PyBool_FromLong(pa_rwlock_write_held_by_me(&rw->lock));
     return PyBool_FromLong(pa_rwlock_read_holds_by_me(&rw->lock) > 0);
+}
+/* threading.Condition._at_fork_reinit (and concurrent.futures through it)
+ * calls this on the lock it was given: reset the whole RWLock, as
+ * RWLock._at_fork_reinit does. */
+static PyObject *View_at_fork_reinit(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    RWLockObject *rw = view_lock(self);
+    if (rw == NULL) return NULL;
+    pa_rwlock_reinit_after_fork(&rw->lock);
+    Py_RETURN_NONE;
 }
 static PyObject *View_repr(PyObject *self) {
     return lock_repr(self, view_locked(self), VIEW(self)->write ? " (write side)" : " (read side)");
@@ -1168,7 +1176,10 @@ static PyMethodDef View_methods[] = {
      "acquire(blocking=True, timeout=-1) -> bool"},
     {"release", View_release, METH_NOARGS, "release() -> None"},
     {"locked", View_locked, METH_NOARGS,
-     "locked() -> bool\n\nWriter side: a writer holds the lock. Reader side: some reader holds it."},
+     "locked() -> bool\n\nWhether this side is held, or acquire(blocking=False) on it would fail now for a "
+     "thread that holds nothing (a snapshot). Writer side: a reader or a writer holds the lock. Reader side: "
+     "a reader or a writer holds it, or a writer waits for it."},
+    {"_at_fork_reinit", View_at_fork_reinit, METH_NOARGS, NULL},
     {"_is_owned", View_is_owned, METH_NOARGS, NULL},
     {"__enter__", View_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))View_exit, METH_FASTCALL, NULL},

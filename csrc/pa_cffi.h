@@ -150,7 +150,7 @@ static inline void pa_cffi_int_notify(pa_cffi_int *a, bool all) { pa_int_notify(
  * raised *before* the core call, inside the entry point's try block, while
  * this thread's last acquisition is a hold on the same lock it still has.
  * CPython never checks for signals there (only loads precede the call);
- * the PyPy interpreter checks before every bytecode (its JIT does not).
+ * pypy's interpreter checks before every bytecode (its JIT does not).
  * ------------------------------------------------------------------------- */
 enum { PA_CFFI_SPIN = 1, PA_CFFI_READ = 2, PA_CFFI_WRITE = 3 };
 

@@ -8,8 +8,7 @@
  * spinlock and rwlock functions of the core already have such signatures and
  * are declared in the cdef as they are; AtomicInt needs these wrappers.
  *
- * Nothing here is an algorithm: each wrapper is one call into pa_atomic.h or
- * pa_int_wait.h plus the translation of its status into a return value.
+ * Nothing here is an algorithm: each wrapper is one call into pa_atomic_int.h plus the translation of its status into a return value.
  * The Python side (pyatomics/_cffi_backend.py) only converts arguments,
  * raises exceptions and loops on the deadline, as pyatomics/_pyatomics.c does.
  */
@@ -20,18 +19,16 @@
 #include <stdint.h>
 
 #include "pa_atomic.h"
-#include "pa_int_wait.h"
+#include "pa_atomic_int.h"
 #include "pa_lock.h"
 #include "pa_rwlock.h"
 #include "pa_spinlock.h"
 #include "pa_thread.h"
 
-/* The C state of one AtomicInt (the C-API binding has the same two fields in
- * its object).  Allocated by ffi.new, which aligns at least to 8 bytes. */
-typedef struct {
-    pa_atomic_i64 value;
-    pa_notifier notifier;
-} pa_cffi_int;
+/* The C state of one AtomicInt (pa_atomic_int.h; the C-API binding embeds
+ * the same struct in its object).  Allocated by ffi.new, which aligns at
+ * least to 8 bytes. */
+typedef pa_aint pa_cffi_int;
 
 /* ---------------------------------------------------------------------------
  * Checked operations: one int64_t result, and a failure that is rare.
@@ -53,42 +50,38 @@ typedef struct {
  * nothing, returns the sentinel) on overflow or a sentinel-valued result.
  * The compare-exchange publishes only a value that fits (pa_atomic.h). */
 PA_INLINE int64_t pa_cffi_add_refusing(pa_cffi_int *a, int64_t v, bool subtract, bool report_new) {
-    int64_t old = pa_i64_load(&a->value), new_value;
+    int64_t old = pa_aint_load(a), new_value;
     do {
         bool overflow = subtract ? pa_sub_overflows(old, v, &new_value) : pa_add_overflows(old, v, &new_value);
         if (PA_UNLIKELY(overflow) || PA_UNLIKELY((report_new ? new_value : old) == PA_CFFI_SENTINEL))
             return PA_CFFI_SENTINEL;
-    } while (!pa_i64_compare_exchange(&a->value, old, new_value, &old));
+    } while (!pa_aint_compare_exchange(a, old, new_value, &old));
     return report_new ? new_value : old;
 }
 
 /* The rare path: PA_OK and the result in *out, or PA_OVERFLOW (nothing stored). */
 static inline int pa_cffi_add_slow(pa_cffi_int *a, int64_t v, bool subtract, bool report_new, int64_t *out) {
     int64_t old;
-    pa_status s = subtract ? pa_i64_fetch_sub_checked(&a->value, v, &old)
-                           : pa_i64_fetch_add_checked(&a->value, v, &old);
+    pa_status s = subtract ? pa_aint_fetch_sub_checked(a, v, &old) : pa_aint_fetch_add_checked(a, v, &old);
     if (s == PA_OK) *out = report_new ? (subtract ? old - v : old + v) : old;
     return (int)s;
 }
 
-static inline void pa_cffi_int_init(pa_cffi_int *a, int64_t v) {
-    pa_i64_store(&a->value, v);
-    pa_notifier_init(&a->notifier);
-}
+static inline void pa_cffi_int_init(pa_cffi_int *a, int64_t v) { pa_aint_init(a, v); }
 
-PA_INLINE int64_t pa_cffi_load(pa_cffi_int *a) { return pa_i64_load(&a->value); }
-PA_INLINE void pa_cffi_store(pa_cffi_int *a, int64_t v) { pa_i64_store(&a->value, v); }
-PA_INLINE int64_t pa_cffi_exchange(pa_cffi_int *a, int64_t v) { return pa_i64_exchange(&a->value, v); }
+PA_INLINE int64_t pa_cffi_load(pa_cffi_int *a) { return pa_aint_load(a); }
+PA_INLINE void pa_cffi_store(pa_cffi_int *a, int64_t v) { pa_aint_store(a, v); }
+PA_INLINE int64_t pa_cffi_exchange(pa_cffi_int *a, int64_t v) { return pa_aint_exchange(a, v); }
 
 PA_INLINE bool pa_cffi_compare_exchange(pa_cffi_int *a, int64_t expected, int64_t desired) {
-    return pa_i64_compare_exchange(&a->value, expected, desired, NULL);
+    return pa_aint_compare_exchange(a, expected, desired, NULL);
 }
 
 /* Compare-exchange that returns the value seen: equal to `expected` exactly
  * when `desired` was stored (a strong CAS fails only on a different value). */
 PA_INLINE int64_t pa_cffi_compare_exchange_seen(pa_cffi_int *a, int64_t expected, int64_t desired) {
     int64_t seen;
-    pa_i64_compare_exchange(&a->value, expected, desired, &seen);
+    pa_aint_compare_exchange(a, expected, desired, &seen);
     return seen;
 }
 
@@ -103,30 +96,30 @@ PA_INLINE int64_t pa_cffi_dec(pa_cffi_int *a) { return pa_cffi_add_refusing(a, 1
 /* In-place forms (a += n ...): only the status matters. */
 PA_INLINE int pa_cffi_iadd(pa_cffi_int *a, int64_t v) {
     int64_t old;
-    return (int)pa_i64_fetch_add_checked(&a->value, v, &old);
+    return (int)pa_aint_fetch_add_checked(a, v, &old);
 }
 PA_INLINE int pa_cffi_isub(pa_cffi_int *a, int64_t v) {
     int64_t old;
-    return (int)pa_i64_fetch_sub_checked(&a->value, v, &old);
+    return (int)pa_aint_fetch_sub_checked(a, v, &old);
 }
 
 /* Cannot overflow: previous value. */
-PA_INLINE int64_t pa_cffi_fetch_and(pa_cffi_int *a, int64_t v) { return pa_i64_fetch_and(&a->value, v); }
-PA_INLINE int64_t pa_cffi_fetch_or(pa_cffi_int *a, int64_t v) { return pa_i64_fetch_or(&a->value, v); }
-PA_INLINE int64_t pa_cffi_fetch_xor(pa_cffi_int *a, int64_t v) { return pa_i64_fetch_xor(&a->value, v); }
-PA_INLINE int64_t pa_cffi_fetch_max(pa_cffi_int *a, int64_t v) { return pa_i64_fetch_max(&a->value, v); }
-PA_INLINE int64_t pa_cffi_fetch_min(pa_cffi_int *a, int64_t v) { return pa_i64_fetch_min(&a->value, v); }
+PA_INLINE int64_t pa_cffi_fetch_and(pa_cffi_int *a, int64_t v) { return pa_aint_fetch_and(a, v); }
+PA_INLINE int64_t pa_cffi_fetch_or(pa_cffi_int *a, int64_t v) { return pa_aint_fetch_or(a, v); }
+PA_INLINE int64_t pa_cffi_fetch_xor(pa_cffi_int *a, int64_t v) { return pa_aint_fetch_xor(a, v); }
+PA_INLINE int64_t pa_cffi_fetch_max(pa_cffi_int *a, int64_t v) { return pa_aint_fetch_max(a, v); }
+PA_INLINE int64_t pa_cffi_fetch_min(pa_cffi_int *a, int64_t v) { return pa_aint_fetch_min(a, v); }
 
 /* Result unused: lets the compiler emit a single lock and/or/xor. */
-PA_INLINE void pa_cffi_iand(pa_cffi_int *a, int64_t v) { (void)pa_i64_fetch_and(&a->value, v); }
-PA_INLINE void pa_cffi_ior(pa_cffi_int *a, int64_t v) { (void)pa_i64_fetch_or(&a->value, v); }
-PA_INLINE void pa_cffi_ixor(pa_cffi_int *a, int64_t v) { (void)pa_i64_fetch_xor(&a->value, v); }
+PA_INLINE void pa_cffi_iand(pa_cffi_int *a, int64_t v) { (void)pa_aint_fetch_and(a, v); }
+PA_INLINE void pa_cffi_ior(pa_cffi_int *a, int64_t v) { (void)pa_aint_fetch_or(a, v); }
+PA_INLINE void pa_cffi_ixor(pa_cffi_int *a, int64_t v) { (void)pa_aint_fetch_xor(a, v); }
 
 /* wait/notify (pa_int_wait.h); the deadline comes from pa_deadline_after. */
 static inline pa_lock_result pa_cffi_int_wait(pa_cffi_int *a, int64_t expected, int64_t deadline_ns) {
-    return pa_int_wait(&a->value, &a->notifier, expected, deadline_ns);
+    return pa_aint_wait(a, expected, deadline_ns);
 }
-static inline void pa_cffi_int_notify(pa_cffi_int *a, bool all) { pa_int_notify(&a->notifier, all); }
+static inline void pa_cffi_int_notify(pa_cffi_int *a, bool all) { pa_aint_notify(a, all); }
 
 /* ---------------------------------------------------------------------------
  * Acquisitions that a KeyboardInterrupt cannot leak.

@@ -30,6 +30,7 @@ CORE_SOURCES = [
 ]
 HEADERS = [
     "csrc/pa_atomic.h",
+    "csrc/pa_atomic_int.h",
     "csrc/pa_build_info.h",
     "csrc/pa_cffi.h",
     "csrc/pa_int_wait.h",

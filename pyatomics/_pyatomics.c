@@ -17,8 +17,8 @@
 #include <structmember.h>
 
 #include "pa_atomic.h"
+#include "pa_atomic_int.h"
 #include "pa_build_info.h"
-#include "pa_int_wait.h"
 #include "pa_rwlock.h"
 #include "pa_spinlock.h"
 #include "pa_wait.h"
@@ -232,8 +232,7 @@ static pa_lock_result block_on(blocking_call call, void *target, void *ctx, int6
 
 typedef struct {
     PyObject_HEAD
-    pa_atomic_i64 value;
-    pa_notifier notifier;
+    pa_aint a; /* value and waiters (pa_atomic_int.h) */
 } AtomicIntObject;
 
 #define AI(o) ((AtomicIntObject *)(o))
@@ -246,8 +245,7 @@ static PyObject *AtomicInt_new(PyTypeObject *type, PyObject *args, PyObject *kwd
     if (value_obj != NULL && as_int64(value_obj, &value) < 0) return NULL;
     AtomicIntObject *self = (AtomicIntObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
-    pa_i64_store(&self->value, value);
-    pa_notifier_init(&self->notifier);
+    pa_aint_init(&self->a, value);
     return (PyObject *)self;
 }
 
@@ -258,20 +256,20 @@ static void AtomicInt_dealloc(PyObject *self) {
 }
 
 static PyObject *AtomicInt_load(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    return PyLong_FromLongLong(pa_i64_load(&AI(self)->value));
+    return PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
 }
 
 static PyObject *AtomicInt_store(PyObject *self, PyObject *arg) {
     int64_t v;
     if (as_int64(arg, &v) < 0) return NULL;
-    pa_i64_store(&AI(self)->value, v);
+    pa_aint_store(&AI(self)->a, v);
     Py_RETURN_NONE;
 }
 
 static PyObject *AtomicInt_exchange(PyObject *self, PyObject *arg) {
     int64_t v;
     if (as_int64(arg, &v) < 0) return NULL;
-    return PyLong_FromLongLong(pa_i64_exchange(&AI(self)->value, v));
+    return PyLong_FromLongLong(pa_aint_exchange(&AI(self)->a, v));
 }
 
 static PyObject *AtomicInt_compare_exchange(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -281,20 +279,20 @@ static PyObject *AtomicInt_compare_exchange(PyObject *self, PyObject *const *arg
         return NULL;
     }
     if (as_int64(args[0], &expected) < 0 || as_int64(args[1], &desired) < 0) return NULL;
-    return PyBool_FromLong(pa_i64_compare_exchange(&AI(self)->value, expected, desired, NULL));
+    return PyBool_FromLong(pa_aint_compare_exchange(&AI(self)->a, expected, desired, NULL));
 }
 
 /* Checked add of `delta`; returns the old value, or NULL with OverflowError. */
 static inline PyObject *add_returning(PyObject *self, int64_t delta, int return_new) {
     int64_t old;
-    if (PA_UNLIKELY(pa_i64_fetch_add_checked(&AI(self)->value, delta, &old) != PA_OK))
+    if (PA_UNLIKELY(pa_aint_fetch_add_checked(&AI(self)->a, delta, &old) != PA_OK))
         return overflow_result();
     return PyLong_FromLongLong(return_new ? old + delta : old);
 }
 
 static inline PyObject *sub_returning(PyObject *self, int64_t delta, int return_new) {
     int64_t old;
-    if (PA_UNLIKELY(pa_i64_fetch_sub_checked(&AI(self)->value, delta, &old) != PA_OK))
+    if (PA_UNLIKELY(pa_aint_fetch_sub_checked(&AI(self)->a, delta, &old) != PA_OK))
         return overflow_result();
     return PyLong_FromLongLong(return_new ? old - delta : old);
 }
@@ -331,13 +329,13 @@ static PyObject *AtomicInt_dec(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     static PyObject *AtomicInt_##name(PyObject *self, PyObject *arg) {  \
         int64_t v;                                                      \
         if (as_int64(arg, &v) < 0) return NULL;                         \
-        return PyLong_FromLongLong(core_fn(&AI(self)->value, v));       \
+        return PyLong_FromLongLong(core_fn(&AI(self)->a, v));           \
     }
-DEFINE_FETCH_OP(fetch_and, pa_i64_fetch_and)
-DEFINE_FETCH_OP(fetch_or, pa_i64_fetch_or)
-DEFINE_FETCH_OP(fetch_xor, pa_i64_fetch_xor)
-DEFINE_FETCH_OP(fetch_max, pa_i64_fetch_max)
-DEFINE_FETCH_OP(fetch_min, pa_i64_fetch_min)
+DEFINE_FETCH_OP(fetch_and, pa_aint_fetch_and)
+DEFINE_FETCH_OP(fetch_or, pa_aint_fetch_or)
+DEFINE_FETCH_OP(fetch_xor, pa_aint_fetch_xor)
+DEFINE_FETCH_OP(fetch_max, pa_aint_fetch_max)
+DEFINE_FETCH_OP(fetch_min, pa_aint_fetch_min)
 
 /* update(func): the CAS loop with a Python function in it.  func may run
  * more than once under contention, so it must be pure. */
@@ -347,7 +345,7 @@ static PyObject *AtomicInt_update(PyObject *self, PyObject *func) {
                      Py_TYPE(func)->tp_name);
         return NULL;
     }
-    int64_t old = pa_i64_load(&AI(self)->value);
+    int64_t old = pa_aint_load(&AI(self)->a);
     for (;;) {
         PyObject *old_obj = PyLong_FromLongLong(old);
         if (old_obj == NULL) return NULL;
@@ -358,7 +356,7 @@ static PyObject *AtomicInt_update(PyObject *self, PyObject *func) {
         int rc = as_int64(new_obj, &new_value);
         Py_DECREF(new_obj);
         if (rc < 0) return NULL;
-        if (pa_i64_compare_exchange(&AI(self)->value, old, new_value, &old))
+        if (pa_aint_compare_exchange(&AI(self)->a, old, new_value, &old))
             return PyLong_FromLongLong(new_value);
     }
 }
@@ -367,7 +365,7 @@ static PyObject *AtomicInt_update(PyObject *self, PyObject *func) {
 
 static pa_lock_result atomic_int_wait_call(void *target, int64_t deadline, void *ctx) {
     AtomicIntObject *self = target;
-    return pa_int_wait(&self->value, &self->notifier, *(int64_t *)ctx, deadline);
+    return pa_aint_wait(&self->a, *(int64_t *)ctx, deadline);
 }
 
 static PyObject *AtomicInt_wait(PyObject *self, PyObject *args, PyObject *kwds) {
@@ -384,12 +382,12 @@ static PyObject *AtomicInt_wait(PyObject *self, PyObject *args, PyObject *kwds) 
 }
 
 static PyObject *AtomicInt_notify_one(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    pa_int_notify(&AI(self)->notifier, false);
+    pa_aint_notify(&AI(self)->a, false);
     Py_RETURN_NONE;
 }
 
 static PyObject *AtomicInt_notify_all(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    pa_int_notify(&AI(self)->notifier, true);
+    pa_aint_notify(&AI(self)->a, true);
     Py_RETURN_NONE;
 }
 
@@ -397,7 +395,7 @@ static PyObject *AtomicInt_notify_all(PyObject *self, PyObject *Py_UNUSED(ignore
 
 static PyObject *new_like(PyObject *self) {
     return PyObject_CallFunction((PyObject *)Py_TYPE(self), "L",
-                                 (long long)pa_i64_load(&AI(self)->value));
+                                 (long long)pa_aint_load(&AI(self)->a));
 }
 static PyObject *AtomicInt_copy(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     return new_like(self);
@@ -406,10 +404,10 @@ static PyObject *AtomicInt_deepcopy(PyObject *self, PyObject *Py_UNUSED(memo)) {
     return new_like(self);
 }
 static PyObject *AtomicInt_reduce(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    return Py_BuildValue("O(L)", (PyObject *)Py_TYPE(self), (long long)pa_i64_load(&AI(self)->value));
+    return Py_BuildValue("O(L)", (PyObject *)Py_TYPE(self), (long long)pa_aint_load(&AI(self)->a));
 }
 static PyObject *AtomicInt_format(PyObject *self, PyObject *spec) {
-    PyObject *v = PyLong_FromLongLong(pa_i64_load(&AI(self)->value));
+    PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
     if (v == NULL) return NULL;
     PyObject *res = PyObject_Format(v, spec);
     Py_DECREF(v);
@@ -417,11 +415,11 @@ static PyObject *AtomicInt_format(PyObject *self, PyObject *spec) {
 }
 static PyObject *AtomicInt_repr(PyObject *self) {
     const char *name = Py_TYPE(self)->tp_name, *dot = strrchr(name, '.');
-    return PyUnicode_FromFormat("%s(%lld)", dot ? dot + 1 : name, (long long)pa_i64_load(&AI(self)->value));
+    return PyUnicode_FromFormat("%s(%lld)", dot ? dot + 1 : name, (long long)pa_aint_load(&AI(self)->a));
 }
 
 static PyObject *AtomicInt_str(PyObject *self) {
-    PyObject *v = PyLong_FromLongLong(pa_i64_load(&AI(self)->value));
+    PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
     if (v == NULL) return NULL;
     PyObject *res = PyObject_Str(v);
     Py_DECREF(v);
@@ -432,13 +430,13 @@ static PyObject *AtomicInt_str(PyObject *self) {
 
 static PyObject *AtomicInt_int(PyObject *self) { return AtomicInt_load(self, NULL); }
 static PyObject *AtomicInt_float(PyObject *self) {
-    return PyFloat_FromDouble((double)pa_i64_load(&AI(self)->value));
+    return PyFloat_FromDouble((double)pa_aint_load(&AI(self)->a));
 }
-static int AtomicInt_bool(PyObject *self) { return pa_i64_load(&AI(self)->value) != 0; }
+static int AtomicInt_bool(PyObject *self) { return pa_aint_load(&AI(self)->a) != 0; }
 
 /* An operand as a plain int: AtomicInts are read (one load), others as is. */
 static PyObject *operand(PyObject *o) {
-    if (IS_ATOMIC_INT(o)) return PyLong_FromLongLong(pa_i64_load(&AI(o)->value));
+    if (IS_ATOMIC_INT(o)) return PyLong_FromLongLong(pa_aint_load(&AI(o)->a));
     return Py_NewRef(o);
 }
 
@@ -496,25 +494,25 @@ DEFINE_UNARY(nb_invert, PyNumber_Invert)
 static PyObject *AtomicInt_iadd(PyObject *self, PyObject *arg) {
     int64_t v, old;
     if (as_int64(arg, &v) < 0) return NULL;
-    if (pa_i64_fetch_add_checked(&AI(self)->value, v, &old) != PA_OK) return overflow_result();
+    if (pa_aint_fetch_add_checked(&AI(self)->a, v, &old) != PA_OK) return overflow_result();
     return Py_NewRef(self);
 }
 static PyObject *AtomicInt_isub(PyObject *self, PyObject *arg) {
     int64_t v, old;
     if (as_int64(arg, &v) < 0) return NULL;
-    if (pa_i64_fetch_sub_checked(&AI(self)->value, v, &old) != PA_OK) return overflow_result();
+    if (pa_aint_fetch_sub_checked(&AI(self)->a, v, &old) != PA_OK) return overflow_result();
     return Py_NewRef(self);
 }
 #define DEFINE_INPLACE_BITWISE(name, core_fn)                          \
     static PyObject *AtomicInt_##name(PyObject *self, PyObject *arg) { \
         int64_t v;                                                     \
         if (as_int64(arg, &v) < 0) return NULL;                        \
-        core_fn(&AI(self)->value, v);                                  \
+        (void)core_fn(&AI(self)->a, v);                                \
         return Py_NewRef(self);                                        \
     }
-DEFINE_INPLACE_BITWISE(iand, pa_i64_fetch_and)
-DEFINE_INPLACE_BITWISE(ior, pa_i64_fetch_or)
-DEFINE_INPLACE_BITWISE(ixor, pa_i64_fetch_xor)
+DEFINE_INPLACE_BITWISE(iand, pa_aint_fetch_and)
+DEFINE_INPLACE_BITWISE(ior, pa_aint_fetch_or)
+DEFINE_INPLACE_BITWISE(ixor, pa_aint_fetch_xor)
 
 /* Without these, `a *= 2` would fall back to `a = a * 2` and silently rebind
  * the name to a plain int: refuse instead, and say what to do. */

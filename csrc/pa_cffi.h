@@ -8,8 +8,7 @@
  * spinlock and rwlock functions of the core already have such signatures and
  * are declared in the cdef as they are; AtomicInt needs these wrappers.
  *
- * Nothing here is an algorithm: each wrapper is one call into pa_atomic.h or
- * pa_int_wait.h plus the translation of its status into a return value.
+ * Nothing here is an algorithm: each wrapper is one call into pa_atomic_int.h plus the translation of its status into a return value.
  * The Python side (pyatomics/_cffi_backend.py) only converts arguments,
  * raises exceptions and loops on the deadline, as pyatomics/_pyatomics.c does.
  */
@@ -20,115 +19,200 @@
 #include <stdint.h>
 
 #include "pa_atomic.h"
-#include "pa_int_wait.h"
+#include "pa_atomic_int.h"
 #include "pa_lock.h"
+#include "pa_rwlock.h"
+#include "pa_spinlock.h"
 #include "pa_thread.h"
 
-/* The C state of one AtomicInt (the C-API binding has the same two fields in
- * its object).  Allocated by ffi.new, which aligns at least to 8 bytes. */
-typedef struct {
-    pa_atomic_i64 value;
-    pa_notifier notifier;
-} pa_cffi_int;
+/* The C state of one AtomicInt (pa_atomic_int.h; the C-API binding embeds
+ * the same struct in its object).  Allocated by ffi.new, which aligns at
+ * least to 8 bytes. */
+typedef pa_aint pa_cffi_int;
 
 /* ---------------------------------------------------------------------------
  * Checked operations: one int64_t result, and a failure that is rare.
  *
- * A checked wrapper returns its result, or PA_CFFI_SENTINEL if the operation
- * would overflow (then nothing was stored).  A legitimate result can equal
- * the sentinel too, so whenever a wrapper returns the sentinel it records in
- * a thread-local flag which of the two it was, and the binding asks
- * pa_cffi_overflowed() only then: the common path is a single call with no
- * out-parameter (which would cost an allocation per call from Python).
+ * The fast wrapper returns its result, or PA_CFFI_SENTINEL having stored
+ * nothing: it refuses not only an overflow but also any update whose
+ * reported result would equal the sentinel, so the sentinel never needs a
+ * second look at shared or thread-local state.  The binding then calls the
+ * _slow variant, which does the operation with the status and the value
+ * reported separately (through an out-parameter, an allocation from Python
+ * that only this rare path pays).  An earlier design kept "was it an
+ * overflow?" in a thread-local flag read by a second call; a signal handler
+ * or finalizer running on the same thread between the two calls could
+ * overwrite it.
  * ------------------------------------------------------------------------- */
 #define PA_CFFI_SENTINEL INT64_MIN
 
-static PA_THREAD_LOCAL bool pa_cffi_overflow_flag;
-
-PA_INLINE int64_t pa_cffi_result(pa_status status, int64_t value) {
-    if (PA_UNLIKELY(status != PA_OK)) {
-        pa_cffi_overflow_flag = true;
-        return PA_CFFI_SENTINEL;
-    }
-    if (PA_UNLIKELY(value == PA_CFFI_SENTINEL)) pa_cffi_overflow_flag = false;
-    return value;
+/* *a += v (or -= v), reporting the old or the new value; refuses (stores
+ * nothing, returns the sentinel) on overflow or a sentinel-valued result.
+ * The compare-exchange publishes only a value that fits (pa_atomic.h). */
+PA_INLINE int64_t pa_cffi_add_refusing(pa_cffi_int *a, int64_t v, bool subtract, bool report_new) {
+    int64_t old = pa_aint_load(a), new_value;
+    do {
+        bool overflow = subtract ? pa_sub_overflows(old, v, &new_value) : pa_add_overflows(old, v, &new_value);
+        if (PA_UNLIKELY(overflow) || PA_UNLIKELY((report_new ? new_value : old) == PA_CFFI_SENTINEL))
+            return PA_CFFI_SENTINEL;
+    } while (!pa_aint_compare_exchange(a, old, new_value, &old));
+    return report_new ? new_value : old;
 }
 
-/* After a checked wrapper returned PA_CFFI_SENTINEL on this thread: whether it
- * was an overflow (true) or the sentinel is the real result (false). */
-static inline bool pa_cffi_overflowed(void) { return pa_cffi_overflow_flag; }
-
-static inline void pa_cffi_int_init(pa_cffi_int *a, int64_t v) {
-    pa_i64_store(&a->value, v);
-    pa_notifier_init(&a->notifier);
+/* The rare path: PA_OK and the result in *out, or PA_OVERFLOW (nothing stored). */
+static inline int pa_cffi_add_slow(pa_cffi_int *a, int64_t v, bool subtract, bool report_new, int64_t *out) {
+    int64_t old;
+    pa_status s = subtract ? pa_aint_fetch_sub_checked(a, v, &old) : pa_aint_fetch_add_checked(a, v, &old);
+    if (s == PA_OK) *out = report_new ? (subtract ? old - v : old + v) : old;
+    return (int)s;
 }
 
-PA_INLINE int64_t pa_cffi_load(pa_cffi_int *a) { return pa_i64_load(&a->value); }
-PA_INLINE void pa_cffi_store(pa_cffi_int *a, int64_t v) { pa_i64_store(&a->value, v); }
-PA_INLINE int64_t pa_cffi_exchange(pa_cffi_int *a, int64_t v) { return pa_i64_exchange(&a->value, v); }
+static inline void pa_cffi_int_init(pa_cffi_int *a, int64_t v) { pa_aint_init(a, v); }
+
+PA_INLINE int64_t pa_cffi_load(pa_cffi_int *a) { return pa_aint_load(a); }
+PA_INLINE void pa_cffi_store(pa_cffi_int *a, int64_t v) { pa_aint_store(a, v); }
+PA_INLINE int64_t pa_cffi_exchange(pa_cffi_int *a, int64_t v) { return pa_aint_exchange(a, v); }
 
 PA_INLINE bool pa_cffi_compare_exchange(pa_cffi_int *a, int64_t expected, int64_t desired) {
-    return pa_i64_compare_exchange(&a->value, expected, desired, NULL);
+    return pa_aint_compare_exchange(a, expected, desired, NULL);
 }
 
 /* Compare-exchange that returns the value seen: equal to `expected` exactly
  * when `desired` was stored (a strong CAS fails only on a different value). */
 PA_INLINE int64_t pa_cffi_compare_exchange_seen(pa_cffi_int *a, int64_t expected, int64_t desired) {
     int64_t seen;
-    pa_i64_compare_exchange(&a->value, expected, desired, &seen);
+    pa_aint_compare_exchange(a, expected, desired, &seen);
     return seen;
 }
 
-/* Checked: previous value (fetch_*) or new value (add/sub/inc/dec). */
-PA_INLINE int64_t pa_cffi_fetch_add(pa_cffi_int *a, int64_t v) {
-    int64_t old;
-    pa_status s = pa_i64_fetch_add_checked(&a->value, v, &old);
-    return pa_cffi_result(s, old);
-}
-PA_INLINE int64_t pa_cffi_fetch_sub(pa_cffi_int *a, int64_t v) {
-    int64_t old;
-    pa_status s = pa_i64_fetch_sub_checked(&a->value, v, &old);
-    return pa_cffi_result(s, old);
-}
-PA_INLINE int64_t pa_cffi_add(pa_cffi_int *a, int64_t v) {
-    int64_t old;
-    pa_status s = pa_i64_fetch_add_checked(&a->value, v, &old);
-    return pa_cffi_result(s, s == PA_OK ? old + v : 0);
-}
-PA_INLINE int64_t pa_cffi_sub(pa_cffi_int *a, int64_t v) {
-    int64_t old;
-    pa_status s = pa_i64_fetch_sub_checked(&a->value, v, &old);
-    return pa_cffi_result(s, s == PA_OK ? old - v : 0);
-}
-PA_INLINE int64_t pa_cffi_inc(pa_cffi_int *a) { return pa_cffi_add(a, 1); }
-PA_INLINE int64_t pa_cffi_dec(pa_cffi_int *a) { return pa_cffi_sub(a, 1); }
+/* Checked, refusing as above: previous value (fetch_*) or new value (add/sub/inc/dec). */
+PA_INLINE int64_t pa_cffi_fetch_add(pa_cffi_int *a, int64_t v) { return pa_cffi_add_refusing(a, v, false, false); }
+PA_INLINE int64_t pa_cffi_fetch_sub(pa_cffi_int *a, int64_t v) { return pa_cffi_add_refusing(a, v, true, false); }
+PA_INLINE int64_t pa_cffi_add(pa_cffi_int *a, int64_t v) { return pa_cffi_add_refusing(a, v, false, true); }
+PA_INLINE int64_t pa_cffi_sub(pa_cffi_int *a, int64_t v) { return pa_cffi_add_refusing(a, v, true, true); }
+PA_INLINE int64_t pa_cffi_inc(pa_cffi_int *a) { return pa_cffi_add_refusing(a, 1, false, true); }
+PA_INLINE int64_t pa_cffi_dec(pa_cffi_int *a) { return pa_cffi_add_refusing(a, 1, true, true); }
 
 /* In-place forms (a += n ...): only the status matters. */
 PA_INLINE int pa_cffi_iadd(pa_cffi_int *a, int64_t v) {
     int64_t old;
-    return (int)pa_i64_fetch_add_checked(&a->value, v, &old);
+    return (int)pa_aint_fetch_add_checked(a, v, &old);
 }
 PA_INLINE int pa_cffi_isub(pa_cffi_int *a, int64_t v) {
     int64_t old;
-    return (int)pa_i64_fetch_sub_checked(&a->value, v, &old);
+    return (int)pa_aint_fetch_sub_checked(a, v, &old);
 }
 
 /* Cannot overflow: previous value. */
-PA_INLINE int64_t pa_cffi_fetch_and(pa_cffi_int *a, int64_t v) { return pa_i64_fetch_and(&a->value, v); }
-PA_INLINE int64_t pa_cffi_fetch_or(pa_cffi_int *a, int64_t v) { return pa_i64_fetch_or(&a->value, v); }
-PA_INLINE int64_t pa_cffi_fetch_xor(pa_cffi_int *a, int64_t v) { return pa_i64_fetch_xor(&a->value, v); }
-PA_INLINE int64_t pa_cffi_fetch_max(pa_cffi_int *a, int64_t v) { return pa_i64_fetch_max(&a->value, v); }
-PA_INLINE int64_t pa_cffi_fetch_min(pa_cffi_int *a, int64_t v) { return pa_i64_fetch_min(&a->value, v); }
+PA_INLINE int64_t pa_cffi_fetch_and(pa_cffi_int *a, int64_t v) { return pa_aint_fetch_and(a, v); }
+PA_INLINE int64_t pa_cffi_fetch_or(pa_cffi_int *a, int64_t v) { return pa_aint_fetch_or(a, v); }
+PA_INLINE int64_t pa_cffi_fetch_xor(pa_cffi_int *a, int64_t v) { return pa_aint_fetch_xor(a, v); }
+PA_INLINE int64_t pa_cffi_fetch_max(pa_cffi_int *a, int64_t v) { return pa_aint_fetch_max(a, v); }
+PA_INLINE int64_t pa_cffi_fetch_min(pa_cffi_int *a, int64_t v) { return pa_aint_fetch_min(a, v); }
 
 /* Result unused: lets the compiler emit a single lock and/or/xor. */
-PA_INLINE void pa_cffi_iand(pa_cffi_int *a, int64_t v) { (void)pa_i64_fetch_and(&a->value, v); }
-PA_INLINE void pa_cffi_ior(pa_cffi_int *a, int64_t v) { (void)pa_i64_fetch_or(&a->value, v); }
-PA_INLINE void pa_cffi_ixor(pa_cffi_int *a, int64_t v) { (void)pa_i64_fetch_xor(&a->value, v); }
+PA_INLINE void pa_cffi_iand(pa_cffi_int *a, int64_t v) { (void)pa_aint_fetch_and(a, v); }
+PA_INLINE void pa_cffi_ior(pa_cffi_int *a, int64_t v) { (void)pa_aint_fetch_or(a, v); }
+PA_INLINE void pa_cffi_ixor(pa_cffi_int *a, int64_t v) { (void)pa_aint_fetch_xor(a, v); }
 
 /* wait/notify (pa_int_wait.h); the deadline comes from pa_deadline_after. */
 static inline pa_lock_result pa_cffi_int_wait(pa_cffi_int *a, int64_t expected, int64_t deadline_ns) {
-    return pa_int_wait(&a->value, &a->notifier, expected, deadline_ns);
+    return pa_aint_wait(a, expected, deadline_ns);
 }
-static inline void pa_cffi_int_notify(pa_cffi_int *a, bool all) { pa_int_notify(&a->notifier, all); }
+static inline void pa_cffi_int_notify(pa_cffi_int *a, bool all) { pa_aint_notify(a, all); }
+
+/* ---------------------------------------------------------------------------
+ * Acquisitions that a KeyboardInterrupt cannot leak.
+ *
+ * The C-API binding's __enter__ is one C function: no Python code runs
+ * between the core's acquire and `with` seeing the result.  The cffi
+ * binding's __enter__ is Python code, and a signal handler may run (and
+ * raise) after the core call returned "acquired" but before __enter__
+ * returns; `with` then never calls __exit__ and the hold leaks.  So each
+ * acquire wrapper below records, per thread, which lock (and which side) its
+ * call just acquired, or clears the record when the call did not acquire.
+ * The binding's acquire entry points catch BaseException and call
+ * pa_cffi_undo_acquire, which gives back exactly that hold: an exception
+ * raised after the call found the record naming this lock, one raised by a
+ * failed attempt (TimeoutError, Ctrl-C while blocked) found it cleared.
+ * A release by this thread clears a record that names its lock, so the
+ * record never outlives the hold it describes on this thread.
+ *
+ * The record is thread-local, so it needs no atomics: only this thread
+ * writes or reads it.  What remains (docs/reliability.md): an exception
+ * raised *before* the core call, inside the entry point's try block, while
+ * this thread's last acquisition is a hold on the same lock it still has.
+ * CPython never checks for signals there (only loads precede the call);
+ * pypy's interpreter checks before every bytecode (its JIT does not).
+ * ------------------------------------------------------------------------- */
+enum { PA_CFFI_SPIN = 1, PA_CFFI_READ = 2, PA_CFFI_WRITE = 3 };
+
+static PA_THREAD_LOCAL const void *pa_cffi_recent_lock;
+static PA_THREAD_LOCAL int pa_cffi_recent_kind;
+
+PA_INLINE void pa_cffi_note(const void *lock, int kind, bool acquired) {
+    pa_cffi_recent_lock = acquired ? lock : NULL;
+    pa_cffi_recent_kind = kind;
+}
+
+PA_INLINE void pa_cffi_forget(const void *lock) {
+    if (pa_cffi_recent_lock == lock) pa_cffi_recent_lock = NULL;
+}
+
+PA_INLINE bool pa_cffi_spin_try_acquire(pa_spinlock *l) {
+    bool ok = pa_spinlock_try_acquire(l);
+    pa_cffi_note(l, PA_CFFI_SPIN, ok);
+    return ok;
+}
+static inline pa_lock_result pa_cffi_spin_acquire_slow(pa_spinlock *l, int64_t deadline_ns) {
+    pa_lock_result r = pa_spinlock_acquire_slow(l, deadline_ns);
+    pa_cffi_note(l, PA_CFFI_SPIN, r == PA_ACQUIRED);
+    return r;
+}
+PA_INLINE pa_lock_result pa_cffi_spin_release(pa_spinlock *l) {
+    pa_cffi_forget(l);
+    return pa_spinlock_release(l);
+}
+
+static inline pa_lock_result pa_cffi_rw_acquire_read(pa_rwlock *rw, int64_t deadline_ns) {
+    pa_lock_result r = pa_rwlock_acquire_read(rw, deadline_ns);
+    pa_cffi_note(rw, PA_CFFI_READ, r == PA_ACQUIRED);
+    return r;
+}
+static inline pa_lock_result pa_cffi_rw_acquire_write(pa_rwlock *rw, int64_t deadline_ns) {
+    pa_lock_result r = pa_rwlock_acquire_write(rw, deadline_ns);
+    pa_cffi_note(rw, PA_CFFI_WRITE, r == PA_ACQUIRED);
+    return r;
+}
+static inline pa_lock_result pa_cffi_rw_release_read(pa_rwlock *rw) {
+    pa_cffi_forget(rw);
+    return pa_rwlock_release_read(rw);
+}
+static inline pa_lock_result pa_cffi_rw_release_write(pa_rwlock *rw) {
+    pa_cffi_forget(rw);
+    return pa_rwlock_release_write(rw);
+}
+static inline pa_lock_result pa_cffi_rw_exit(pa_rwlock *rw, bool write) {
+    pa_cffi_forget(rw);
+    return pa_rwlock_exit(rw, write);
+}
+static inline pa_lock_result pa_cffi_rw_downgrade(pa_rwlock *rw) {
+    pa_cffi_forget(rw);
+    return pa_rwlock_downgrade(rw);
+}
+
+/* Gives back the hold that this thread's last acquire wrapper call took on
+ * `lock`, if it took one and the thread still has it; clears the record.
+ * Returns whether it released anything. */
+static inline bool pa_cffi_undo_acquire(const void *lock) {
+    if (pa_cffi_recent_lock != lock || lock == NULL) return false;
+    pa_cffi_recent_lock = NULL;
+    switch (pa_cffi_recent_kind) {
+        case PA_CFFI_SPIN: return pa_spinlock_release((pa_spinlock *)lock) == PA_ACQUIRED;
+        case PA_CFFI_READ: return pa_rwlock_release_read((pa_rwlock *)lock) == PA_ACQUIRED;
+        case PA_CFFI_WRITE: return pa_rwlock_release_write((pa_rwlock *)lock) == PA_ACQUIRED;
+        default: return false;
+    }
+}
 
 #endif /* PA_CFFI_H */

@@ -402,6 +402,11 @@ void pa_rwlock_forget_my_holds(pa_rwlock *rw) {
 
 bool pa_rwlock_is_write_locked(pa_rwlock *rw) { return is_write_locked(PA_LOAD(&rw->state)); }
 
+bool pa_rwlock_side_locked(pa_rwlock *rw, bool write) {
+    uint32_t s = PA_LOAD(&rw->state);
+    return write ? !write_lockable(s) : count_of(s) != 0 || !read_lockable(s, false);
+}
+
 uint32_t pa_rwlock_reader_count(pa_rwlock *rw) {
     uint32_t s = PA_LOAD(&rw->state);
     return is_write_locked(s) ? 0 : count_of(s);

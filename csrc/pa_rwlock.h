@@ -141,6 +141,12 @@ bool pa_rwlock_is_write_locked(pa_rwlock *rw);
 uint32_t pa_rwlock_reader_count(pa_rwlock *rw);
 bool pa_rwlock_write_held_by_me(pa_rwlock *rw);
 uint32_t pa_rwlock_read_holds_by_me(pa_rwlock *rw); /* recursion depth */
+/* What the views' locked() reports, as a threading.Lock user reads it: the
+ * side is held, or a single attempt at it by a thread holding nothing would
+ * fail now.  Write side: any holder (readers or a writer) or a read phase.
+ * Read side: any holder, or a waiting writer (writer preference) or a full
+ * count holding new readers back.  A snapshot. */
+bool pa_rwlock_side_locked(pa_rwlock *rw, bool write);
 
 /* Forget everything: for a child process after fork(), where the threads
  * that held the lock no longer exist.  Not thread-safe by design. */
@@ -149,5 +155,19 @@ void pa_rwlock_reinit_after_fork(pa_rwlock *rw);
 /* Drop the calling thread's read-hold entry for rw, if any: call before
  * freeing a lock so the entry does not occupy the thread's table. */
 void pa_rwlock_forget_my_holds(pa_rwlock *rw);
+
+/* Leaving a `with` block entered for writing (write) or reading (!write):
+ * release what the block holds now.  A thread cannot hold both sides, so a
+ * block entered for writing whose thread holds no write lock but some read
+ * lock can only have called downgrade(): release that read lock.  One rule
+ * for both bindings.  PA_ACQUIRED when something was released, PA_NOT_HELD
+ * (nothing changed) when the thread holds neither. */
+static inline pa_lock_result pa_rwlock_exit(pa_rwlock *rw, bool write) {
+    if (write) {
+        if (pa_rwlock_release_write(rw) == PA_ACQUIRED) return PA_ACQUIRED;
+        if (pa_rwlock_read_holds_by_me(rw) == 0) return PA_NOT_HELD;
+    }
+    return pa_rwlock_release_read(rw);
+}
 
 #endif /* PA_RWLOCK_H */

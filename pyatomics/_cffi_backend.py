@@ -143,7 +143,8 @@ def _block_on(call, timeout_ns, *args):
 
 _INT_T = ffi.typeof("pa_cffi_int *")
 _new = ffi.new
-_overflowed = lib.pa_cffi_overflowed
+_add_slow = lib.pa_cffi_add_slow
+_I64_T = ffi.typeof("int64_t *")
 _int_init = lib.pa_cffi_int_init
 _load = lib.pa_cffi_load
 _store = lib.pa_cffi_store
@@ -173,6 +174,15 @@ _int_notify = lib.pa_cffi_int_notify
 def _arg_overflow():
     # An int argument outside int64: cffi raised OverflowError with its own words.
     return OverflowError(_ARG_RANGE)
+
+
+def _checked_slow(p, n, subtract, report_new):
+    """The rare path of fetch_add/fetch_sub/add/sub/inc/dec (pa_cffi.h): the
+    fast call refused, having stored nothing; redo it reporting the status."""
+    out = _new(_I64_T)
+    if _add_slow(p, n, subtract, report_new, out):
+        raise OverflowError(_RESULT_RANGE)
+    return out[0]
 
 
 def _not_atomic(op):
@@ -239,55 +249,55 @@ class AtomicInt:
     def fetch_add(self, n, /):
         """fetch_add(n) -> int\n\nAdd n, return the previous value."""
         try:
-            r = _fetch_add(self._p, n if type(n) is int else _index(n))
+            r = _fetch_add(self._p, (n := n if type(n) is int else _index(n)))
         except OverflowError:
             raise _arg_overflow() from None
-        if r == _SENTINEL and _overflowed():
-            raise OverflowError(_RESULT_RANGE)
+        if r == _SENTINEL:  # refused: overflow, or a result equal to the sentinel
+            return _checked_slow(self._p, n, False, False)
         return r
 
     def fetch_sub(self, n, /):
         """fetch_sub(n) -> int\n\nSubtract n, return the previous value."""
         try:
-            r = _fetch_sub(self._p, n if type(n) is int else _index(n))
+            r = _fetch_sub(self._p, (n := n if type(n) is int else _index(n)))
         except OverflowError:
             raise _arg_overflow() from None
-        if r == _SENTINEL and _overflowed():
-            raise OverflowError(_RESULT_RANGE)
+        if r == _SENTINEL:  # refused: overflow, or a result equal to the sentinel
+            return _checked_slow(self._p, n, True, False)
         return r
 
     def add(self, n, /):
         """add(n) -> int\n\nAdd n, return the new value."""
         try:
-            r = _add(self._p, n if type(n) is int else _index(n))
+            r = _add(self._p, (n := n if type(n) is int else _index(n)))
         except OverflowError:
             raise _arg_overflow() from None
-        if r == _SENTINEL and _overflowed():
-            raise OverflowError(_RESULT_RANGE)
+        if r == _SENTINEL:  # refused: overflow, or a result equal to the sentinel
+            return _checked_slow(self._p, n, False, True)
         return r
 
     def sub(self, n, /):
         """sub(n) -> int\n\nSubtract n, return the new value."""
         try:
-            r = _sub(self._p, n if type(n) is int else _index(n))
+            r = _sub(self._p, (n := n if type(n) is int else _index(n)))
         except OverflowError:
             raise _arg_overflow() from None
-        if r == _SENTINEL and _overflowed():
-            raise OverflowError(_RESULT_RANGE)
+        if r == _SENTINEL:  # refused: overflow, or a result equal to the sentinel
+            return _checked_slow(self._p, n, True, True)
         return r
 
     def inc(self):
         """inc() -> int\n\nAdd 1, return the new value."""
         r = _inc(self._p)
-        if r == _SENTINEL and _overflowed():
-            raise OverflowError(_RESULT_RANGE)
+        if r == _SENTINEL:  # refused: overflow, or a result equal to the sentinel
+            return _checked_slow(self._p, 1, False, True)
         return r
 
     def dec(self):
         """dec() -> int\n\nSubtract 1, return the new value."""
         r = _dec(self._p)
-        if r == _SENTINEL and _overflowed():
-            raise OverflowError(_RESULT_RANGE)
+        if r == _SENTINEL:  # refused: overflow, or a result equal to the sentinel
+            return _checked_slow(self._p, 1, True, True)
         return r
 
     def fetch_and(self, n, /):
@@ -614,11 +624,19 @@ def _final_class(cls, **kwargs):
 
 _SPIN_T = ffi.typeof("pa_spinlock *")
 _spin_init = lib.pa_spinlock_init
-_spin_try = lib.pa_spinlock_try_acquire
-_spin_slow = lib.pa_spinlock_acquire_slow
-_spin_release = lib.pa_spinlock_release
+_spin_try = lib.pa_cffi_spin_try_acquire
+_spin_slow = lib.pa_cffi_spin_acquire_slow
+_spin_release = lib.pa_cffi_spin_release
 _spin_locked = lib.pa_spinlock_locked
 _M1 = -1  # the default timeout, compared by identity on the fast path
+
+# Every acquire entry point below runs inside `try: ... except BaseException:
+# _undo(p); raise`.  A KeyboardInterrupt (or any exception a signal handler
+# raises) that arrives after the core acquired the lock but before the entry
+# point returned would otherwise leak the hold: `with` calls __exit__ only if
+# __enter__ returned.  pa_cffi.h explains the per-thread record _undo reads.
+# The try costs nothing until it catches (zero-cost on CPython 3.11+ and PyPy).
+_undo = lib.pa_cffi_undo_acquire
 
 
 class SpinLock:
@@ -642,20 +660,26 @@ class SpinLock:
     def acquire(self, blocking=True, timeout=-1):
         """acquire(blocking=True, timeout=-1) -> bool\n\nAs threading.Lock.acquire."""
         p = self._p
-        if blocking is True and timeout is _M1:  # no arguments: the common case, without parsing
+        timeout_ns = -1
+        if blocking is not True or timeout is not _M1:  # arguments: the uncommon case
+            timeout_ns = _acquire_timeout_ns(blocking, timeout)
+        try:
             if _spin_try(p):
                 return True
-            return _acquire_result(_block_on(_spin_slow, -1, p))
-        timeout_ns = _acquire_timeout_ns(blocking, timeout)
-        if _spin_try(p):
-            return True
-        return _acquire_result(_block_on(_spin_slow, timeout_ns, p))
+            return _acquire_result(_block_on(_spin_slow, timeout_ns, p))
+        except BaseException:
+            _undo(p)
+            raise
 
     def __enter__(self):
         p = self._p
-        if _spin_try(p):
-            return True
-        return _acquire_result(_block_on(_spin_slow, -1, p))
+        try:
+            if _spin_try(p):
+                return True
+            return _acquire_result(_block_on(_spin_slow, -1, p))
+        except BaseException:
+            _undo(p)
+            raise
 
     def release(self):
         """release() -> None\n\nRelease the lock (any thread may). RuntimeError if it is not locked."""
@@ -690,15 +714,16 @@ _READ_WHILE_WRITING_MSG = "cannot acquire a read lock while this thread holds th
 
 _RW_T = ffi.typeof("pa_rwlock *")
 _rw_init = lib.pa_rwlock_init
-_rw_read = lib.pa_rwlock_acquire_read
-_rw_write = lib.pa_rwlock_acquire_write
-_rw_release_read = lib.pa_rwlock_release_read
-_rw_release_write = lib.pa_rwlock_release_write
-_rw_downgrade = lib.pa_rwlock_downgrade
+_rw_read = lib.pa_cffi_rw_acquire_read
+_rw_write = lib.pa_cffi_rw_acquire_write
+_rw_release_read = lib.pa_cffi_rw_release_read
+_rw_release_write = lib.pa_cffi_rw_release_write
+_rw_downgrade = lib.pa_cffi_rw_downgrade
 _rw_is_write_locked = lib.pa_rwlock_is_write_locked
 _rw_reader_count = lib.pa_rwlock_reader_count
 _rw_write_held_by_me = lib.pa_rwlock_write_held_by_me
 _rw_read_holds_by_me = lib.pa_rwlock_read_holds_by_me
+_rw_side_locked = lib.pa_rwlock_side_locked
 _rw_forget_my_holds = lib.pa_rwlock_forget_my_holds
 
 
@@ -740,20 +765,11 @@ def _rw_release(p, write):
         raise RuntimeError("cannot release a read lock: this thread does not hold one")
 
 
-def _rw_exit(p, write):
-    """Leaving a `with rw.write():` block releases what the block holds: the
-    write lock, or the read lock it became if the body called downgrade() (a
-    thread cannot hold both sides, so "no write, some read" can only mean a
-    downgrade).  rw_exit in _pyatomics.c; the write release is tried first
-    because it is the common case, and fails exactly when the thread does not
-    hold the write lock."""
-    if write:
-        if _rw_release_write(p) == _ACQUIRED:
-            return
-        if _rw_read_holds_by_me(p) == 0:
-            raise RuntimeError("cannot release the write lock: this thread does not hold it")
-    if _rw_release_read(p) != _ACQUIRED:
-        raise RuntimeError("cannot release a read lock: this thread does not hold one")
+_rw_exit = lib.pa_cffi_rw_exit  # the exit/downgrade rule: pa_rwlock_exit in pa_rwlock.h
+_EXIT_MSG = (
+    "cannot release a read lock: this thread does not hold one",
+    "cannot release the write lock: this thread does not hold it",
+)
 
 
 class RWLock:
@@ -775,8 +791,8 @@ class RWLock:
         # thread's table of held locks.
         self._p = p = ffi.gc(_new(_RW_T), _rw_forget_my_holds)
         _rw_init(p)
-        self._reader = RWLockView(self, False)
-        self._writer = RWLockView(self, True)
+        self._reader = _new_view(self, False)
+        self._writer = _new_view(self, True)
         return self
 
     @property
@@ -791,9 +807,13 @@ class RWLock:
 
     def acquire_read(self, blocking=True, timeout=-1):
         """acquire_read(blocking=True, timeout=-1) -> bool"""
-        if blocking is True and timeout is _M1:
-            return _rw_acquire(self._p, False, -1)
-        return _rw_acquire(self._p, False, _acquire_timeout_ns(blocking, timeout))
+        p = self._p
+        timeout_ns = -1 if blocking is True and timeout is _M1 else _acquire_timeout_ns(blocking, timeout)
+        try:
+            return _rw_acquire(p, False, timeout_ns)
+        except BaseException:
+            _undo(p)
+            raise
 
     def release_read(self):
         """release_read() -> None"""
@@ -802,9 +822,13 @@ class RWLock:
 
     def acquire_write(self, blocking=True, timeout=-1):
         """acquire_write(blocking=True, timeout=-1) -> bool"""
-        if blocking is True and timeout is _M1:
-            return _rw_acquire(self._p, True, -1)
-        return _rw_acquire(self._p, True, _acquire_timeout_ns(blocking, timeout))
+        p = self._p
+        timeout_ns = -1 if blocking is True and timeout is _M1 else _acquire_timeout_ns(blocking, timeout)
+        try:
+            return _rw_acquire(p, True, timeout_ns)
+        except BaseException:
+            _undo(p)
+            raise
 
     def release_write(self):
         """release_write() -> None"""
@@ -815,13 +839,13 @@ class RWLock:
         """read(timeout=None)\n\nContext manager holding a read lock; TimeoutError if not had in time."""
         if timeout is None:  # no timeout: the view is the context manager
             return self._reader
-        return RWLockGuard(self, False, _optional_timeout_ns(timeout))
+        return _new_guard(self, False, _optional_timeout_ns(timeout))
 
     def write(self, timeout=None):
         """write(timeout=None)\n\nContext manager holding the write lock; TimeoutError if not had in time."""
         if timeout is None:
             return self._writer
-        return RWLockGuard(self, True, _optional_timeout_ns(timeout))
+        return _new_guard(self, True, _optional_timeout_ns(timeout))
 
     def downgrade(self):
         """downgrade() -> None\n\nTurn the held write lock into a read lock; no writer can get in between."""
@@ -862,14 +886,8 @@ class RWLockView:
     __init_subclass__ = classmethod(_final_class)
 
     def __new__(cls, *args, **kwargs):
-        # Made only by RWLock (the C type has no constructor either).
-        if len(args) != 2 or kwargs or not isinstance(args[0], RWLock):
-            raise TypeError("cannot create 'pyatomics.RWLockView' instances")
-        self = object.__new__(cls)
-        self._rw = args[0]
-        self._p = args[0]._p
-        self._write = bool(args[1])
-        return self
+        # Made only by RWLock, through _new_view (the C type has no constructor).
+        raise TypeError("cannot create 'pyatomics.RWLockView' instances")
 
     @property
     def rwlock(self):
@@ -878,25 +896,43 @@ class RWLockView:
 
     def acquire(self, blocking=True, timeout=-1):
         """acquire(blocking=True, timeout=-1) -> bool"""
-        if blocking is True and timeout is _M1:
-            return _rw_acquire(self._p, self._write, -1)
-        return _rw_acquire(self._p, self._write, _acquire_timeout_ns(blocking, timeout))
+        p = self._p
+        timeout_ns = -1 if blocking is True and timeout is _M1 else _acquire_timeout_ns(blocking, timeout)
+        try:
+            return _rw_acquire(p, self._write, timeout_ns)
+        except BaseException:
+            _undo(p)
+            raise
 
     def __enter__(self):
-        return _rw_acquire(self._p, self._write, -1)
+        p = self._p
+        try:
+            return _rw_acquire(p, self._write, -1)
+        except BaseException:
+            _undo(p)
+            raise
 
     def release(self):
         """release() -> None"""
         _rw_release(self._p, self._write)
 
     def __exit__(self, *exc_info):
-        _rw_exit(self._p, self._write)
+        # One core call, no Python helper: a signal handler raising on entry
+        # of a Python function here would skip the release (docs/reliability.md).
+        if _rw_exit(self._p, self._write) != _ACQUIRED:
+            raise RuntimeError(_EXIT_MSG[self._write])
 
     def locked(self):
-        """locked() -> bool\n\nWriter side: a writer holds the lock. Reader side: some reader holds it."""
-        if self._write:
-            return _rw_is_write_locked(self._p)
-        return _rw_reader_count(self._p) > 0
+        """locked() -> bool
+
+        Whether this side is held, or acquire(blocking=False) on it would fail now for a thread that holds nothing
+        (a snapshot). Writer side: a reader or a writer holds the lock. Reader side: a reader or a writer holds it,
+        or a writer waits for it."""
+        return _rw_side_locked(self._p, self._write)
+
+    def _at_fork_reinit(self):
+        # threading.Condition._at_fork_reinit calls this on its lock: reset the whole RWLock.
+        lib.pa_rwlock_reinit_after_fork(self._p)
 
     def _is_owned(self):
         # For threading.Condition: whether the *calling thread* holds this side.
@@ -917,22 +953,40 @@ class RWLockGuard:
     __init_subclass__ = classmethod(_final_class)
 
     def __new__(cls, *args, **kwargs):
-        if len(args) != 3 or kwargs or not isinstance(args[0], RWLock):
-            raise TypeError("cannot create 'pyatomics.RWLockGuard' instances")
-        self = object.__new__(cls)
-        self._rw, self._write, self._timeout_ns = args
-        return self
+        # Made only by RWLock.read/write, through _new_guard.
+        raise TypeError("cannot create 'pyatomics.RWLockGuard' instances")
 
     def __enter__(self):
-        if not _rw_acquire(self._rw._p, self._write, self._timeout_ns):
-            raise TimeoutError(
-                f"could not acquire the {'write' if self._write else 'read'} lock within "
-                f"{self._timeout_ns / 1e9:.3f} s"
-            )
-        return self
+        p = self._rw._p
+        try:
+            if _rw_acquire(p, self._write, self._timeout_ns):
+                return self
+        except BaseException:
+            _undo(p)
+            raise
+        raise TimeoutError(
+            f"could not acquire the {'write' if self._write else 'read'} lock within {self._timeout_ns / 1e9:.3f} s"
+        )
 
     def __exit__(self, *exc_info):
-        _rw_exit(self._rw._p, self._write)
+        if _rw_exit(self._rw._p, self._write) != _ACQUIRED:
+            raise RuntimeError(_EXIT_MSG[self._write])
+
+
+def _new_view(rw, write):
+    self = object.__new__(RWLockView)
+    self._rw = rw
+    self._p = rw._p
+    self._write = write
+    return self
+
+
+def _new_guard(rw, write, timeout_ns):
+    self = object.__new__(RWLockGuard)
+    self._rw = rw
+    self._write = write
+    self._timeout_ns = timeout_ns
+    return self
 
 
 # ---------------------------------------------------------------------------

@@ -30,6 +30,7 @@ CORE_SOURCES = [
 ]
 HEADERS = [
     "csrc/pa_atomic.h",
+    "csrc/pa_atomic_int.h",
     "csrc/pa_build_info.h",
     "csrc/pa_cffi.h",
     "csrc/pa_int_wait.h",
@@ -87,7 +88,7 @@ const char *pa_compiler_description(void);
 int pa_lock_free_64(void);
 
 /* AtomicInt: pa_cffi.h */
-bool pa_cffi_overflowed(void);
+int pa_cffi_add_slow(pa_cffi_int *a, int64_t v, bool subtract, bool report_new, int64_t *out);
 void pa_cffi_int_init(pa_cffi_int *a, int64_t v);
 int64_t pa_cffi_load(pa_cffi_int *a);
 void pa_cffi_store(pa_cffi_int *a, int64_t v);
@@ -120,6 +121,17 @@ pa_lock_result pa_spinlock_acquire_slow(pa_spinlock *l, int64_t deadline_ns);
 pa_lock_result pa_spinlock_release(pa_spinlock *l);
 bool pa_spinlock_locked(pa_spinlock *l);
 
+/* Recording acquire/release wrappers and the undo for Ctrl-C: pa_cffi.h */
+bool pa_cffi_spin_try_acquire(pa_spinlock *l);
+pa_lock_result pa_cffi_spin_acquire_slow(pa_spinlock *l, int64_t deadline_ns);
+pa_lock_result pa_cffi_spin_release(pa_spinlock *l);
+pa_lock_result pa_cffi_rw_acquire_read(pa_rwlock *rw, int64_t deadline_ns);
+pa_lock_result pa_cffi_rw_acquire_write(pa_rwlock *rw, int64_t deadline_ns);
+pa_lock_result pa_cffi_rw_release_read(pa_rwlock *rw);
+pa_lock_result pa_cffi_rw_release_write(pa_rwlock *rw);
+pa_lock_result pa_cffi_rw_downgrade(pa_rwlock *rw);
+pa_lock_result pa_cffi_rw_exit(pa_rwlock *rw, bool write);
+bool pa_cffi_undo_acquire(void *lock);
 /* RWLock: pa_rwlock.h, as declared there */
 void pa_rwlock_init(pa_rwlock *rw);
 pa_lock_result pa_rwlock_acquire_read(pa_rwlock *rw, int64_t deadline_ns);
@@ -131,6 +143,7 @@ bool pa_rwlock_is_write_locked(pa_rwlock *rw);
 uint32_t pa_rwlock_reader_count(pa_rwlock *rw);
 bool pa_rwlock_write_held_by_me(pa_rwlock *rw);
 uint32_t pa_rwlock_read_holds_by_me(pa_rwlock *rw);
+bool pa_rwlock_side_locked(pa_rwlock *rw, bool write);
 void pa_rwlock_reinit_after_fork(pa_rwlock *rw);
 void pa_rwlock_forget_my_holds(pa_rwlock *rw);
 """

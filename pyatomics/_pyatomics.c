@@ -17,14 +17,27 @@
 #include <structmember.h>
 
 #include "pa_atomic.h"
+#include "pa_atomic_int.h"
 #include "pa_build_info.h"
-#include "pa_int_wait.h"
 #include "pa_rwlock.h"
 #include "pa_spinlock.h"
 #include "pa_wait.h"
 
 #ifndef Py_TPFLAGS_IMMUTABLETYPE
 #define Py_TPFLAGS_IMMUTABLETYPE 0
+#endif
+/* The RWLock views and guards are made only by an RWLock: one built by
+ * type(x)() would have no lock (with on it dereferenced NULL).  3.10+ has a
+ * flag for "no constructor"; on 3.9 a heap type without tp_new inherits
+ * object's, so it gets one that refuses. */
+#ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
+#define PA_NOT_CONSTRUCTIBLE Py_TPFLAGS_DISALLOW_INSTANTIATION
+#else
+#define PA_NOT_CONSTRUCTIBLE 0
+static PyObject *refuse_construction(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyErr_Format(PyExc_TypeError, "cannot create '%s' instances", type->tp_name);
+    return NULL;
+}
 #endif
 #if PY_VERSION_HEX < 0x030D0000
 static inline int PyUnicode_EqualToUTF8(PyObject *u, const char *s) {
@@ -42,8 +55,21 @@ static inline PyObject *Py_NewRef(PyObject *o) {
  * Shared helpers: integers, timeouts, blocking
  * ========================================================================= */
 
-static PyObject *AtomicInt_richcompare(PyObject *self, PyObject *other, int op);
-#define IS_ATOMIC_INT(o) (Py_TYPE(o)->tp_richcompare == AtomicInt_richcompare)
+static void AtomicInt_dealloc(PyObject *self);
+
+/* Whether `o` is an AtomicInt (or an instance of a subclass).  Recognised by
+ * type: the AtomicInt type is the only one whose tp_dealloc is
+ * AtomicInt_dealloc, and a subclass has it on its tp_base chain (a Python
+ * subclass must have AtomicInt as its solid base to share its layout).  A slot
+ * a subclass may override (tp_richcompare, the number slots) would not do:
+ * `class C(AtomicInt): def __eq__` made C(5) + 1 recurse until the C stack
+ * overflowed.  Walking tp_base instead of asking the module state keeps this a
+ * pointer chase with no lookup, correct in every interpreter that loads us. */
+static inline int IS_ATOMIC_INT(PyObject *o) {
+    for (PyTypeObject *t = Py_TYPE(o); t != NULL; t = t->tp_base)
+        if (t->tp_dealloc == AtomicInt_dealloc) return 1;
+    return 0;
+}
 
 /* Converts an int-like object (int, bool, anything with __index__) to int64.
  * TypeError for non-integers, OverflowError outside the signed 64-bit range.
@@ -206,8 +232,7 @@ static pa_lock_result block_on(blocking_call call, void *target, void *ctx, int6
 
 typedef struct {
     PyObject_HEAD
-    pa_atomic_i64 value;
-    pa_notifier notifier;
+    pa_aint a; /* value and waiters (pa_atomic_int.h) */
 } AtomicIntObject;
 
 #define AI(o) ((AtomicIntObject *)(o))
@@ -220,8 +245,7 @@ static PyObject *AtomicInt_new(PyTypeObject *type, PyObject *args, PyObject *kwd
     if (value_obj != NULL && as_int64(value_obj, &value) < 0) return NULL;
     AtomicIntObject *self = (AtomicIntObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
-    pa_i64_store(&self->value, value);
-    pa_notifier_init(&self->notifier);
+    pa_aint_init(&self->a, value);
     return (PyObject *)self;
 }
 
@@ -232,20 +256,20 @@ static void AtomicInt_dealloc(PyObject *self) {
 }
 
 static PyObject *AtomicInt_load(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    return PyLong_FromLongLong(pa_i64_load(&AI(self)->value));
+    return PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
 }
 
 static PyObject *AtomicInt_store(PyObject *self, PyObject *arg) {
     int64_t v;
     if (as_int64(arg, &v) < 0) return NULL;
-    pa_i64_store(&AI(self)->value, v);
+    pa_aint_store(&AI(self)->a, v);
     Py_RETURN_NONE;
 }
 
 static PyObject *AtomicInt_exchange(PyObject *self, PyObject *arg) {
     int64_t v;
     if (as_int64(arg, &v) < 0) return NULL;
-    return PyLong_FromLongLong(pa_i64_exchange(&AI(self)->value, v));
+    return PyLong_FromLongLong(pa_aint_exchange(&AI(self)->a, v));
 }
 
 static PyObject *AtomicInt_compare_exchange(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -255,20 +279,20 @@ static PyObject *AtomicInt_compare_exchange(PyObject *self, PyObject *const *arg
         return NULL;
     }
     if (as_int64(args[0], &expected) < 0 || as_int64(args[1], &desired) < 0) return NULL;
-    return PyBool_FromLong(pa_i64_compare_exchange(&AI(self)->value, expected, desired, NULL));
+    return PyBool_FromLong(pa_aint_compare_exchange(&AI(self)->a, expected, desired, NULL));
 }
 
 /* Checked add of `delta`; returns the old value, or NULL with OverflowError. */
 static inline PyObject *add_returning(PyObject *self, int64_t delta, int return_new) {
     int64_t old;
-    if (PA_UNLIKELY(pa_i64_fetch_add_checked(&AI(self)->value, delta, &old) != PA_OK))
+    if (PA_UNLIKELY(pa_aint_fetch_add_checked(&AI(self)->a, delta, &old) != PA_OK))
         return overflow_result();
     return PyLong_FromLongLong(return_new ? old + delta : old);
 }
 
 static inline PyObject *sub_returning(PyObject *self, int64_t delta, int return_new) {
     int64_t old;
-    if (PA_UNLIKELY(pa_i64_fetch_sub_checked(&AI(self)->value, delta, &old) != PA_OK))
+    if (PA_UNLIKELY(pa_aint_fetch_sub_checked(&AI(self)->a, delta, &old) != PA_OK))
         return overflow_result();
     return PyLong_FromLongLong(return_new ? old - delta : old);
 }
@@ -305,13 +329,13 @@ static PyObject *AtomicInt_dec(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     static PyObject *AtomicInt_##name(PyObject *self, PyObject *arg) {  \
         int64_t v;                                                      \
         if (as_int64(arg, &v) < 0) return NULL;                         \
-        return PyLong_FromLongLong(core_fn(&AI(self)->value, v));       \
+        return PyLong_FromLongLong(core_fn(&AI(self)->a, v));           \
     }
-DEFINE_FETCH_OP(fetch_and, pa_i64_fetch_and)
-DEFINE_FETCH_OP(fetch_or, pa_i64_fetch_or)
-DEFINE_FETCH_OP(fetch_xor, pa_i64_fetch_xor)
-DEFINE_FETCH_OP(fetch_max, pa_i64_fetch_max)
-DEFINE_FETCH_OP(fetch_min, pa_i64_fetch_min)
+DEFINE_FETCH_OP(fetch_and, pa_aint_fetch_and)
+DEFINE_FETCH_OP(fetch_or, pa_aint_fetch_or)
+DEFINE_FETCH_OP(fetch_xor, pa_aint_fetch_xor)
+DEFINE_FETCH_OP(fetch_max, pa_aint_fetch_max)
+DEFINE_FETCH_OP(fetch_min, pa_aint_fetch_min)
 
 /* update(func): the CAS loop with a Python function in it.  func may run
  * more than once under contention, so it must be pure. */
@@ -321,7 +345,7 @@ static PyObject *AtomicInt_update(PyObject *self, PyObject *func) {
                      Py_TYPE(func)->tp_name);
         return NULL;
     }
-    int64_t old = pa_i64_load(&AI(self)->value);
+    int64_t old = pa_aint_load(&AI(self)->a);
     for (;;) {
         PyObject *old_obj = PyLong_FromLongLong(old);
         if (old_obj == NULL) return NULL;
@@ -332,7 +356,7 @@ static PyObject *AtomicInt_update(PyObject *self, PyObject *func) {
         int rc = as_int64(new_obj, &new_value);
         Py_DECREF(new_obj);
         if (rc < 0) return NULL;
-        if (pa_i64_compare_exchange(&AI(self)->value, old, new_value, &old))
+        if (pa_aint_compare_exchange(&AI(self)->a, old, new_value, &old))
             return PyLong_FromLongLong(new_value);
     }
 }
@@ -341,7 +365,7 @@ static PyObject *AtomicInt_update(PyObject *self, PyObject *func) {
 
 static pa_lock_result atomic_int_wait_call(void *target, int64_t deadline, void *ctx) {
     AtomicIntObject *self = target;
-    return pa_int_wait(&self->value, &self->notifier, *(int64_t *)ctx, deadline);
+    return pa_aint_wait(&self->a, *(int64_t *)ctx, deadline);
 }
 
 static PyObject *AtomicInt_wait(PyObject *self, PyObject *args, PyObject *kwds) {
@@ -358,12 +382,12 @@ static PyObject *AtomicInt_wait(PyObject *self, PyObject *args, PyObject *kwds) 
 }
 
 static PyObject *AtomicInt_notify_one(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    pa_int_notify(&AI(self)->notifier, false);
+    pa_aint_notify(&AI(self)->a, false);
     Py_RETURN_NONE;
 }
 
 static PyObject *AtomicInt_notify_all(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    pa_int_notify(&AI(self)->notifier, true);
+    pa_aint_notify(&AI(self)->a, true);
     Py_RETURN_NONE;
 }
 
@@ -371,7 +395,7 @@ static PyObject *AtomicInt_notify_all(PyObject *self, PyObject *Py_UNUSED(ignore
 
 static PyObject *new_like(PyObject *self) {
     return PyObject_CallFunction((PyObject *)Py_TYPE(self), "L",
-                                 (long long)pa_i64_load(&AI(self)->value));
+                                 (long long)pa_aint_load(&AI(self)->a));
 }
 static PyObject *AtomicInt_copy(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     return new_like(self);
@@ -380,10 +404,10 @@ static PyObject *AtomicInt_deepcopy(PyObject *self, PyObject *Py_UNUSED(memo)) {
     return new_like(self);
 }
 static PyObject *AtomicInt_reduce(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    return Py_BuildValue("O(L)", (PyObject *)Py_TYPE(self), (long long)pa_i64_load(&AI(self)->value));
+    return Py_BuildValue("O(L)", (PyObject *)Py_TYPE(self), (long long)pa_aint_load(&AI(self)->a));
 }
 static PyObject *AtomicInt_format(PyObject *self, PyObject *spec) {
-    PyObject *v = PyLong_FromLongLong(pa_i64_load(&AI(self)->value));
+    PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
     if (v == NULL) return NULL;
     PyObject *res = PyObject_Format(v, spec);
     Py_DECREF(v);
@@ -391,11 +415,11 @@ static PyObject *AtomicInt_format(PyObject *self, PyObject *spec) {
 }
 static PyObject *AtomicInt_repr(PyObject *self) {
     const char *name = Py_TYPE(self)->tp_name, *dot = strrchr(name, '.');
-    return PyUnicode_FromFormat("%s(%lld)", dot ? dot + 1 : name, (long long)pa_i64_load(&AI(self)->value));
+    return PyUnicode_FromFormat("%s(%lld)", dot ? dot + 1 : name, (long long)pa_aint_load(&AI(self)->a));
 }
 
 static PyObject *AtomicInt_str(PyObject *self) {
-    PyObject *v = PyLong_FromLongLong(pa_i64_load(&AI(self)->value));
+    PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
     if (v == NULL) return NULL;
     PyObject *res = PyObject_Str(v);
     Py_DECREF(v);
@@ -406,13 +430,13 @@ static PyObject *AtomicInt_str(PyObject *self) {
 
 static PyObject *AtomicInt_int(PyObject *self) { return AtomicInt_load(self, NULL); }
 static PyObject *AtomicInt_float(PyObject *self) {
-    return PyFloat_FromDouble((double)pa_i64_load(&AI(self)->value));
+    return PyFloat_FromDouble((double)pa_aint_load(&AI(self)->a));
 }
-static int AtomicInt_bool(PyObject *self) { return pa_i64_load(&AI(self)->value) != 0; }
+static int AtomicInt_bool(PyObject *self) { return pa_aint_load(&AI(self)->a) != 0; }
 
 /* An operand as a plain int: AtomicInts are read (one load), others as is. */
 static PyObject *operand(PyObject *o) {
-    if (IS_ATOMIC_INT(o)) return PyLong_FromLongLong(pa_i64_load(&AI(o)->value));
+    if (IS_ATOMIC_INT(o)) return PyLong_FromLongLong(pa_aint_load(&AI(o)->a));
     return Py_NewRef(o);
 }
 
@@ -470,25 +494,25 @@ DEFINE_UNARY(nb_invert, PyNumber_Invert)
 static PyObject *AtomicInt_iadd(PyObject *self, PyObject *arg) {
     int64_t v, old;
     if (as_int64(arg, &v) < 0) return NULL;
-    if (pa_i64_fetch_add_checked(&AI(self)->value, v, &old) != PA_OK) return overflow_result();
+    if (pa_aint_fetch_add_checked(&AI(self)->a, v, &old) != PA_OK) return overflow_result();
     return Py_NewRef(self);
 }
 static PyObject *AtomicInt_isub(PyObject *self, PyObject *arg) {
     int64_t v, old;
     if (as_int64(arg, &v) < 0) return NULL;
-    if (pa_i64_fetch_sub_checked(&AI(self)->value, v, &old) != PA_OK) return overflow_result();
+    if (pa_aint_fetch_sub_checked(&AI(self)->a, v, &old) != PA_OK) return overflow_result();
     return Py_NewRef(self);
 }
 #define DEFINE_INPLACE_BITWISE(name, core_fn)                          \
     static PyObject *AtomicInt_##name(PyObject *self, PyObject *arg) { \
         int64_t v;                                                     \
         if (as_int64(arg, &v) < 0) return NULL;                        \
-        core_fn(&AI(self)->value, v);                                  \
+        (void)core_fn(&AI(self)->a, v);                                \
         return Py_NewRef(self);                                        \
     }
-DEFINE_INPLACE_BITWISE(iand, pa_i64_fetch_and)
-DEFINE_INPLACE_BITWISE(ior, pa_i64_fetch_or)
-DEFINE_INPLACE_BITWISE(ixor, pa_i64_fetch_xor)
+DEFINE_INPLACE_BITWISE(iand, pa_aint_fetch_and)
+DEFINE_INPLACE_BITWISE(ior, pa_aint_fetch_or)
+DEFINE_INPLACE_BITWISE(ixor, pa_aint_fetch_xor)
 
 /* Without these, `a *= 2` would fall back to `a = a * 2` and silently rebind
  * the name to a plain int: refuse instead, and say what to do. */
@@ -838,13 +862,11 @@ static PyObject *rw_acquire(RWLockObject *rw, int write, int64_t timeout_ns) {
 static PyObject *rw_release(RWLockObject *rw, int write);
 
 /* Leaving a `with rw.write():` block releases what the block holds: the write
- * lock, or the read lock it became if the body called downgrade().  (A thread
- * cannot hold both sides, so "no write, some read" inside the block can only
- * mean a downgrade.) */
+ * lock, or the read lock it became if the body called downgrade()
+ * (pa_rwlock_exit has the rule). */
 static PyObject *rw_exit(RWLockObject *rw, int write) {
-    if (write && !pa_rwlock_write_held_by_me(&rw->lock) && pa_rwlock_read_holds_by_me(&rw->lock) > 0)
-        write = 0;
-    return rw_release(rw, write);
+    if (pa_rwlock_exit(&rw->lock, write) == PA_ACQUIRED) Py_RETURN_NONE;
+    return rw_release(rw, write); /* holds nothing: raises the error of that side */
 }
 
 static PyObject *rw_release(RWLockObject *rw, int write) {
@@ -869,7 +891,18 @@ static PyObject *rw_acquire_args(RWLockObject *rw, int write, PyObject *args, Py
     return rw_acquire(rw, write, timeout_ns);
 }
 
+/* A helper type from the module state, or NULL with RuntimeError once
+ * module_clear has run: during interpreter finalisation the cyclic GC may
+ * clear this module while objects whose finalizers still make RWLocks (or
+ * timed guards) are alive, and PyObject_New on a NULL type would crash. */
+static PyTypeObject *helper_type(PyTypeObject *tp) {
+    if (tp == NULL)
+        PyErr_SetString(PyExc_RuntimeError, "pyatomics is being finalized: its module state is gone");
+    return tp;
+}
+
 static PyObject *new_view(module_state *st, RWLockObject *rw, int write) {
+    if (helper_type(st->RWLockView_Type) == NULL) return NULL;
     RWLockViewObject *v = PyObject_GC_New(RWLockViewObject, st->RWLockView_Type);
     if (v == NULL) return NULL;
     v->rw = (RWLockObject *)Py_NewRef((PyObject *)rw);
@@ -885,7 +918,7 @@ static PyObject *RWLock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
         return NULL;
     }
     module_state *st = PyType_GetModuleState(type);
-    if (st == NULL) return NULL;
+    if (st == NULL || helper_type(st->RWLockView_Type) == NULL) return NULL;
     RWLockObject *self = (RWLockObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
     pa_rwlock_init(&self->lock);
@@ -972,6 +1005,7 @@ static PyObject *rw_guard(PyObject *self, int write, PyObject *const *args, Py_s
     if (timeout_ns < 0) /* timeout=None: the view is the context manager */
         return Py_NewRef(write ? RWL(self)->writer : RWL(self)->reader);
     module_state *st = PyType_GetModuleState(Py_TYPE(self));
+    if (st == NULL || helper_type(st->RWLockGuard_Type) == NULL) return NULL;
     RWLockGuardObject *g = PyObject_New(RWLockGuardObject, st->RWLockGuard_Type);
     if (g == NULL) return NULL;
     g->rw = (RWLockObject *)Py_NewRef(self);
@@ -1106,8 +1140,7 @@ static PyObject *View_exit(PyObject *self, PyObject *const *args, Py_ssize_t nar
 }
 static int view_locked(PyObject *self) {
     RWLockObject *rw = VIEW(self)->rw;
-    if (rw == NULL) return 0;
-    return VIEW(self)->write ? pa_rwlock_is_write_locked(&rw->lock) : pa_rwlock_reader_count(&rw->lock) > 0;
+    return rw != NULL && pa_rwlock_side_locked(&rw->lock, VIEW(self)->write);
 }
 static PyObject *View_locked(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     return PyBool_FromLong(view_locked(self));
@@ -1118,6 +1151,15 @@ static PyObject *View_is_owned(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     if (rw == NULL) Py_RETURN_FALSE;
     if (VIEW(self)->write) return PyBool_FromLong(pa_rwlock_write_held_by_me(&rw->lock));
     return PyBool_FromLong(pa_rwlock_read_holds_by_me(&rw->lock) > 0);
+}
+/* threading.Condition._at_fork_reinit (and concurrent.futures through it)
+ * calls this on the lock it was given: reset the whole RWLock, as
+ * RWLock._at_fork_reinit does. */
+static PyObject *View_at_fork_reinit(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    RWLockObject *rw = view_lock(self);
+    if (rw == NULL) return NULL;
+    pa_rwlock_reinit_after_fork(&rw->lock);
+    Py_RETURN_NONE;
 }
 static PyObject *View_repr(PyObject *self) {
     return lock_repr(self, view_locked(self), VIEW(self)->write ? " (write side)" : " (read side)");
@@ -1132,7 +1174,10 @@ static PyMethodDef View_methods[] = {
      "acquire(blocking=True, timeout=-1) -> bool"},
     {"release", View_release, METH_NOARGS, "release() -> None"},
     {"locked", View_locked, METH_NOARGS,
-     "locked() -> bool\n\nWriter side: a writer holds the lock. Reader side: some reader holds it."},
+     "locked() -> bool\n\nWhether this side is held, or acquire(blocking=False) on it would fail now for a "
+     "thread that holds nothing (a snapshot). Writer side: a reader or a writer holds the lock. Reader side: "
+     "a reader or a writer holds it, or a writer waits for it."},
+    {"_at_fork_reinit", View_at_fork_reinit, METH_NOARGS, NULL},
     {"_is_owned", View_is_owned, METH_NOARGS, NULL},
     {"__enter__", View_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))View_exit, METH_FASTCALL, NULL},
@@ -1150,6 +1195,9 @@ static PyGetSetDef View_getset[] = {
 };
 
 static PyType_Slot View_slots[] = {
+#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
+    {Py_tp_new, refuse_construction},
+#endif
     {Py_tp_doc, "One side of an RWLock, usable wherever a threading.Lock-like object is expected."},
     {Py_tp_dealloc, View_dealloc},
     {Py_tp_traverse, View_traverse},
@@ -1164,7 +1212,7 @@ static PyType_Slot View_slots[] = {
 static PyType_Spec View_spec = {
     .name = "pyatomics.RWLockView",
     .basicsize = sizeof(RWLockViewObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | PA_NOT_CONSTRUCTIBLE,
     .slots = View_slots,
 };
 
@@ -1207,6 +1255,9 @@ static PyMethodDef Guard_methods[] = {
 };
 
 static PyType_Slot Guard_slots[] = {
+#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
+    {Py_tp_new, refuse_construction},
+#endif
     {Py_tp_doc, "Context manager returned by RWLock.read(timeout) and RWLock.write(timeout)."},
     {Py_tp_dealloc, Guard_dealloc},
     {Py_tp_methods, Guard_methods},
@@ -1216,7 +1267,7 @@ static PyType_Slot Guard_slots[] = {
 static PyType_Spec Guard_spec = {
     .name = "pyatomics.RWLockGuard",
     .basicsize = sizeof(RWLockGuardObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | PA_NOT_CONSTRUCTIBLE,
     .slots = Guard_slots,
 };
 

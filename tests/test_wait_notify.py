@@ -1,10 +1,12 @@
-"""AtomicInt.wait / notify_one / notify_all (C++20 atomic wait semantics).
+"""AtomicInt.wait / notify_one / notify_all.
 
 wait(expected, timeout=None) -> True once the value is seen != expected,
-False on timeout.  A waiter sleeps until a notify (or its timeout) and then
-re-checks; a store alone does not wake it, a notify without a change sends it
-back to sleep.  The value is 64 bits wide while futexes watch 32: changes in
-the high half only must be seen too.
+False on timeout.  Every AtomicInt operation that may change the value wakes
+its waiters (pa_atomic_int.h), so a waiter returns as soon as the value
+differs, on every thread, whether or not anyone calls notify_*(); a notify, or
+an operation that leaves the value as it was, sends it back to sleep.  The
+value is 64 bits wide while futexes watch 32: changes in the high half only
+must be seen too.
 """
 
 from __future__ import annotations
@@ -114,14 +116,70 @@ def test_notify_all_wakes_every_waiter_after_a_store():
     assert [w.result for w in waiters] == [True] * 4, [(w.result, w.elapsed) for w in waiters]
 
 
-def test_store_without_notify_does_not_wake():
-    """The waiter sleeps on the notify counter, not on the value: a store
-    alone leaves it asleep; the notify that follows wakes it."""
+# Every operation that changes the value, as a user would write it.
+CHANGES = {
+    "store": lambda a: a.store(1),
+    "exchange": lambda a: a.exchange(1),
+    "compare_exchange": lambda a: a.compare_exchange(0, 1),
+    "fetch_add": lambda a: a.fetch_add(1),
+    "fetch_sub": lambda a: a.fetch_sub(1),
+    "add": lambda a: a.add(1 << 40),  # high half only
+    "sub": lambda a: a.sub(1),
+    "inc": lambda a: a.inc(),
+    "dec": lambda a: a.dec(),
+    "fetch_or": lambda a: a.fetch_or(4),
+    "fetch_xor": lambda a: a.fetch_xor(1 << 35),
+    "fetch_max": lambda a: a.fetch_max(9),
+    "fetch_min": lambda a: a.fetch_min(-9),
+    "update": lambda a: a.update(lambda v: v + 3),
+    "+=": lambda a: a.__iadd__(1),
+    "-=": lambda a: a.__isub__(1),
+    "|=": lambda a: a.__ior__(2),
+    "^=": lambda a: a.__ixor__(2),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_every_change_wakes_a_worker_without_notify(change):
+    """Before, a waiter slept on the notify counter only: a worker thread whose
+    value changed without a notify slept until its timeout (forever without
+    one), while the main thread noticed within 50 ms through its signal-check
+    slices.  Now the change itself wakes every waiter, on every thread."""
+    a = AtomicInt(0)
+    w = Waiter(a, 0, timeout=30).blocked()  # a worker: no 50 ms slices there
+    CHANGES[change](a)
+    assert w.done.wait(10), f"{change} did not wake the waiter"
+    assert w.result is True and w.elapsed < 10, (w.result, w.elapsed)
+
+
+def test_every_change_wakes_the_main_thread_without_notify():
+    a = AtomicInt(0)
+    main = threading.get_native_id()
+    changer = start(lambda: (wait_blocked(main, a), a.store(5)))
+    t0 = time.monotonic()
+    assert a.wait(0, 30) is True
+    assert time.monotonic() - t0 < 10
+    join(changer)
+
+
+@pytest.mark.parametrize(
+    "same",
+    [
+        lambda a: a.store(0),
+        lambda a: a.compare_exchange(7, 1),  # fails: nothing stored
+        lambda a: a.fetch_and(-1),
+        lambda a: a.fetch_max(-5),
+        lambda a: a.fetch_add(0),
+        lambda a: a.update(lambda v: v),
+    ],
+)
+def test_operation_leaving_the_value_unchanged_sends_the_waiter_back_to_sleep(same):
     a = AtomicInt(0)
     w = Waiter(a, 0).blocked()
-    a.store(1)
-    assert not w.done.wait(0.2)
-    a.notify_one()
+    for _ in range(3):
+        same(a)
+    assert not w.done.wait(0.2), (w.result, w.elapsed)
+    a.inc()
     assert w.done.wait(10)
     assert w.result is True
 
@@ -138,32 +196,6 @@ def test_notify_without_change_sends_waiter_back_to_sleep():
     a.notify_all()
     assert w.done.wait(10)
     assert w.result is True
-
-
-def test_notify_one_wakes_one_at_a_time():
-    a = AtomicInt(0)
-    waiters = [Waiter(a, 0).blocked() for _ in range(3)]
-    a.store(1)
-    time.sleep(0.05)
-    assert sum(w.done.is_set() for w in waiters) == 0  # no notify yet
-    woken = []
-    for expect in (1, 2, 3):
-        a.notify_one()
-        assert wait_for_count(waiters, expect)
-        time.sleep(0.05)
-        woken.append(sum(w.done.is_set() for w in waiters))
-    assert woken == [1, 2, 3]
-    assert [w.result for w in waiters] == [True] * 3
-    a.notify_one()  # nobody left: harmless
-
-
-def wait_for_count(waiters, n, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while sum(w.done.is_set() for w in waiters) < n:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.001)
-    return True
 
 
 def test_high_half_change_wakes_waiter():

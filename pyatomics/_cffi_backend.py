@@ -907,6 +907,9 @@ class RWLockView:
     def __enter__(self):
         p = self._p
         try:
+            # The uncontended attempt inline: no nested Python frame on the hot path.
+            if (_rw_write if self._write else _rw_read)(p, 0) == _ACQUIRED:
+                return True
             return _rw_acquire(p, self._write, -1)
         except BaseException:
             _undo(p)

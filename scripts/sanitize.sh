@@ -257,6 +257,7 @@ MODEL_CONFIGS=(
     "2 readers, 1 writer, 2 rounds|-DNR=2 -DNW=1 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=0"
     "1 reader, 2 writers, 1 round, timeouts, downgrade|-DNR=1 -DNW=2 -DITER=1 -DTIMEOUTS=1 -DDOWNGRADE=1 -DSTRICT_END=1"
     "2 readers, 1 writer, 1 round, timeouts, downgrade, recursive read|-DNR=2 -DNW=1 -DITER=1 -DTIMEOUTS=1 -DDOWNGRADE=1 -DRECURSIVE=1 -DSTRICT_END=1"
+    "1 reader, 2 writers, 1 round, timeouts, downgrade, wake count unknown|-DNR=1 -DNW=2 -DITER=1 -DTIMEOUTS=1 -DDOWNGRADE=1 -DSTRICT_END=1 -DWAKE_UNKNOWN=1"
 )
 MODEL_CONFIGS_SLOW=(
     "1 reader, 2 writers, 2 rounds|-DNR=1 -DNW=2 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=0"

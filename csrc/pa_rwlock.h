@@ -18,7 +18,9 @@
  * writers inside the blocking part of lock_read / lock_write (from before they
  * first set their waiting bit until they leave, holding the lock or not).
  * read_waiters decides when a read phase may end; write_waiters, when a
- * WRITERS_WAITING bit has outlived its writers and must go.
+ * WRITERS_WAITING bit has outlived its writers and must go, and whether a
+ * release that woke a writer is done (wake_waiters).  fork_gen records the
+ * fork generation these waiters belong to (see "after fork" below).
  *
  * Transitions (count / bits):
  *
@@ -60,6 +62,12 @@
  *                                or the releaser itself if nobody waited (a stale
  *                                READERS_WAITING).  If the count is then 0 and
  *                                writers wait, it runs wake_waiters.
+ *   after fork      RW WW RP     in a child process, the first slow path to meet the
+ *                   -> 0         lock (fork_gen behind the process's fork generation)
+ *                                clears all three bits and zeroes read_waiters and
+ *                                write_waiters, keeping the count and `writer`: the
+ *                                waiters were the parent's threads (pa_rwlock.c,
+ *                                "fork()").  Fast paths never look.
  *   waiting         set RW / WW  with a CAS while the lock is held, then sleep on a
  *                                word whose value the sleeper just read.  Every
  *                                release that sees a bit hands the lock on, and the

@@ -71,6 +71,13 @@ def fork_and_check(child):
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, (status, report)
     return report
 
+def take(acquire, release, **kwargs):
+    # acquire(**kwargs), released at once if it succeeded; what acquire returned
+    got = acquire(**kwargs)
+    if got:
+        release()
+    return got
+
 def in_thread(func):
     out = []
     t = threading.Thread(target=lambda: out.append(func()))
@@ -110,7 +117,7 @@ def test_rwlock_write_held_reader_waiting_at_fork():
             seen["read"] = rw.acquire_read(timeout=5)
             if seen["read"]:
                 rw.release_read()
-            seen["thread_write"] = in_thread(lambda: rw.acquire_write(timeout=5) and (rw.release_write() or True))
+            seen["thread_write"] = in_thread(lambda: take(rw.acquire_write, rw.release_write, timeout=5))
             seen["try_write"] = rw.acquire_write(blocking=False)
             if seen["try_write"]:
                 rw.release_write()
@@ -138,8 +145,9 @@ def test_rwlock_read_held_writer_waiting_at_fork():
         def child():
             # No writer exists here: a new reader must get in beside ours
             # (before the fix it waited for the phantom writer, for good).
-            seen = {"thread_read": in_thread(lambda: rw.acquire_read(timeout=5) and (rw.release_read() or True))}
-            seen["try_read_thread"] = in_thread(lambda: rw.acquire_read(blocking=False) and (rw.release_read() or True))
+            seen = {"thread_read": in_thread(lambda: take(rw.acquire_read, rw.release_read, timeout=5))}
+            seen["try_read_thread"] = in_thread(
+                lambda: take(rw.acquire_read, rw.release_read, blocking=False))
             seen["readers"] = rw.readers   # ours is kept
             rw.release_read()
             seen["write"] = rw.acquire_write(timeout=5)
@@ -200,7 +208,7 @@ def test_spinlock_held_with_a_sleeper_at_fork():
             seen["acquire"] = lock.acquire(timeout=5)
             if seen["acquire"]:
                 lock.release()
-            seen["thread_acquire"] = in_thread(lambda: lock.acquire(timeout=5) and (lock.release() or True))
+            seen["thread_acquire"] = in_thread(lambda: take(lock.acquire, lock.release, timeout=5))
             seen["end"] = lock.locked()
             return seen
 

@@ -794,6 +794,104 @@ static void test_rwlock_handoff_to_counted_writer(void) {
     CHECK_EQ_I64(PA_LOAD(&pref.read_waiters), 0);
 }
 
+/* fork() while other threads wait (POSIX): the child must not inherit them.
+ * The forking thread holds the write lock while a reader sleeps; in the
+ * child, release_write() and then acquire_write() must work (before the fix
+ * the release started a read phase for the phantom reader, and the acquire
+ * waited forever).  Then the forking thread holds a read lock while a writer
+ * sleeps; in the child a new thread must get a read lock beside it (the
+ * phantom writer held it back).  Each child reports through its exit status.
+ * Skipped under ThreadSanitizer, which does not support fork() with threads
+ * running (tests/test_fork_waiters.py covers both bindings). */
+#if defined(__SANITIZE_THREAD__)
+#define PA_TEST_NO_FORK 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PA_TEST_NO_FORK 1
+#endif
+#endif
+#if !defined(_WIN32) && !defined(PA_TEST_NO_FORK)
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pa_rwlock forked;
+static pa_lock_result forked_thread_result;
+
+static void fork_reader(void *p) {
+    (void)p;
+    gate_wait();
+    if (pa_rwlock_acquire_read(&forked, pa_deadline_after(10000000000LL)) == PA_ACQUIRED)
+        pa_rwlock_release_read(&forked);
+}
+static void fork_writer(void *p) {
+    (void)p;
+    gate_wait();
+    if (pa_rwlock_acquire_write(&forked, pa_deadline_after(10000000000LL)) == PA_ACQUIRED)
+        pa_rwlock_release_write(&forked);
+}
+static void fork_child_reader(void *p) {
+    (void)p;
+    gate_wait();
+    forked_thread_result = pa_rwlock_acquire_read(&forked, pa_deadline_after(2000000000LL));
+    if (forked_thread_result == PA_ACQUIRED) pa_rwlock_release_read(&forked);
+}
+
+/* Exit status of the child that ran child(), 99 if it did not exit. */
+static int in_forked_child(int (*child)(void)) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(child());
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return 99;
+    return WEXITSTATUS(status);
+}
+
+static int child_after_write_held(void) {
+    if (pa_rwlock_release_write(&forked) != PA_ACQUIRED) return 1;
+    if (pa_rwlock_acquire_write(&forked, pa_deadline_after(2000000000LL)) != PA_ACQUIRED) return 2;
+    if (pa_rwlock_release_write(&forked) != PA_ACQUIRED) return 3;
+    if (PA_LOAD(&forked.state) != 0 || PA_LOAD(&forked.read_waiters) != 0) return 4;
+    return 0;
+}
+
+static int child_after_read_held(void) {
+    test_thread t;
+    forked_thread_result = PA_TOO_MANY;
+    start_gated(&t, fork_child_reader, NULL);
+    thread_join(t);
+    if (forked_thread_result != PA_ACQUIRED) return 1;
+    if (pa_rwlock_reader_count(&forked) != 1) return 2; /* ours is kept */
+    if (pa_rwlock_release_read(&forked) != PA_ACQUIRED) return 3;
+    if (pa_rwlock_acquire_write(&forked, pa_deadline_after(2000000000LL)) != PA_ACQUIRED) return 4;
+    pa_rwlock_release_write(&forked);
+    if (PA_LOAD(&forked.state) != 0 || PA_LOAD(&forked.write_waiters) != 0) return 5;
+    return 0;
+}
+
+static void test_rwlock_fork_with_waiters(void) {
+    test_thread t;
+    pa_rwlock_init(&forked);
+    CHECK(pa_rwlock_acquire_write(&forked, 0) == PA_ACQUIRED);
+    start_gated(&t, fork_reader, NULL);
+    WAIT_FOR(PA_LOAD(&forked.read_waiters) == 1 && (PA_LOAD(&forked.state) & PA_RW_READERS_WAITING));
+    CHECK_EQ_I64(in_forked_child(child_after_write_held), 0);
+    CHECK(pa_rwlock_release_write(&forked) == PA_ACQUIRED); /* the parent's reader goes on */
+    thread_join(t);
+
+    CHECK(pa_rwlock_acquire_read(&forked, 0) == PA_ACQUIRED);
+    start_gated(&t, fork_writer, NULL);
+    WAIT_FOR(PA_LOAD(&forked.write_waiters) == 1 && (PA_LOAD(&forked.state) & PA_RW_WRITERS_WAITING));
+    CHECK_EQ_I64(in_forked_child(child_after_read_held), 0);
+    CHECK(pa_rwlock_release_read(&forked) == PA_ACQUIRED);
+    thread_join(t);
+    CHECK_EQ_I64(PA_LOAD(&forked.state), 0);
+    pa_rwlock_destroy(&forked);
+}
+#else
+static void test_rwlock_fork_with_waiters(void) {
+    if (!quiet) printf("    (skipped: no fork() here, or ThreadSanitizer)\n");
+}
+#endif
+
 /* ---------------------------------------------------------------------------
  * AtomicInt wait/notify
  * ------------------------------------------------------------------------- */
@@ -1104,6 +1202,7 @@ static const test_case tests[] = {
     {"rwlock", test_rwlock},
     {"rwlock_writer_preference", test_rwlock_writer_preference},
     {"rwlock_handoff_to_counted_writer", test_rwlock_handoff_to_counted_writer},
+    {"rwlock_fork_with_waiters", test_rwlock_fork_with_waiters},
     {"int_wait_notify", test_int_wait_notify},
 };
 

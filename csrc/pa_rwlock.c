@@ -77,23 +77,31 @@ static void drop_hold(read_hold *h) {
 
 /* ---------------------------------------------------------------------------
  * Registry of live serials: an open-addressing hash set (0 empty, TOMBSTONE
- * deleted) under a SpinLock.  Touched at init and destroy, and by a thread
- * whose read-hold table is full; never on an acquire or release.
+ * deleted) under a lock.  Touched at init and destroy, and by a thread whose
+ * read-hold table is full; never on an acquire or release.  The lock is a
+ * pthread mutex where there is one: it is off the hot paths, and tools that
+ * know only pthread synchronisation (helgrind) then see what it protects.
  * ------------------------------------------------------------------------- */
 #define TOMBSTONE UINT64_MAX
 
-static pa_spinlock registry_lock = PA_SPINLOCK_INIT;
 static uint64_t *live;     /* live_cap slots, a power of 2 */
 static size_t live_cap;
 static size_t live_filled; /* slots not empty: live serials and tombstones */
 
+#if defined(_WIN32)
+static pa_spinlock registry_lock = PA_SPINLOCK_INIT;
 static void registry_enter(void) {
-    /* PA_INTERRUPTED (a signal in the futex wait): just wait again; the
-     * section is a few hash probes, nobody holds it long. */
+    /* PA_INTERRUPTED cannot happen on Windows; loop anyway: the section is a
+     * few hash probes, nobody holds it long. */
     while (pa_spinlock_acquire(&registry_lock, PA_FOREVER) != PA_ACQUIRED) {
     }
 }
 static void registry_leave(void) { pa_spinlock_release(&registry_lock); }
+#else
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static void registry_enter(void) { pthread_mutex_lock(&registry_lock); }
+static void registry_leave(void) { pthread_mutex_unlock(&registry_lock); }
+#endif
 
 static size_t slot_of(uint64_t serial, size_t cap) {
     return (size_t)((serial * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
@@ -224,9 +232,8 @@ PA_COLD static void reset_after_fork(pa_rwlock *rw) {
 static void at_fork_prepare(void) { registry_enter(); }
 static void at_fork_parent(void) { registry_leave(); }
 static void at_fork_child(void) {
-    /* Only the forking thread is left, and it holds the lock: no sleeper to
-     * wake, whatever the word says. */
-    pa_spinlock_init(&registry_lock);
+    /* Only the forking thread is left, and it holds the mutex (prepare). */
+    registry_leave();
     /* Every lock's waiter state is now stale: see reset_after_fork. */
     atomic_fetch_add(&fork_generation, 2);
 }

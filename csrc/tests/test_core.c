@@ -1135,8 +1135,8 @@ static void test_rwlock_dead_owner(void) {
  * they must be reclaimed, so that A can still read-lock new locks.  Before,
  * the 33rd lock already failed with PA_TOO_MANY, and every later one. */
 enum { DEAD_LOCKS = 40 };
-static pa_rwlock *volatile dead_lock;
-static pa_atomic_u32 dead_step; /* odd: A's turn, even: ours */
+static pa_rwlock *dead_locks[DEAD_LOCKS]; /* set up before A starts (helgrind sees that order) */
+static pa_atomic_u32 dead_step;           /* odd: A's turn, even: ours */
 static pa_lock_result dead_results[DEAD_LOCKS + 1];
 
 static void dead_holder(void *p) {
@@ -1144,7 +1144,7 @@ static void dead_holder(void *p) {
     gate_wait();
     for (uint32_t i = 0; i < DEAD_LOCKS; i++) {
         while (PA_LOAD(&dead_step) != 2 * i + 1) pa_thread_yield();
-        dead_results[i] = pa_rwlock_acquire_read(dead_lock, 0); /* and never released */
+        dead_results[i] = pa_rwlock_acquire_read(dead_locks[i], 0); /* and never released */
         PA_STORE(&dead_step, 2 * i + 2);
     }
     pa_rwlock fresh;
@@ -1157,24 +1157,26 @@ static void dead_holder(void *p) {
     pa_rwlock_destroy(&fresh);
 }
 
-static void start_gated(test_thread *t, void (*fn)(void *), void *arg);
-
 static void test_rwlock_holds_of_freed_locks(void) {
     test_thread t;
     PA_STORE(&dead_step, 0);
+    for (uint32_t i = 0; i < DEAD_LOCKS; i++) {
+        dead_locks[i] = malloc(sizeof *dead_locks[i]);
+        if (dead_locks[i] == NULL) exit(2);
+        pa_rwlock_init(dead_locks[i]);
+    }
     start_gated(&t, dead_holder, NULL);
     for (uint32_t i = 0; i < DEAD_LOCKS; i++) {
-        pa_rwlock *l = malloc(sizeof *l);
-        if (l == NULL) exit(2);
-        pa_rwlock_init(l);
-        dead_lock = l;
         PA_STORE(&dead_step, 2 * i + 1);
         while (PA_LOAD(&dead_step) != 2 * i + 2) pa_thread_yield();
-        CHECK_EQ_I64(pa_rwlock_reader_count(l), 1);
-        pa_rwlock_destroy(l); /* on this thread: A's entry stays behind */
-        free(l);
+        CHECK_EQ_I64(pa_rwlock_reader_count(dead_locks[i]), 1);
+        pa_rwlock_destroy(dead_locks[i]); /* on this thread: A's entry stays behind */
     }
     thread_join(t);
+    /* Freed only now, after the join: the memory itself plays no part (A
+     * never touches a lock after its turn), and helgrind would take the
+     * free for a race with A's atomics. */
+    for (uint32_t i = 0; i < DEAD_LOCKS; i++) free(dead_locks[i]);
     for (int i = 0; i <= DEAD_LOCKS; i++) CHECK(dead_results[i] == PA_ACQUIRED);
 }
 

@@ -2,8 +2,14 @@
 #include "pa_rwlock.h"
 
 #include <stddef.h>
+#include <stdlib.h>
 
+#include "pa_spinlock.h"
 #include "pa_thread.h"
+
+#if !defined(_WIN32)
+#include <pthread.h>
+#endif
 #include "pa_wait.h"
 
 #define RW PA_RW_READERS_WAITING
@@ -25,12 +31,26 @@ static inline bool write_lockable(uint32_t s) { return count_of(s) == 0 && (s & 
  * and how many times.  Only its own thread touches it, so no atomics.  Used to
  * reject a release of a read lock the thread does not hold, an upgrade that
  * would deadlock, and to let a recursive read pass a waiting writer.
+ *
+ * An entry is keyed on (address, serial): serials are never reused, so an
+ * entry left behind by a lock that was freed while this thread read-held it
+ * never matches a new lock at the same address.  Such an entry is dead, and
+ * the registry of live serials below tells it apart: when the table is full,
+ * reclaim_dead_holds() drops every entry whose serial is no longer live.
+ * (pa_rwlock_destroy drops the freeing thread's own entry directly; entries
+ * of other threads cannot be reached from there: their tables are their
+ * TLS.  Before the registry, 32 locks freed on another thread while this one
+ * read-held them locked this thread out of every new RWLock for good.)
  * ------------------------------------------------------------------------- */
 typedef struct {
     const pa_rwlock *lock;
     uint64_t serial;
     uint32_t depth;
 } read_hold;
+
+/* Serials are < 2^63; a lock whose registration failed (no memory) gets this
+ * bit, and its entries are never judged dead (the pre-registry behaviour). */
+#define UNREGISTERED ((uint64_t)1 << 63)
 
 static pa_atomic_u64 next_serial = 1;
 
@@ -56,15 +76,211 @@ static void drop_hold(read_hold *h) {
 }
 
 /* ---------------------------------------------------------------------------
+ * Registry of live serials: an open-addressing hash set (0 empty, TOMBSTONE
+ * deleted) under a lock.  Touched at init and destroy, and by a thread whose
+ * read-hold table is full; never on an acquire or release.  The lock is a
+ * pthread mutex where there is one: it is off the hot paths, and tools that
+ * know only pthread synchronisation (helgrind) then see what it protects.
+ * ------------------------------------------------------------------------- */
+#define TOMBSTONE UINT64_MAX
+
+static uint64_t *live;     /* live_cap slots, a power of 2 */
+static size_t live_cap;
+static size_t live_filled; /* slots not empty: live serials and tombstones */
+
+#if defined(_WIN32)
+static pa_spinlock registry_lock = PA_SPINLOCK_INIT;
+static void registry_enter(void) {
+    /* PA_INTERRUPTED cannot happen on Windows; loop anyway: the section is a
+     * few hash probes, nobody holds it long. */
+    while (pa_spinlock_acquire(&registry_lock, PA_FOREVER) != PA_ACQUIRED) {
+    }
+}
+static void registry_leave(void) { pa_spinlock_release(&registry_lock); }
+#else
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static void registry_enter(void) { pthread_mutex_lock(&registry_lock); }
+static void registry_leave(void) { pthread_mutex_unlock(&registry_lock); }
+#endif
+
+static size_t slot_of(uint64_t serial, size_t cap) {
+    return (size_t)((serial * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+}
+
+/* Under registry_lock.  The slot holding serial, or NULL. */
+static uint64_t *registry_find(uint64_t serial) {
+    if (live_cap == 0) return NULL;
+    for (size_t i = slot_of(serial, live_cap);; i = (i + 1) & (live_cap - 1)) {
+        if (live[i] == serial) return &live[i];
+        if (live[i] == 0) return NULL;
+    }
+}
+
+/* Under registry_lock.  Keeps at least half the slots empty (tombstones
+ * count as full), rebuilding without tombstones when it must. */
+static bool registry_insert(uint64_t serial) {
+    if ((live_filled + 1) * 2 > live_cap) {
+        size_t n = 0;
+        for (size_t i = 0; i < live_cap; i++) n += live[i] != 0 && live[i] != TOMBSTONE;
+        size_t cap = 64;
+        while (cap < (n + 1) * 4) cap *= 2;
+        uint64_t *fresh = calloc(cap, sizeof *fresh);
+        if (fresh == NULL) return false;
+        for (size_t i = 0; i < live_cap; i++) {
+            if (live[i] == 0 || live[i] == TOMBSTONE) continue;
+            size_t j = slot_of(live[i], cap);
+            while (fresh[j] != 0) j = (j + 1) & (cap - 1);
+            fresh[j] = live[i];
+        }
+        free(live);
+        live = fresh;
+        live_cap = cap;
+        live_filled = n;
+    }
+    size_t j = slot_of(serial, live_cap);
+    while (live[j] != 0 && live[j] != TOMBSTONE) j = (j + 1) & (live_cap - 1);
+    if (live[j] == 0) live_filled++;
+    live[j] = serial;
+    return true;
+}
+
+static uint64_t new_registered_serial(void) {
+    uint64_t serial = atomic_fetch_add(&next_serial, 1);
+    registry_enter();
+    bool ok = registry_insert(serial);
+    registry_leave();
+    return ok ? serial : serial | UNREGISTERED;
+}
+
+static void registry_remove(uint64_t serial) {
+    if (serial & UNREGISTERED) return;
+    registry_enter();
+    uint64_t *slot = registry_find(serial);
+    if (slot != NULL) *slot = TOMBSTONE;
+    registry_leave();
+}
+
+/* ---------------------------------------------------------------------------
+ * fork().  The child has one thread, the one that called fork(), and a copy
+ * of every lock word, waiting bits, read phases and waiter counts included.
+ * Those were put there by threads the child does not have: a READERS_WAITING
+ * that a write release turns into a READ_PHASE for a reader that never comes
+ * (read_waiters never drops to 0, so the phase never ends and no writer ever
+ * gets in), a WRITERS_WAITING that holds back new readers while a phantom
+ * writer keeps write_waiters from reaching the 0 that would clear it.
+ *
+ * So a child forgets them: the pthread_atfork child handler bumps
+ * fork_generation (always even), and each lock remembers in fork_gen the
+ * generation it last saw.  The slow paths, and only they, compare the two:
+ * every blocking path before it first counts itself or gives up, every
+ * release that finds waiting bits or a phase before acting on them, and
+ * downgrade.  A lock found stale is reset: read_waiters = write_waiters = 0,
+ * the waiting bits and READ_PHASE cleared, the count and the writer kept.  The
+ * uncontended paths never look: they act only on a word without bits (where
+ * nothing is stale) or on the count itself.
+ *
+ * Why no waiter of the child is lost: a thread of the child counts itself as
+ * a waiter only after its own check, so while the lock is stale no child
+ * waiter exists, and a reset forgets only parent ones.  Two child threads may
+ * meet a stale lock at once: the one that moves fork_gen to the odd value
+ * g|1 resets, the others wait for g (an odd value of an older generation was
+ * left by a reset that a fork interrupted in the parent: taken over).
+ *
+ * What survives: the holds of the forking thread (the count includes its
+ * read holds, and its thread-local table is copied; `writer` names it if it
+ * holds the write side), as the usual os.register_at_fork(before=acquire_write,
+ * after_in_child=release_write) pattern needs.  Holds of other threads
+ * survive too, since a reader cannot be told apart from another in the
+ * count: the lock stays held in the child, as a threading.Lock held by
+ * another thread does; _at_fork_reinit (pa_rwlock_reinit_after_fork) clears
+ * everything.
+ * ------------------------------------------------------------------------- */
+static pa_atomic_u32 fork_generation;
+
+static inline bool fork_stale(pa_rwlock *rw) {
+    return PA_LOAD(&rw->fork_gen) != PA_LOAD(&fork_generation);
+}
+
+PA_COLD static void reset_after_fork(pa_rwlock *rw) {
+    for (;;) {
+        uint32_t g = PA_LOAD(&fork_generation);
+        uint32_t mine = PA_LOAD(&rw->fork_gen);
+        if (mine == g) return;
+        if (mine == (g | 1)) { /* another thread of this process is resetting */
+            pa_thread_yield();
+            continue;
+        }
+        if (!PA_CAS(&rw->fork_gen, &mine, g | 1)) continue;
+        PA_STORE(&rw->read_waiters, 0);
+        PA_STORE(&rw->write_waiters, 0);
+        uint32_t s = PA_LOAD(&rw->state);
+        /* A CAS loop, not a store: uncontended acquires and releases (which
+         * do not look at fork_gen) may change the count meanwhile. */
+        while (!PA_CAS(&rw->state, &s, s & PA_RW_COUNT_MASK)) {
+        }
+        PA_STORE(&rw->fork_gen, g);
+        return;
+    }
+}
+
+/* fork(): another thread may be inside a registry section at the moment of
+ * the fork, and would never leave it in the child.  So the forking thread
+ * takes the registry lock just before the fork (no section is then in
+ * progress, and the table is consistent) and both processes release it.
+ * Registered once, from the first pa_rwlock_init. */
+#if !defined(_WIN32)
+static void at_fork_prepare(void) { registry_enter(); }
+static void at_fork_parent(void) { registry_leave(); }
+static void at_fork_child(void) {
+    /* Only the forking thread is left, and it holds the mutex (prepare). */
+    registry_leave();
+    /* Every lock's waiter state is now stale: see reset_after_fork. */
+    atomic_fetch_add(&fork_generation, 2);
+}
+static pthread_once_t fork_hooks_once = PTHREAD_ONCE_INIT;
+static void install_fork_hooks_once(void) {
+    /* ENOMEM is the only failure; without the hooks, a fork that lands in a
+     * registry section leaves the child unable to create RWLocks (as before
+     * the registry existed, a fork could leave any lock held). */
+    (void)pthread_atfork(at_fork_prepare, at_fork_parent, at_fork_child);
+}
+static void install_fork_hooks(void) { pthread_once(&fork_hooks_once, install_fork_hooks_once); }
+#else
+static void install_fork_hooks(void) {}
+#endif
+
+/* Drops this thread's entries for locks that no longer exist; returns how
+ * many.  Only entries' serials are looked at, never the freed locks. */
+static unsigned reclaim_dead_holds(void) {
+    unsigned dropped = 0;
+    registry_enter();
+    for (unsigned i = 0; i < tl_nholds;) {
+        uint64_t serial = tl_holds[i].serial;
+        if (!(serial & UNREGISTERED) && registry_find(serial) == NULL) {
+            drop_hold(&tl_holds[i]); /* moves the last entry here: look at i again */
+            dropped++;
+        } else {
+            i++;
+        }
+    }
+    registry_leave();
+    return dropped;
+}
+
+/* Room for one more entry: true if there is (after reclaiming dead ones). */
+static bool room_for_hold(void) {
+    return tl_nholds < PA_RW_MAX_READ_LOCKS_PER_THREAD || reclaim_dead_holds() > 0;
+}
+
+/* ---------------------------------------------------------------------------
  * Waking
  * ------------------------------------------------------------------------- */
 
-/* Returns how many writers were woken (-1: the platform cannot tell). */
-static int wake_writer(pa_rwlock *rw) {
+static void wake_writer(pa_rwlock *rw) {
     /* The bump makes a writer that read the old value and is about to sleep
      * return at once from its futex wait. */
     atomic_fetch_add(&rw->writer_notify, 1);
-    return pa_wake_one(&rw->writer_notify);
+    pa_wake_one(&rw->writer_notify);
 }
 
 static void end_read_phase(pa_rwlock *rw);
@@ -94,9 +310,18 @@ static void wake_waiters(pa_rwlock *rw, uint32_t s, bool after_write_release) {
             /* A waiting writer goes first (writer preference); readers stay
              * parked and get a read phase at that writer's release. */
             if (!PA_CAS(&rw->state, &s, s & ~WW)) continue;
-            if (wake_writer(rw) > 0) return;
-            /* Nobody was asleep on writer_notify (the bit was stale, or the
-             * platform cannot say): fall through to the readers, if any. */
+            wake_writer(rw);
+            /* Decided by the count, not by what the wake returned: Windows
+             * and macOS cannot always say how many they woke (-1), and on
+             * Linux a counted writer that is not asleep yet is woken by the
+             * notify bump instead (0).  Treating "-1" as "nobody" also woke
+             * every parked reader at each hand-off, and they usually beat
+             * the writer.  A counted writer takes the free lock, or, giving
+             * up, passes it on as it leaves lock_write (its seq_cst decrement
+             * comes before its own look at the state, so it sees the lock
+             * free unless another thread has it). */
+            if (PA_LOAD(&rw->write_waiters) != 0) return;
+            /* No writer counted: the bit was stale.  The readers, if any. */
             s = PA_LOAD(&rw->state);
             continue;
         }
@@ -139,6 +364,7 @@ static pa_lock_result lock_read(pa_rwlock *rw, int64_t deadline_ns, bool recursi
     uint32_t s = PA_LOAD(&rw->state);
     int spins = 0;
     bool counted = false; /* we are in rw->read_waiters */
+    bool fork_checked = false;
     pa_lock_result result;
     pa_lock_result giving_up = PA_ACQUIRED; /* set once the wait timed out or was interrupted */
     for (;;) {
@@ -161,6 +387,16 @@ static pa_lock_result lock_read(pa_rwlock *rw, int64_t deadline_ns, bool recursi
             if (count_of(s) == 0 && (s & WAITING)) wake_waiters(rw, s, false);
             result = giving_up;
             break;
+        }
+        if (!fork_checked) {
+            /* Before giving up or counting ourselves: bits left by the
+             * threads of a parent process must not hold us back. */
+            fork_checked = true;
+            if (PA_UNLIKELY(fork_stale(rw))) {
+                reset_after_fork(rw);
+                s = PA_LOAD(&rw->state);
+                continue;
+            }
         }
         if (deadline_ns == 0) {
             result = PA_TIMEDOUT;
@@ -201,7 +437,7 @@ static pa_lock_result lock_read(pa_rwlock *rw, int64_t deadline_ns, bool recursi
 pa_lock_result pa_rwlock_acquire_read(pa_rwlock *rw, int64_t deadline_ns) {
     if (PA_LOAD(&rw->writer) == pa_thread_id()) return PA_WOULD_DEADLOCK;
     read_hold *h = find_hold(rw);
-    if (h == NULL && tl_nholds == PA_RW_MAX_READ_LOCKS_PER_THREAD) return PA_TOO_MANY;
+    if (h == NULL && !room_for_hold()) return PA_TOO_MANY;
     pa_lock_result r = lock_read(rw, deadline_ns, h != NULL);
     if (r != PA_ACQUIRED) return r;
     if (h != NULL) {
@@ -218,7 +454,14 @@ pa_lock_result pa_rwlock_release_read(pa_rwlock *rw) {
     if (--h->depth == 0) drop_hold(h);
     /* seq_cst RMW: release ordering for the critical section. */
     uint32_t s = atomic_fetch_sub(&rw->state, 1) - 1;
-    if (count_of(s) == 0 && (s & WAITING) && !(s & RP)) wake_waiters(rw, s, false);
+    if (count_of(s) == 0 && (s & WAITING) && !(s & RP)) {
+        /* Stale after a fork: the waiters are the parent's; nobody to wake. */
+        if (PA_UNLIKELY(fork_stale(rw))) {
+            reset_after_fork(rw);
+            return PA_ACQUIRED;
+        }
+        wake_waiters(rw, s, false);
+    }
     return PA_ACQUIRED;
 }
 
@@ -262,6 +505,7 @@ static pa_lock_result lock_write(pa_rwlock *rw, int64_t deadline_ns) {
     if (PA_LIKELY(PA_CAS(&rw->state, &s, PA_RW_WRITE_LOCKED))) return PA_ACQUIRED;
 
     bool counted = false; /* we are in rw->write_waiters */
+    bool fork_checked = false;
     int spins = 0;
     pa_lock_result result;
     pa_lock_result giving_up = PA_ACQUIRED; /* set once the wait timed out or was interrupted */
@@ -280,6 +524,14 @@ static pa_lock_result lock_write(pa_rwlock *rw, int64_t deadline_ns) {
         if (giving_up != PA_ACQUIRED) {
             result = giving_up;
             break;
+        }
+        if (!fork_checked) { /* as in lock_read */
+            fork_checked = true;
+            if (PA_UNLIKELY(fork_stale(rw))) {
+                reset_after_fork(rw);
+                s = PA_LOAD(&rw->state);
+                continue;
+            }
         }
         if (deadline_ns == 0) return PA_TIMEDOUT; /* never counted */
         if (spins < SPIN_LIMIT && (s & (WAITING | RP)) == 0) {
@@ -347,17 +599,28 @@ pa_lock_result pa_rwlock_release_write(pa_rwlock *rw) {
     if (PA_LOAD(&rw->writer) != pa_thread_id()) return PA_NOT_HELD;
     PA_STORE(&rw->writer, 0);
     uint32_t s = atomic_fetch_sub(&rw->state, PA_RW_WRITE_LOCKED) - PA_RW_WRITE_LOCKED;
-    if (s & WAITING) wake_waiters(rw, s, true);
+    if (s & WAITING) {
+        /* Stale after a fork: no read phase for readers that are not here. */
+        if (PA_UNLIKELY(fork_stale(rw))) {
+            reset_after_fork(rw);
+            return PA_ACQUIRED;
+        }
+        wake_waiters(rw, s, true);
+    }
     return PA_ACQUIRED;
 }
 
 pa_lock_result pa_rwlock_downgrade(pa_rwlock *rw) {
     if (PA_LOAD(&rw->writer) != pa_thread_id()) return PA_NOT_HELD;
-    if (tl_nholds == PA_RW_MAX_READ_LOCKS_PER_THREAD) return PA_TOO_MANY;
+    if (!room_for_hold()) return PA_TOO_MANY;
     PA_STORE(&rw->writer, 0);
     /* W -> 1 in one step: there is no instant at which the lock is free. */
     uint32_t s = atomic_fetch_sub(&rw->state, PA_RW_WRITE_LOCKED - 1) - (PA_RW_WRITE_LOCKED - 1);
     add_hold(rw);
+    if ((s & (WAITING | RP)) && PA_UNLIKELY(fork_stale(rw))) {
+        reset_after_fork(rw); /* the waiters are the parent's */
+        return PA_ACQUIRED;
+    }
     /* Readers that waited for us may join us now, past waiting writers (they
      * were blocked only by our write lock): a read phase, as at a write
      * release.  Only sleeping readers set RW and nobody else clears it while
@@ -377,7 +640,9 @@ pa_lock_result pa_rwlock_downgrade(pa_rwlock *rw) {
  * ------------------------------------------------------------------------- */
 
 void pa_rwlock_init(pa_rwlock *rw) {
-    rw->serial = atomic_fetch_add(&next_serial, 1);
+    install_fork_hooks(); /* before the lock exists: no fork can miss it */
+    rw->serial = new_registered_serial();
+    PA_STORE(&rw->fork_gen, PA_LOAD(&fork_generation));
     PA_STORE(&rw->state, 0);
     PA_STORE(&rw->writer_notify, 0);
     PA_STORE(&rw->read_waiters, 0);
@@ -393,11 +658,18 @@ void pa_rwlock_reinit_after_fork(pa_rwlock *rw) {
     PA_STORE(&rw->read_waiters, 0);
     PA_STORE(&rw->write_waiters, 0);
     PA_STORE(&rw->writer, 0);
+    PA_STORE(&rw->fork_gen, PA_LOAD(&fork_generation));
 }
 
 void pa_rwlock_forget_my_holds(pa_rwlock *rw) {
     read_hold *h = find_hold(rw);
     if (h != NULL) drop_hold(h);
+}
+
+void pa_rwlock_destroy(pa_rwlock *rw) {
+    pa_rwlock_forget_my_holds(rw);
+    /* From now on every other thread's entry for rw is recognisably dead. */
+    registry_remove(rw->serial);
 }
 
 bool pa_rwlock_is_write_locked(pa_rwlock *rw) { return is_write_locked(PA_LOAD(&rw->state)); }

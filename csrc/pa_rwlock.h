@@ -18,7 +18,9 @@
  * writers inside the blocking part of lock_read / lock_write (from before they
  * first set their waiting bit until they leave, holding the lock or not).
  * read_waiters decides when a read phase may end; write_waiters, when a
- * WRITERS_WAITING bit has outlived its writers and must go.
+ * WRITERS_WAITING bit has outlived its writers and must go, and whether a
+ * release that woke a writer is done (wake_waiters).  fork_gen records the
+ * fork generation these waiters belong to (see "after fork" below).
  *
  * Transitions (count / bits):
  *
@@ -30,6 +32,14 @@
  *                                deadlock against a writer.
  *   read release    n -> n-1     the last reader (n-1 == 0) with waiters and no
  *                                READ_PHASE runs wake_waiters (prefer one writer).
+ *   wake_waiters    WW -> 0      (count 0, no READ_PHASE, writers waiting) clear WW,
+ *                                bump writer_notify, wake one writer, and stop there
+ *                                if write_waiters != 0: a counted writer takes the
+ *                                lock or passes it on as it leaves.  Only if no writer
+ *                                is counted (a stale bit) does it go on to the
+ *                                readers.  Never decided by the wake's return value,
+ *                                which may be -1 (Windows, macOS) or 0 for a writer
+ *                                not yet asleep.
  *   write acquire   0 -> W       whatever the waiting bits, but never during a
  *                                READ_PHASE; a writer that has slept re-sets
  *                                WRITERS_WAITING if other writers are counted (the
@@ -52,6 +62,12 @@
  *                                or the releaser itself if nobody waited (a stale
  *                                READERS_WAITING).  If the count is then 0 and
  *                                writers wait, it runs wake_waiters.
+ *   after fork      RW WW RP     in a child process, the first slow path to meet the
+ *                   -> 0         lock (fork_gen behind the process's fork generation)
+ *                                clears all three bits and zeroes read_waiters and
+ *                                write_waiters, keeping the count and `writer`: the
+ *                                waiters were the parent's threads (pa_rwlock.c,
+ *                                "fork()").  Fast paths never look.
  *   waiting         set RW / WW  with a CAS while the lock is held, then sleep on a
  *                                word whose value the sleeper just read.  Every
  *                                release that sees a bit hands the lock on, and the
@@ -83,11 +99,16 @@
  * gets in before the next writer).  Not FIFO: a lock is not handed to a
  * specific thread.
  *
- * Ownership: the write holder's thread id is recorded, and each thread keeps a
- * small table of the RWLocks it holds for reading (PA_RW_MAX_READ_LOCKS_PER_THREAD
- * distinct locks), so misuse is reported instead of deadlocking or corrupting
- * the count: releasing what the thread does not hold, asking for the write lock
- * while holding it, or upgrading a read lock to a write lock.
+ * Ownership: the write holder's thread id (pa_thread_id: never reused, so a
+ * thread that exits holding the write lock is never mistaken for a later
+ * one) is recorded, and each thread keeps a small table of the RWLocks it
+ * holds for reading (PA_RW_MAX_READ_LOCKS_PER_THREAD distinct locks), so
+ * misuse is reported instead of deadlocking or corrupting the count: releasing
+ * what the thread does not hold, asking for the write lock while holding it,
+ * or upgrading a read lock to a write lock.  Table entries are keyed on
+ * (address, serial); every lock's serial is in a registry of live serials
+ * from pa_rwlock_init to pa_rwlock_destroy, so an entry whose lock was freed
+ * (by any thread) is recognised and reclaimed when the table is full.
  */
 #ifndef PA_RWLOCK_H
 #define PA_RWLOCK_H
@@ -113,9 +134,12 @@ typedef struct {
     pa_atomic_u32 read_waiters;  /* readers in the blocking part of lock_read */
     pa_atomic_u32 write_waiters; /* writers in the blocking part of lock_write */
     pa_atomic_u64 writer;        /* pa_thread_id() of the write holder, 0 if none */
+    pa_atomic_u32 fork_gen;      /* the fork generation the waiter state belongs to
+                                    (pa_rwlock.c: reset after fork) */
     uint64_t serial;             /* unique per pa_rwlock_init: a read-hold entry left
                                     behind by a freed lock never matches a new lock
-                                    that reuses its address */
+                                    that reuses its address, and the registry of
+                                    live serials tells such an entry is dead */
 } pa_rwlock;
 
 void pa_rwlock_init(pa_rwlock *rw);
@@ -152,9 +176,15 @@ bool pa_rwlock_side_locked(pa_rwlock *rw, bool write);
  * that held the lock no longer exist.  Not thread-safe by design. */
 void pa_rwlock_reinit_after_fork(pa_rwlock *rw);
 
-/* Drop the calling thread's read-hold entry for rw, if any: call before
- * freeing a lock so the entry does not occupy the thread's table. */
+/* Drop the calling thread's read-hold entry for rw, if any. */
 void pa_rwlock_forget_my_holds(pa_rwlock *rw);
+
+/* The lock is about to be freed: drops the calling thread's entry for it and
+ * marks its serial dead, so the entries other threads' tables still have for
+ * it (they read-held it when it was freed) are reclaimed when those tables
+ * fill up.  Every lock set up with pa_rwlock_init must end with this; a lock
+ * that never does only costs its serial's slot in the registry. */
+void pa_rwlock_destroy(pa_rwlock *rw);
 
 /* Leaving a `with` block entered for writing (write) or reading (!write):
  * release what the block holds now.  A thread cannot hold both sides, so a

@@ -25,7 +25,10 @@
  * when the process forked is held in the child too, as with threading.Lock.
  * Having no owner, the child may release it; _at_fork_reinit() (the binding)
  * resets it to unlocked.  A "maybe sleepers" 2 inherited from the parent only
- * costs the child one futile wake.
+ * costs the child one futile wake: the release that finds it swaps in 0, and
+ * nothing else ever reads "somebody sleeps" from the word, so unlike RWLock
+ * (whose waiting bits and counts steer hand-offs, pa_rwlock.c "fork()") it
+ * needs no reset after fork (tests/test_fork_waiters.py checks the sequence).
  */
 #ifndef PA_SPINLOCK_H
 #define PA_SPINLOCK_H

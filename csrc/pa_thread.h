@@ -9,9 +9,11 @@
 
 #include "pa_atomic.h"
 
-/* A nonzero identity for the calling thread, unique among live threads.
- * It is the address of a thread-local byte: no syscall, one TLS access.
- * (An id may be reused after its thread exits, as with threading.get_ident.) */
+/* A nonzero identity for the calling thread, never reused in this process
+ * (unlike threading.get_ident): a 64-bit number from a global counter, taken
+ * on the thread's first call and cached in TLS, so every later call is one
+ * TLS load.  Owner checks (an RWLock's write side) rely on "never reused": a
+ * new thread must not pass for a dead one that still holds a lock. */
 #if defined(_MSC_VER) && !defined(__clang__)
 #define PA_THREAD_LOCAL __declspec(thread)
 #else

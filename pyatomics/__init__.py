@@ -70,6 +70,9 @@ def _import_backend(name: str):
 
 BACKEND: str = _select_backend()
 _backend, _extension = _import_backend(BACKEND)
+if hasattr(_os, "register_at_fork"):
+    # A child's main thread is the one that forked (signals are run there).
+    _os.register_at_fork(after_in_child=_backend._after_fork_in_child)
 
 if TYPE_CHECKING:
     from ._pyatomics import AtomicInt, RWLock, SpinLock

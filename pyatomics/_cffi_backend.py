@@ -49,6 +49,15 @@ _TOO_MANY = lib.PA_TOO_MANY
 # was delivered to another thread.
 _MAIN_THREAD_SLICE_NS = 50 * 1000 * 1000
 _MAIN_THREAD_IDENT = threading.main_thread().ident
+
+
+def _after_fork_in_child():
+    """os.register_at_fork hook (pyatomics/__init__.py): the forking thread is
+    the child's main thread, also after a fork from another thread."""
+    global _MAIN_THREAD_IDENT
+    _MAIN_THREAD_IDENT = _get_ident()
+
+
 _deadline_after = lib.pa_deadline_after
 
 
@@ -724,7 +733,7 @@ _rw_reader_count = lib.pa_rwlock_reader_count
 _rw_write_held_by_me = lib.pa_rwlock_write_held_by_me
 _rw_read_holds_by_me = lib.pa_rwlock_read_holds_by_me
 _rw_side_locked = lib.pa_rwlock_side_locked
-_rw_forget_my_holds = lib.pa_rwlock_forget_my_holds
+_rw_destroy = lib.pa_rwlock_destroy
 
 
 def _collect_dead_read_holds():
@@ -786,10 +795,10 @@ class RWLock:
         if args or kwargs:
             raise TypeError("RWLock() takes no arguments")
         self = object.__new__(cls)
-        # When the lock is freed, drop the freeing thread's read-hold entry for
-        # it (as the C-API binding's dealloc does), so it does not occupy that
-        # thread's table of held locks.
-        self._p = p = ffi.gc(_new(_RW_T), _rw_forget_my_holds)
+        # When the lock is freed, pa_rwlock_destroy drops the freeing thread's
+        # read-hold entry for it and marks it dead, so the entries other
+        # threads still have for it get reclaimed (as the C-API dealloc does).
+        self._p = p = ffi.gc(_new(_RW_T), _rw_destroy)
         _rw_init(p)
         self._reader = _new_view(self, False)
         self._writer = _new_view(self, True)

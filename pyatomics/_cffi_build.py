@@ -146,6 +146,7 @@ uint32_t pa_rwlock_read_holds_by_me(pa_rwlock *rw);
 bool pa_rwlock_side_locked(pa_rwlock *rw, bool write);
 void pa_rwlock_reinit_after_fork(pa_rwlock *rw);
 void pa_rwlock_forget_my_holds(pa_rwlock *rw);
+void pa_rwlock_destroy(pa_rwlock *rw);
 """
 
 SOURCE = """

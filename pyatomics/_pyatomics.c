@@ -949,7 +949,7 @@ static void RWLock_dealloc(PyObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     if (RWL(self)->weakreflist != NULL) PyObject_ClearWeakRefs(self);
-    pa_rwlock_forget_my_holds(&RWL(self)->lock);
+    pa_rwlock_destroy(&RWL(self)->lock);
     RWLock_clear(self);
     tp->tp_free(self);
     Py_DECREF(tp);
@@ -1281,8 +1281,18 @@ static PyObject *build_info(PyObject *module, PyObject *Py_UNUSED(ignored)) {
                          pa_lock_free_64());
 }
 
+/* os.register_at_fork(after_in_child=...) hook (pyatomics/__init__.py): the
+ * forking thread is the child's main thread, also after a fork from another
+ * thread, and only the main thread needs the signal-checking wait slices. */
+static PyObject *after_fork_in_child(PyObject *module, PyObject *Py_UNUSED(ignored)) {
+    (void)module;
+    main_thread_ident = PyThread_get_thread_ident();
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"build_info", build_info, METH_NOARGS, "What the C core was built with."},
+    {"_after_fork_in_child", after_fork_in_child, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
 

@@ -4,9 +4,9 @@
  *   spin -DNR=1 -DNW=2 -a rwlock.pml && gcc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m1000000
  *   (`bash scripts/sanitize.sh model` runs every configuration it knows)
  *
- * Matches pa_rwlock.c as of 2026-11-25 19:38 (the READ_PHASE bit, the
- * read_waiters and write_waiters counts, drop_stale_ww; state table in
- * pa_rwlock.h).  Each C function below has
+ * Matches pa_rwlock.c as of 2026-12-01 (the READ_PHASE bit, the
+ * read_waiters and write_waiters counts, drop_stale_ww, wake_waiters deciding
+ * by write_waiters, the after-fork reset; state table in pa_rwlock.h).  Each C function below has
  * a Promela inline of the same name, statement for statement; every atomic
  * operation of the C code (load, store, CAS, fetch-add/sub) is one Promela
  * step, everything thread-local is a local variable.
@@ -15,12 +15,15 @@
  * READ_PHASE), writer_notify, read_waiters, write_waiters; lock_read
  * (recursive or not), release_read, lock_write (including giving up after a
  * timeout), drop_stale_ww, release_write, downgrade, wake_waiters,
- * wake_writer, end_read_phase.  The
+ * wake_writer, end_read_phase, and with FORK the fork generation and
+ * reset_after_fork (fork_stale checks on every slow path).  The
  * futex is modelled exactly as the kernel provides it: wait(addr, v) compares
  * and enqueues the caller in one atomic step, and returns when a wake removes
  * it from the queue (or, for a thread allowed to time out, at any moment:
  * PA_WAIT_TIMEDOUT and PA_WAIT_INTERRUPTED take the same path).  A wake_one
- * returns how many it woke (0 or 1), as futex(FUTEX_WAKE) does on Linux.
+ * returns how many it woke (0 or 1), as futex(FUTEX_WAKE) does on Linux, or
+ * with -DWAKE_UNKNOWN=1 "unknown", as on Windows; wake_waiters decides by
+ * write_waiters either way.
  *
  * Abstractions (and why they lose nothing):
  *   - the reader count is 3 bits (MAX_READERS = 6) instead of 29; with at
@@ -59,6 +62,11 @@
  *   DOWNGRADE   1: writers may downgrade instead of releasing
  *   RECURSIVE   1: reader 0 takes its read lock twice (the second time past
  *               waiting writers, as a recursive read does)
+ *   WAKE_UNKNOWN 1: wake_one cannot say how many it woke (Windows, macOS)
+ *   FORK        1 or 2: a fork while the forking thread holds the write lock
+ *               (1) or a read lock (2) and the NR readers and NW writers queue
+ *               behind it; the child's two threads must then get the lock
+ *               (waiters vanish, the reset runs; see the FORK section)
  */
 
 #ifndef NR
@@ -82,6 +90,36 @@
 #ifndef STRICT_END
 #define STRICT_END 0
 #endif
+#ifndef WAKE_UNKNOWN
+#define WAKE_UNKNOWN 0
+#endif
+#define UNKNOWN 255     /* a wake count of -1 */
+#ifndef FORK
+#define FORK 0
+#endif
+
+/* FORK configurations: process `forker` starts holding the lock (1: the
+ * write lock, 2: a read lock) and forks at any moment; from then on the
+ * parent's readers and writers are frozen (they do not exist in the child)
+ * and the child's two threads, forker and child_thread, use the lock. */
+#if FORK
+#define PARENT provided (!forked)
+#if FORK == 1
+#define INIT_STATE WRITE_LOCKED
+#define INIT_WRITERS_IN 1
+#define INIT_READERS_IN 0
+#else
+#define INIT_STATE 1
+#define INIT_WRITERS_IN 0
+#define INIT_READERS_IN 1
+#endif
+#else
+#define PARENT
+#define INIT_STATE 0
+#define INIT_WRITERS_IN 0
+#define INIT_READERS_IN 0
+#endif
+#define NSLOTS 6        /* sleeping[] slots: every _pid but at_end's */
 
 #define NPROC (NR + NW)
 #define COUNT_MASK 7
@@ -102,13 +140,18 @@
 #define ON_STATE 1
 #define ON_NOTIFY 2
 
-byte state = 0;
+byte state = INIT_STATE;
 byte notify = 0;            /* writer_notify; wraps mod 256 as the u32 wraps mod 2^32 */
 byte read_waiters = 0;
 byte write_waiters = 0;     /* writers in the blocking part of lock_write */
-byte sleeping[5];           /* which futex each thread is queued on, 0 if none (NPROC <= 4) */
-byte readers_in = 0;        /* threads in a read critical section (checking only) */
-byte writers_in = 0;
+byte sleeping[NSLOTS];      /* which futex each thread is queued on, 0 if none */
+byte readers_in = INIT_READERS_IN; /* threads in a read critical section (checking only) */
+byte writers_in = INIT_WRITERS_IN;
+byte gen = 0;               /* fork_generation: +2 at each fork, in the child */
+byte lock_gen = 0;          /* rw->fork_gen */
+bool forked = false;
+byte child_done = 0;        /* child threads (FORK) that are done */
+bool child_read = false;    /* child_thread holds its read lock (FORK 2) */
 byte finished = 0;          /* reader and writer processes that are done */
 
 /* ---- primitives --------------------------------------------------------- */
@@ -123,7 +166,10 @@ inline CAS(s, desired, ok) {
     }
 }
 
-/* futex(FUTEX_WAKE, 1): removes one waiter (any) from the queue on addr */
+/* futex(FUTEX_WAKE, 1): removes one waiter (any) from the queue on addr.
+ * n: how many it woke; with WAKE_UNKNOWN, UNKNOWN (-1 in C) whatever it did,
+ * as WakeByAddressSingle does.  No caller decides by n any more; the variant
+ * checks that none depends on it. */
 inline wake_one(addr, n) {
     atomic {
         n = 0;
@@ -132,8 +178,11 @@ inline wake_one(addr, n) {
         :: sleeping[1] == addr -> sleeping[1] = 0; n = 1
         :: sleeping[2] == addr -> sleeping[2] = 0; n = 1
         :: sleeping[3] == addr -> sleeping[3] = 0; n = 1
+        :: sleeping[4] == addr -> sleeping[4] = 0; n = 1
+        :: sleeping[5] == addr -> sleeping[5] = 0; n = 1
         :: else -> skip
-        fi
+        fi;
+        if :: WAKE_UNKNOWN -> n = UNKNOWN :: else -> skip fi
     }
 }
 
@@ -142,7 +191,7 @@ inline wake_all(addr) {
     atomic {
         k = 0;
         do
-        :: k < NPROC -> if :: sleeping[k] == addr -> sleeping[k] = 0 :: else -> skip fi; k++
+        :: k < NSLOTS -> if :: sleeping[k] == addr -> sleeping[k] = 0 :: else -> skip fi; k++
         :: else -> k = 0; break
         od
     }
@@ -186,7 +235,7 @@ inline wake_waiters_plain(s) {
             if
             :: ok ->
                 wake_writer(n);
-                if :: n > 0 -> break :: else -> s = state fi
+                if :: write_waiters > 0 -> break :: else -> s = state fi
             :: else -> skip
             fi
         :: else ->
@@ -233,12 +282,39 @@ inline wake_waiters_after_write(s) {
             if
             :: ok ->
                 wake_writer(n);
-                if :: n > 0 -> break :: else -> s = state fi
+                if :: write_waiters > 0 -> break :: else -> s = state fi
             :: else -> skip
             fi
         :: !has(s, RW) && !has(s, WW) ->    /* unreachable: WAITING is set */
             CAS(s, s & ~RW, ok);
             if :: ok -> wake_all(ON_STATE); break :: else -> skip fi
+        fi
+    od
+}
+
+/* ---- fork --------------------------------------------------------------- */
+
+/* reset_after_fork(rw): the thread that moves lock_gen to the odd gen|1
+ * resets; the others wait for gen.  The CAS loop on the state is one step. */
+inline reset_after_fork() {
+    do
+    :: lock_gen == gen -> break
+    :: lock_gen == (gen | 1) -> (lock_gen != (gen | 1))
+    :: lock_gen != gen && lock_gen != (gen | 1) ->
+        atomic {
+            if
+            :: lock_gen != gen && lock_gen != (gen | 1) -> lock_gen = gen | 1; ok = true
+            :: else -> ok = false
+            fi
+        }
+        if
+        :: ok ->
+            read_waiters = 0;
+            write_waiters = 0;
+            state = state & COUNT_MASK;
+            lock_gen = gen;
+            break
+        :: else -> skip
         fi
     od
 }
@@ -261,6 +337,12 @@ inline lock_read(recursive, acquired) {
             break
         :: else -> skip
         fi;
+        if
+        :: !fork_checked && lock_gen != gen ->
+            fork_checked = true;
+            reset_after_fork();
+            s = state
+        :: else -> fork_checked = true;
         if
         :: spins < 1 && !has(s, WAITING) ->
             spins++;
@@ -287,6 +369,7 @@ inline lock_read(recursive, acquired) {
                 fi
             fi
         fi
+        fi
     od;
     if
     :: counted ->
@@ -299,7 +382,21 @@ inline lock_read(recursive, acquired) {
 /* pa_rwlock_release_read (the caller holds a read lock) */
 inline release_read() {
     atomic { state = state - 1; s = state };
-    if :: count_of(s) == 0 && has(s, WAITING) && !has(s, RP) -> wake_waiters_plain(s) :: else -> skip fi
+    if
+    :: count_of(s) == 0 && has(s, WAITING) && !has(s, RP) ->
+        if :: lock_gen != gen -> reset_after_fork() :: else -> wake_waiters_plain(s) fi
+    :: else -> skip
+    fi
+}
+
+/* pa_rwlock_release_write (the caller holds the write lock) */
+inline release_write() {
+    atomic { state = state - WRITE_LOCKED; s = state };
+    if
+    :: has(s, WAITING) ->
+        if :: lock_gen != gen -> reset_after_fork() :: else -> wake_waiters_after_write(s) fi
+    :: else -> skip
+    fi
 }
 
 /* Scratch locals are dead between calls: zero them, so states that differ
@@ -307,19 +404,19 @@ inline release_read() {
  * not finish in 10 minutes). */
 inline forget_reader() {
     d_step { s = 0; e = 0; n = 0; k = 0; old = 0; spins = 0; ok = false; counted = false;
-             giving_up = false; timed_out = false }
+             giving_up = false; timed_out = false; fork_checked = false }
 }
 inline forget_writer() {
     d_step { s = 0; e = 0; n = 0; k = 0; seq = 0; other_ww = 0; old = 0; spins = 0; ok = false;
-             counted = false; giving_up = false; timed_out = false }
+             counted = false; giving_up = false; timed_out = false; fork_checked = false }
 }
 
 inline enter_read() { atomic { readers_in++; assert(writers_in == 0) } }
 inline leave_read() { atomic { readers_in-- } }
 
-active [NR] proctype reader() {
+active [NR] proctype reader() PARENT {
     byte s, e, n, k, old, spins, iter = 0;
-    bool ok, counted, giving_up, timed_out, acquired;
+    bool ok, counted, giving_up, timed_out, acquired, fork_checked;
     bool may_time_out = (TIMEOUTS && _pid == 0);
     bool recursive_reader = (RECURSIVE && _pid == 0);
 
@@ -402,6 +499,12 @@ inline lock_write(acquired) {
         :: else ->
             if :: giving_up -> acquired = false; break :: else -> skip fi;
             if
+            :: !fork_checked && lock_gen != gen ->
+                fork_checked = true;
+                reset_after_fork();
+                s = state
+            :: else -> fork_checked = true;
+            if
             :: spins < 1 && !has(s, WAITING | RP) ->
                 spins++;
                 s = state
@@ -430,6 +533,7 @@ inline lock_write(acquired) {
                     :: else -> skip
                     fi
                 fi
+            fi
             fi
         od;
         if
@@ -467,9 +571,9 @@ inline lock_write(acquired) {
     fi
 }
 
-active [NW] proctype writer() {
+active [NW] proctype writer() PARENT {
     byte s, e, n, k, seq, other_ww, old, spins, iter = 0;
-    bool ok, counted, giving_up, timed_out, acquired;
+    bool ok, counted, giving_up, timed_out, acquired, fork_checked;
     bool may_time_out = (TIMEOUTS && _pid == NR);
 
     do
@@ -484,7 +588,9 @@ active [NW] proctype writer() {
             :: DOWNGRADE ->
                 /* pa_rwlock_downgrade: W -> 1 in one step ... */
                 atomic { writers_in--; state = state - (WRITE_LOCKED - 1); s = state; readers_in++ }
-                /* ... then a read phase for the readers that waited */
+                /* ... then a read phase for the readers that waited (none
+                 * if the waiter state is a parent's) */
+                if :: has(s, WAITING | RP) && lock_gen != gen -> reset_after_fork(); s = 0 :: else -> skip fi;
                 do
                 :: has(s, RW) ->
                     CAS(s, (s & ~RW) | RP, ok);
@@ -502,9 +608,7 @@ active [NW] proctype writer() {
                 forget_writer()
             :: true ->
                 atomic { writers_in-- }
-                /* pa_rwlock_release_write */
-                atomic { state = state - WRITE_LOCKED; s = state }
-                if :: has(s, WAITING) -> wake_waiters_after_write(s) :: else -> skip fi;
+                release_write();
                 forget_writer()
             fi
         :: else -> skip
@@ -515,10 +619,99 @@ active [NW] proctype writer() {
     atomic { finished++ }
 }
 
+/* ---- fork (FORK configurations) ----------------------------------------- */
+
+#if FORK
+/* The thread that forks: it holds the lock from the start (INIT_STATE), so
+ * the parent's readers and writers can only queue up, time out or spin; at
+ * any moment of that it forks.  In the child it releases what it held and
+ * takes the write lock once more, while child_thread (started in the child)
+ * takes the write lock (FORK 1) or a read lock (FORK 2: possibly while the
+ * forker still holds its read lock, past the parent's phantom writer).
+ * (Each child thread does one acquisition: the frozen parent threads'
+ * program counters and locals multiply the state space.) */
+active proctype forker() {
+    byte s, e, n, k, seq, other_ww, old, spins;
+    bool ok, counted, giving_up, timed_out, acquired, fork_checked;
+    bool may_time_out = false;
+
+    /* fork(): the child handler bumps the generation; the child's futex
+     * queues are empty (the parent's sleepers are not its threads). */
+    atomic {
+        forked = true;
+        gen = gen + 2;
+        k = 0;
+        do
+        :: k < NSLOTS -> sleeping[k] = 0; k++
+        :: else -> k = 0; break
+        od
+    }
+#if FORK == 1
+    atomic { writers_in-- }
+    release_write();
+#else
+    /* Keeps its read lock until child_thread has one too: a phantom writer
+     * holding back that reader would deadlock the two. */
+    (child_read);
+    atomic { readers_in-- }
+    release_read();
+#endif
+    forget_writer();
+    lock_write(acquired);
+    forget_writer();
+    assert(acquired);
+    atomic { writers_in++; assert(writers_in == 1 && readers_in == 0) }
+    atomic { writers_in-- }
+    release_write();
+    forget_writer();
+    atomic { child_done++ }
+}
+
+active proctype child_thread() provided (forked) {
+    byte s, e, n, k, seq, other_ww, old, spins;
+    bool ok, counted, giving_up, timed_out, acquired, fork_checked;
+    bool may_time_out = false;
+
+#if FORK == 2
+    /* beside the forker's read hold: no phantom writer may hold it back */
+    lock_read(false, acquired);
+    forget_writer();
+    assert(acquired);
+    enter_read();
+    child_read = true;
+    leave_read();
+    release_read();
+#else
+    lock_write(acquired);
+    forget_writer();
+    assert(acquired);
+    atomic { writers_in++; assert(writers_in == 1 && readers_in == 0) }
+    atomic { writers_in-- }
+    release_write();
+#endif
+    forget_writer();
+    atomic { child_done++ }
+}
+#endif
+
 /* ---- the lock is left clean --------------------------------------------- */
 
 active proctype at_end() {
+#if FORK
+    /* Nothing can move any more (the parent's threads are frozen; pan runs
+     * with -E, which ignores them): both child threads must have finished,
+     * none blocked forever, and the lock is free. */
+    timeout;
+    assert(child_done == 2);
+    assert(count_of(state) == 0 && !has(state, RP));
+    /* Counts of the parent's waiters may outlive the fork on a lock no slow
+     * path has met since (nothing reads them before the check): only a lock
+     * of this generation must have none. */
+    assert(lock_gen != gen || (read_waiters == 0 && write_waiters == 0));
+    assert(!STRICT_END || state == 0)
+#else
     (finished == NPROC);   /* every reader and writer is done */
     assert(count_of(state) == 0 && !has(state, RP) && read_waiters == 0 && write_waiters == 0);
     assert(!STRICT_END || state == 0)
+#endif
 }

@@ -654,6 +654,244 @@ static void test_rwlock(void) {
     CHECK_EQ_I64(PA_LOAD(&rw.state), 0);
 }
 
+/* Writer preference at a reader-to-writer hand-off, whatever the platform's
+ * wake call can say about how many it woke.  A writer waits behind this
+ * thread's read lock, readers queue behind the writer; the read release must
+ * hand the lock to the writer and leave the readers parked (READERS_WAITING
+ * still set) until the writer's release starts their read phase.  Before the
+ * fix, a wake that returned -1 (Windows, macOS; the capped build injects it
+ * here) counted as "no writer woken", and the releaser woke every reader
+ * too, who then raced the writer. */
+static pa_rwlock pref;
+static pa_atomic_u32 pref_order;     /* stamps: who got the lock when */
+static pa_atomic_u32 pref_writer_in; /* the writer holds the lock */
+static pa_atomic_u32 pref_go;        /* the writer may release */
+
+typedef struct {
+    uint32_t stamp;
+    pa_lock_result result;
+} pref_slot;
+
+static void pref_writer(void *p) {
+    pref_slot *slot = p;
+    gate_wait();
+    slot->result = pa_rwlock_acquire_write(&pref, pa_deadline_after(10000000000LL));
+    if (slot->result != PA_ACQUIRED) return;
+    slot->stamp = atomic_fetch_add(&pref_order, 1);
+    PA_STORE(&pref_writer_in, 1);
+    int64_t until = pa_monotonic_ns() + 10000000000LL;
+    while (PA_LOAD(&pref_go) == 0 && pa_monotonic_ns() < until) pa_thread_yield();
+    pa_rwlock_release_write(&pref);
+}
+
+static void pref_reader(void *p) {
+    pref_slot *slot = p;
+    gate_wait();
+    slot->result = pa_rwlock_acquire_read(&pref, pa_deadline_after(10000000000LL));
+    if (slot->result != PA_ACQUIRED) return;
+    slot->stamp = atomic_fetch_add(&pref_order, 1);
+    pa_rwlock_release_read(&pref);
+}
+
+/* Polls `cond` for up to 5 s; false if it never held. */
+#define WAIT_FOR(cond)                                                          \
+    do {                                                                        \
+        int64_t until_ = pa_monotonic_ns() + 5000000000LL;                      \
+        while (!(cond) && pa_monotonic_ns() < until_) pa_thread_yield();        \
+    } while (0)
+
+static void start_gated(test_thread *t, void (*fn)(void *), void *arg) {
+    PA_STORE(&start_gate, 0);
+    PA_STORE(&arrived, 0);
+    if (thread_start(t, fn, arg) != 0) exit(2);
+    while (PA_LOAD(&arrived) != 1) pa_thread_yield();
+    PA_STORE(&start_gate, 1);
+}
+
+static void test_rwlock_writer_preference(void) {
+    enum { NREADERS = 4 };
+    pref_slot w = {0, PA_TOO_MANY}, r[NREADERS];
+    test_thread wt, rt[NREADERS];
+    pa_rwlock_init(&pref);
+    PA_STORE(&pref_order, 0);
+    PA_STORE(&pref_writer_in, 0);
+    PA_STORE(&pref_go, 0);
+    CHECK(pa_rwlock_acquire_read(&pref, 0) == PA_ACQUIRED);
+    start_gated(&wt, pref_writer, &w);
+    WAIT_FOR(PA_LOAD(&pref.write_waiters) == 1 && (PA_LOAD(&pref.state) & PA_RW_WRITERS_WAITING));
+    CHECK_EQ_I64(PA_LOAD(&pref.write_waiters), 1);
+    for (int i = 0; i < NREADERS; i++) {
+        r[i].stamp = 0;
+        r[i].result = PA_TOO_MANY;
+        start_gated(&rt[i], pref_reader, &r[i]);
+    }
+    WAIT_FOR(PA_LOAD(&pref.read_waiters) == NREADERS && (PA_LOAD(&pref.state) & PA_RW_READERS_WAITING));
+    CHECK_EQ_I64(PA_LOAD(&pref.read_waiters), NREADERS);
+
+    CHECK(pa_rwlock_release_read(&pref) == PA_ACQUIRED);
+    /* The release chose the writer: the readers are still parked. */
+    CHECK(PA_LOAD(&pref.state) & PA_RW_READERS_WAITING);
+    WAIT_FOR(PA_LOAD(&pref_writer_in) == 1);
+    CHECK_EQ_I64(PA_LOAD(&pref_writer_in), 1);
+    CHECK(pa_rwlock_is_write_locked(&pref));
+    CHECK_EQ_I64(PA_LOAD(&pref.read_waiters), NREADERS); /* none got in, none left */
+    PA_STORE(&pref_go, 1);
+    thread_join(wt);
+    for (int i = 0; i < NREADERS; i++) thread_join(rt[i]);
+    CHECK(w.result == PA_ACQUIRED);
+    CHECK_EQ_I64(w.stamp, 0); /* first */
+    for (int i = 0; i < NREADERS; i++) {
+        CHECK(r[i].result == PA_ACQUIRED);
+        CHECK(r[i].stamp >= 1);
+    }
+    CHECK_EQ_I64(PA_LOAD(&pref.state), 0);
+    CHECK_EQ_I64(PA_LOAD(&pref.read_waiters), 0);
+    CHECK_EQ_I64(PA_LOAD(&pref.write_waiters), 0);
+}
+
+/* The same hand-off, deterministically: the writer is caught in the window
+ * where it is counted in write_waiters and has set WRITERS_WAITING but is not
+ * asleep yet (this thread plays it, by writing those two fields as lock_write
+ * does).  No wake call can then report a writer woken: Linux says 0, Windows
+ * and macOS (and the capped build) say -1.  The release must still leave the
+ * lock to that writer, which takes it when it next looks; before the fix it
+ * woke all readers, and with 4 of them against one writer the readers won. */
+static void test_rwlock_handoff_to_counted_writer(void) {
+    enum { NREADERS = 4 };
+    pref_slot r[NREADERS];
+    test_thread rt[NREADERS];
+    pa_rwlock_init(&pref);
+    PA_STORE(&pref_order, 0);
+    CHECK(pa_rwlock_acquire_read(&pref, 0) == PA_ACQUIRED);
+    /* lock_write's blocking part, up to just before its futex wait */
+    atomic_fetch_add(&pref.write_waiters, 1);
+    atomic_fetch_or(&pref.state, PA_RW_WRITERS_WAITING);
+    for (int i = 0; i < NREADERS; i++) {
+        r[i].stamp = 0;
+        r[i].result = PA_TOO_MANY;
+        start_gated(&rt[i], pref_reader, &r[i]);
+    }
+    WAIT_FOR(PA_LOAD(&pref.read_waiters) == NREADERS && (PA_LOAD(&pref.state) & PA_RW_READERS_WAITING));
+    CHECK_EQ_I64(PA_LOAD(&pref.read_waiters), NREADERS);
+    uint32_t notify = PA_LOAD(&pref.writer_notify);
+
+    CHECK(pa_rwlock_release_read(&pref) == PA_ACQUIRED);
+    /* Handed to the writer: WW cleared, the notify bumped (the writer's wait
+     * on the old value returns at once), the readers left parked. */
+    uint32_t s = PA_LOAD(&pref.state);
+    CHECK_EQ_I64(s, PA_RW_READERS_WAITING);
+    CHECK(PA_LOAD(&pref.writer_notify) != notify);
+    /* The writer looks again and takes the free lock, then leaves the
+     * blocking part (the last counted writer: nothing stale to drop). */
+    CHECK(pa_rwlock_acquire_write(&pref, 0) == PA_ACQUIRED);
+    atomic_fetch_sub(&pref.write_waiters, 1);
+    CHECK_EQ_I64(PA_LOAD(&pref_order), 0); /* no reader got in first */
+    CHECK(pa_rwlock_release_write(&pref) == PA_ACQUIRED); /* read phase */
+    for (int i = 0; i < NREADERS; i++) thread_join(rt[i]);
+    for (int i = 0; i < NREADERS; i++) CHECK(r[i].result == PA_ACQUIRED);
+    CHECK_EQ_I64(PA_LOAD(&pref_order), NREADERS);
+    CHECK_EQ_I64(PA_LOAD(&pref.state), 0);
+    CHECK_EQ_I64(PA_LOAD(&pref.read_waiters), 0);
+}
+
+/* fork() while other threads wait (POSIX): the child must not inherit them.
+ * The forking thread holds the write lock while a reader sleeps; in the
+ * child, release_write() and then acquire_write() must work (before the fix
+ * the release started a read phase for the phantom reader, and the acquire
+ * waited forever).  Then the forking thread holds a read lock while a writer
+ * sleeps; in the child a new thread must get a read lock beside it (the
+ * phantom writer held it back).  Each child reports through its exit status.
+ * Skipped under ThreadSanitizer, which does not support fork() with threads
+ * running (tests/test_fork_waiters.py covers both bindings). */
+#if defined(__SANITIZE_THREAD__)
+#define PA_TEST_NO_FORK 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PA_TEST_NO_FORK 1
+#endif
+#endif
+#if !defined(_WIN32) && !defined(PA_TEST_NO_FORK)
+#include <sys/wait.h>
+#include <unistd.h>
+
+static pa_rwlock forked;
+static pa_lock_result forked_thread_result;
+
+static void fork_reader(void *p) {
+    (void)p;
+    gate_wait();
+    if (pa_rwlock_acquire_read(&forked, pa_deadline_after(10000000000LL)) == PA_ACQUIRED)
+        pa_rwlock_release_read(&forked);
+}
+static void fork_writer(void *p) {
+    (void)p;
+    gate_wait();
+    if (pa_rwlock_acquire_write(&forked, pa_deadline_after(10000000000LL)) == PA_ACQUIRED)
+        pa_rwlock_release_write(&forked);
+}
+static void fork_child_reader(void *p) {
+    (void)p;
+    gate_wait();
+    forked_thread_result = pa_rwlock_acquire_read(&forked, pa_deadline_after(2000000000LL));
+    if (forked_thread_result == PA_ACQUIRED) pa_rwlock_release_read(&forked);
+}
+
+/* Exit status of the child that ran child(), 99 if it did not exit. */
+static int in_forked_child(int (*child)(void)) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(child());
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return 99;
+    return WEXITSTATUS(status);
+}
+
+static int child_after_write_held(void) {
+    if (pa_rwlock_release_write(&forked) != PA_ACQUIRED) return 1;
+    if (pa_rwlock_acquire_write(&forked, pa_deadline_after(2000000000LL)) != PA_ACQUIRED) return 2;
+    if (pa_rwlock_release_write(&forked) != PA_ACQUIRED) return 3;
+    if (PA_LOAD(&forked.state) != 0 || PA_LOAD(&forked.read_waiters) != 0) return 4;
+    return 0;
+}
+
+static int child_after_read_held(void) {
+    test_thread t;
+    forked_thread_result = PA_TOO_MANY;
+    start_gated(&t, fork_child_reader, NULL);
+    thread_join(t);
+    if (forked_thread_result != PA_ACQUIRED) return 1;
+    if (pa_rwlock_reader_count(&forked) != 1) return 2; /* ours is kept */
+    if (pa_rwlock_release_read(&forked) != PA_ACQUIRED) return 3;
+    if (pa_rwlock_acquire_write(&forked, pa_deadline_after(2000000000LL)) != PA_ACQUIRED) return 4;
+    pa_rwlock_release_write(&forked);
+    if (PA_LOAD(&forked.state) != 0 || PA_LOAD(&forked.write_waiters) != 0) return 5;
+    return 0;
+}
+
+static void test_rwlock_fork_with_waiters(void) {
+    test_thread t;
+    pa_rwlock_init(&forked);
+    CHECK(pa_rwlock_acquire_write(&forked, 0) == PA_ACQUIRED);
+    start_gated(&t, fork_reader, NULL);
+    WAIT_FOR(PA_LOAD(&forked.read_waiters) == 1 && (PA_LOAD(&forked.state) & PA_RW_READERS_WAITING));
+    CHECK_EQ_I64(in_forked_child(child_after_write_held), 0);
+    CHECK(pa_rwlock_release_write(&forked) == PA_ACQUIRED); /* the parent's reader goes on */
+    thread_join(t);
+
+    CHECK(pa_rwlock_acquire_read(&forked, 0) == PA_ACQUIRED);
+    start_gated(&t, fork_writer, NULL);
+    WAIT_FOR(PA_LOAD(&forked.write_waiters) == 1 && (PA_LOAD(&forked.state) & PA_RW_WRITERS_WAITING));
+    CHECK_EQ_I64(in_forked_child(child_after_read_held), 0);
+    CHECK(pa_rwlock_release_read(&forked) == PA_ACQUIRED);
+    thread_join(t);
+    CHECK_EQ_I64(PA_LOAD(&forked.state), 0);
+    pa_rwlock_destroy(&forked);
+}
+#else
+static void test_rwlock_fork_with_waiters(void) {
+    if (!quiet) printf("    (skipped: no fork() here, or ThreadSanitizer)\n");
+}
+#endif
+
 /* ---------------------------------------------------------------------------
  * AtomicInt wait/notify
  * ------------------------------------------------------------------------- */
@@ -775,13 +1013,29 @@ static void test_int_wait_notify(void) {
     CHECK(pa_int_wait(&ball, &ball_n, 43, pa_deadline_after(1000000)) == PA_TIMEDOUT);
 }
 
+#ifndef PA_WAIT_CAP_NS
+#define PA_WAIT_CAP_NS 0
+#endif
+
+/* Waits on `word` (whose value stays `value`) until pa_wait_u32 reports a
+ * timeout, as every caller in the core does; returns how many calls it took. */
+static int wait_until_timeout(pa_atomic_u32 *word, uint32_t value, int64_t deadline) {
+    int calls = 0;
+    for (;;) {
+        calls++;
+        pa_wait_result r = pa_wait_u32(word, value, deadline);
+        if (r == PA_WAIT_TIMEDOUT || calls > 1000000) return calls;
+    }
+}
+
 /* pa_wait_u32 directly: timeouts, values that already differ, wake counts. */
 static void test_wait_layer(void) {
     pa_atomic_u32 word = 5;
     CHECK(pa_wait_u32(&word, 4, PA_FOREVER) == PA_WAIT_WOKEN); /* differs: at once */
     int64_t t0 = pa_monotonic_ns();
-    CHECK(pa_wait_u32(&word, 5, pa_deadline_after(20000000)) == PA_WAIT_TIMEDOUT);
-    CHECK(pa_monotonic_ns() - t0 >= 20000000 - 1000000);
+    int calls = wait_until_timeout(&word, 5, pa_deadline_after(20000000));
+    CHECK(pa_monotonic_ns() - t0 >= 20000000);
+    if (PA_WAIT_CAP_NS == 0) CHECK_EQ_I64(calls, 1); /* a futex wait to the deadline */
     CHECK(pa_wait_u32(&word, 5, pa_monotonic_ns() - 1) == PA_WAIT_TIMEDOUT); /* past */
     int woken = pa_wake_all(&word);
     CHECK(woken == 0 || woken == -1);
@@ -793,6 +1047,35 @@ static void test_wait_layer(void) {
     CHECK(pa_thread_id() == pa_thread_id());
 }
 
+/* A wait longer than the platform's cap is cut into slices, and the end of a
+ * slice is not a timeout: in the capped build (csrc/tests/Makefile,
+ * -DPA_WAIT_CAP_NS=2000000, as __ulock_wait caps old macOS at ~71.6 minutes)
+ * a 50 ms wait takes many calls and lasts >= 50 ms; each call but the last
+ * reports PA_WAIT_WOKEN.  (Before, the end of the first slice came back as
+ * PA_WAIT_TIMEDOUT: acquire(timeout=3 h) gave up after ~72 minutes.)  The
+ * lock-level timeout tests (spinlock, rwlock, int_wait_notify) run through
+ * the same slices in that build. */
+static void test_capped_wait(void) {
+    pa_atomic_u32 word = 9;
+    int64_t t0 = pa_monotonic_ns();
+    pa_wait_result first = pa_wait_u32(&word, 9, pa_deadline_after(50000000));
+    int calls = 1;
+    if (first != PA_WAIT_TIMEDOUT) calls += wait_until_timeout(&word, 9, t0 + 50000000);
+    int64_t waited = pa_monotonic_ns() - t0;
+    CHECK(waited >= 50000000);
+    CHECK(waited < 5000000000LL);
+    if (PA_WAIT_CAP_NS > 0) {
+        CHECK(first == PA_WAIT_WOKEN); /* the end of a 2 ms slice */
+        CHECK((int64_t)calls * PA_WAIT_CAP_NS * 2 >= 50000000); /* at least half the slices */
+    } else {
+        CHECK(first == PA_WAIT_TIMEDOUT);
+    }
+    if (!quiet) printf("    (cap %lld ns: 50 ms in %d waits)\n", (long long)PA_WAIT_CAP_NS, calls);
+    /* Forever is sliced too, and a wake still ends it. */
+    PA_STORE(&word, 10);
+    CHECK(pa_wait_u32(&word, 9, PA_FOREVER) == PA_WAIT_WOKEN);
+}
+
 static uint64_t other_id;
 static void id_worker(void *p) {
     (void)p;
@@ -800,11 +1083,101 @@ static void id_worker(void *p) {
     other_id = pa_thread_id();
 }
 
+/* Ids are never reused: threads run one after the other (each may get the
+ * stack, and so the TLS block, its predecessor had) still get distinct ids.
+ * They were TLS addresses, which the next thread typically inherited. */
 static void test_thread_id(void) {
     int dummy[1];
-    run_threads(1, id_worker, dummy, sizeof dummy[0]);
-    CHECK(other_id != 0);
-    CHECK(other_id != pa_thread_id());
+    uint64_t seen[16];
+    int repeats = 0;
+    for (int i = 0; i < 16; i++) {
+        run_threads(1, id_worker, dummy, sizeof dummy[0]);
+        seen[i] = other_id;
+        CHECK(other_id != 0);
+        CHECK(other_id != pa_thread_id());
+        for (int j = 0; j < i; j++) repeats += seen[j] == seen[i];
+    }
+    CHECK_EQ_I64(repeats, 0);
+}
+
+/* A thread that exits holding the write lock: no later thread may pass for
+ * it.  Before, a thread that inherited its TLS address could release the
+ * lock, and its own acquires reported PA_WOULD_DEADLOCK. */
+static pa_rwlock orphan;
+static void orphan_owner(void *p) {
+    (void)p;
+    gate_wait();
+    CHECK(pa_rwlock_acquire_write(&orphan, 0) == PA_ACQUIRED);
+}
+static void orphan_probe(void *p) {
+    int *bad = p;
+    gate_wait();
+    if (pa_rwlock_write_held_by_me(&orphan)) (*bad)++;
+    if (pa_rwlock_release_write(&orphan) != PA_NOT_HELD) (*bad)++;
+    if (pa_rwlock_acquire_write(&orphan, pa_deadline_after(1000000)) != PA_TIMEDOUT) (*bad)++;
+    if (pa_rwlock_acquire_read(&orphan, 0) != PA_TIMEDOUT) (*bad)++;
+}
+
+static void test_rwlock_dead_owner(void) {
+    int dummy[1], bad[1] = {0};
+    pa_rwlock_init(&orphan);
+    run_threads(1, orphan_owner, dummy, sizeof dummy[0]);
+    for (int i = 0; i < 20; i++) run_threads(1, orphan_probe, bad, sizeof bad[0]);
+    CHECK_EQ_I64(bad[0], 0);
+    CHECK(pa_rwlock_is_write_locked(&orphan));
+    pa_rwlock_destroy(&orphan);
+}
+
+/* The read-hold table and locks freed on another thread.  Thread A
+ * read-locks 40 locks in turn, and each is destroyed and freed by this
+ * thread while A still holds it (a Python thread that drops a read-held
+ * lock, collected on another thread).  A's table keeps an entry for each;
+ * they must be reclaimed, so that A can still read-lock new locks.  Before,
+ * the 33rd lock already failed with PA_TOO_MANY, and every later one. */
+enum { DEAD_LOCKS = 40 };
+static pa_rwlock *dead_locks[DEAD_LOCKS]; /* set up before A starts (helgrind sees that order) */
+static pa_atomic_u32 dead_step;           /* odd: A's turn, even: ours */
+static pa_lock_result dead_results[DEAD_LOCKS + 1];
+
+static void dead_holder(void *p) {
+    (void)p;
+    gate_wait();
+    for (uint32_t i = 0; i < DEAD_LOCKS; i++) {
+        while (PA_LOAD(&dead_step) != 2 * i + 1) pa_thread_yield();
+        dead_results[i] = pa_rwlock_acquire_read(dead_locks[i], 0); /* and never released */
+        PA_STORE(&dead_step, 2 * i + 2);
+    }
+    pa_rwlock fresh;
+    pa_rwlock_init(&fresh);
+    dead_results[DEAD_LOCKS] = pa_rwlock_acquire_read(&fresh, 0);
+    if (dead_results[DEAD_LOCKS] == PA_ACQUIRED) {
+        CHECK_EQ_I64(pa_rwlock_read_holds_by_me(&fresh), 1);
+        CHECK(pa_rwlock_release_read(&fresh) == PA_ACQUIRED);
+    }
+    pa_rwlock_destroy(&fresh);
+}
+
+static void test_rwlock_holds_of_freed_locks(void) {
+    test_thread t;
+    PA_STORE(&dead_step, 0);
+    for (uint32_t i = 0; i < DEAD_LOCKS; i++) {
+        dead_locks[i] = malloc(sizeof *dead_locks[i]);
+        if (dead_locks[i] == NULL) exit(2);
+        pa_rwlock_init(dead_locks[i]);
+    }
+    start_gated(&t, dead_holder, NULL);
+    for (uint32_t i = 0; i < DEAD_LOCKS; i++) {
+        PA_STORE(&dead_step, 2 * i + 1);
+        while (PA_LOAD(&dead_step) != 2 * i + 2) pa_thread_yield();
+        CHECK_EQ_I64(pa_rwlock_reader_count(dead_locks[i]), 1);
+        pa_rwlock_destroy(dead_locks[i]); /* on this thread: A's entry stays behind */
+    }
+    thread_join(t);
+    /* Freed only now, after the join: the memory itself plays no part (A
+     * never touches a lock after its turn), and helgrind would take the
+     * free for a race with A's atomics. */
+    for (uint32_t i = 0; i < DEAD_LOCKS; i++) free(dead_locks[i]);
+    for (int i = 0; i <= DEAD_LOCKS; i++) CHECK(dead_results[i] == PA_ACQUIRED);
 }
 
 /* ---------------------------------------------------------------------------
@@ -823,9 +1196,15 @@ static const test_case tests[] = {
     {"atomic_max_min", test_max_min},
     {"atomic_overflow_refused", test_overflow},
     {"wait_layer", test_wait_layer},
+    {"capped_wait", test_capped_wait},
     {"thread_id", test_thread_id},
+    {"rwlock_dead_owner", test_rwlock_dead_owner},
+    {"rwlock_holds_of_freed_locks", test_rwlock_holds_of_freed_locks},
     {"spinlock", test_spinlock},
     {"rwlock", test_rwlock},
+    {"rwlock_writer_preference", test_rwlock_writer_preference},
+    {"rwlock_handoff_to_counted_writer", test_rwlock_handoff_to_counted_writer},
+    {"rwlock_fork_with_waiters", test_rwlock_fork_with_waiters},
     {"int_wait_notify", test_int_wait_notify},
 };
 

@@ -272,40 +272,62 @@ MODEL_CONFIGS_SLOW=(
     "fork with the write lock held, 1 reader and 1 writer waiting|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=0 -DDOWNGRADE=0 -DFORK=1 -DSTRICT_END=1"
 )
 
+# csrc/model/int_wait.pml: AtomicInt.wait and the wake every change performs.
+# Each takes a second.  The last is a canary: a changer that reads the waiter
+# count before changing the value must be caught losing a wakeup.
+INT_WAIT_CONFIGS=(
+    "2 waiters|-DNW=2"
+    "3 waiters, a notifier, a same-value operation|-DNW=3 -DNOTIFIERS=1 -DSAME=1"
+    "2 waiters (one may time out), a notifier, a same-value operation|-DNW=2 -DTIMEOUTS=1 -DNOTIFIERS=1 -DSAME=1"
+)
+INT_WAIT_CANARY="canary: waiter count read before the change|-DNW=2 -DBUGGY=1"
+
+# Runs one configuration of csrc/model/$1 in $2 (a scratch directory);
+# $4 = 1: the model must report an error (a canary).  Fails the job otherwise.
+model_config() {
+    local model=$1 tmp=$2 cfg=$3 expect_error=${4:-0} name defs t0 out
+    name=${cfg%%|*}; defs=${cfg#*|}
+    log "model: $model: $name ($defs)"
+    t0=$SECONDS
+    # A copy next to pan: `spin -t` looks for <model>.trail beside the model.
+    cp "$root/csrc/model/$model" "$tmp/$model"
+    # shellcheck disable=SC2086  # $defs: several -D options
+    if ! (cd "$tmp" && rm -f pan* ./*.trail && spin $defs -a "$model" >spin.log 2>&1 &&
+          gcc -O2 -DSAFETY -DCOLLAPSE -DVECTORSZ=2048 -o pan pan.c 2>gcc.log); then
+        cat "$tmp"/spin.log "$tmp"/gcc.log 2>/dev/null; fail "model: $name: spin/gcc"; return
+    fi
+    # FORK configurations freeze the parent's threads mid-way at the fork:
+    # -E ignores their end states; the model's at_end checks (on timeout)
+    # that the child's threads all finished instead.
+    local panflags=()
+    [[ "$defs" != *-DFORK=* ]] || panflags=(-E)
+    out=$(cd "$tmp" && ./pan -m1000000 "${panflags[@]}" 2>&1)
+    local errors states
+    errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' <<<"$out" | head -n1)
+    states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' <<<"$out" | head -n1)
+    if grep -q "max search depth too small" <<<"$out"; then
+        echo "$out"; fail "model: $name: search depth too small"
+    elif [[ "$expect_error" == 1 ]]; then
+        if [[ "${errors:-0}" == 0 ]]; then echo "$out"; fail "model: $name: the canary was not caught"
+        else echo "ok: the canary's error was found ($errors), $((SECONDS - t0)) s"; fi
+    elif [[ "$errors" != 0 ]]; then
+        # shellcheck disable=SC2086
+        echo "$out"; (cd "$tmp" && ls ./*.trail >/dev/null 2>&1 && spin $defs -t -p "$model" | tail -80)
+        fail "model: $name: errors=${errors:-?}"
+    else
+        echo "ok: $states states stored, 0 errors, $((SECONDS - t0)) s"
+    fi
+}
+
 job_model() {
     need_tool spin spin || { fail "model: spin not available"; return; }
-    local model=rwlock.pml tmp cfg name defs t0 out
+    local tmp cfg
     tmp=$(mktemp -d)
-    # A copy next to pan: `spin -t` looks for <model>.trail beside the model.
-    cp "$root/csrc/model/rwlock.pml" "$tmp/$model"
     local configs=("${MODEL_CONFIGS[@]}")
     [[ "${PYATOMICS_SLOW:-0}" != 1 ]] || configs+=("${MODEL_CONFIGS_SLOW[@]}")
-    for cfg in "${configs[@]}"; do
-        name=${cfg%%|*}; defs=${cfg#*|}
-        log "model: $name ($defs)"
-        t0=$SECONDS
-        # shellcheck disable=SC2086  # $defs: several -D options
-        if ! (cd "$tmp" && rm -f pan* ./*.trail && spin $defs -a "$model" >spin.log 2>&1 &&
-              gcc -O2 -DSAFETY -DCOLLAPSE -DVECTORSZ=2048 -o pan pan.c 2>gcc.log); then
-            cat "$tmp"/spin.log "$tmp"/gcc.log 2>/dev/null; fail "model: $name: spin/gcc"; continue
-        fi
-        # FORK configurations freeze the parent's threads mid-way at the fork:
-        # -E ignores their end states; the model's at_end checks (on timeout)
-        # that the child's threads all finished instead.
-        local panflags=()
-        [[ "$defs" != *-DFORK=* ]] || panflags=(-E)
-        out=$(cd "$tmp" && ./pan -m1000000 "${panflags[@]}" 2>&1)
-        local errors states
-        errors=$(sed -n 's/.*errors: \([0-9]*\).*/\1/p' <<<"$out" | head -n1)
-        states=$(sed -n 's/^ *\([0-9.e+]*\) states, stored.*/\1/p' <<<"$out" | head -n1)
-        if [[ "$errors" != 0 ]] || grep -q "max search depth too small" <<<"$out"; then
-            # shellcheck disable=SC2086
-            echo "$out"; (cd "$tmp" && ls ./*.trail >/dev/null 2>&1 && spin $defs -t -p "$model" | tail -80)
-            fail "model: $name: errors=${errors:-?}"
-        else
-            echo "ok: $states states stored, 0 errors, $((SECONDS - t0)) s"
-        fi
-    done
+    for cfg in "${configs[@]}"; do model_config rwlock.pml "$tmp" "$cfg"; done
+    for cfg in "${INT_WAIT_CONFIGS[@]}"; do model_config int_wait.pml "$tmp" "$cfg"; done
+    model_config int_wait.pml "$tmp" "$INT_WAIT_CANARY" 1
     rm -rf "$tmp"
 }
 

@@ -1139,6 +1139,12 @@ class _CheckedRWSide:
     def _is_owned(self) -> bool:
         return self._view._is_owned()
 
+    def _at_fork_reinit(self) -> None:
+        # threading.Condition._at_fork_reinit calls this on its lock: the view resets the
+        # whole RWLock in the child, and the forking thread no longer holds it.
+        _held().pop(self._node.key, None)
+        self._view._at_fork_reinit()
+
     def __enter__(self) -> bool:
         try:
             held = _tls.held
@@ -1240,6 +1246,7 @@ class CheckedRWLock:
 
 
 _trim_protocol(CheckedRWLock, _PlainRWLock(), ("_at_fork_reinit",))
+_trim_protocol(_CheckedRWSide, _PlainRWLock().reader, ("_at_fork_reinit",))
 
 # What threading.Lock and threading.RLock were before enable_lock_order_checking(
 # patch_threading=True) replaced them; None while they are not replaced.

@@ -5,7 +5,9 @@ __enter__ is Python code, and a KeyboardInterrupt raised after the core
 acquired the lock but before __enter__ returned skipped __exit__, so the lock
 stayed held (6022 of 11053 interrupts leaked a SpinLock, 5541 of 10759 an
 RWLock write lock, in one 4 s run on CPython 3.11 before the fix).  The C-API
-backend's __enter__ is one C call and never leaked.
+backend's __enter__ is one C call and never leaked.  Where the interpreter's own
+`with` statement leaks threading.Lock in the same storm (CPython 3.9 and
+3.14.10), a hold leaked in the caller's frame is not held against us.
 
 Each case runs in a child process (a leaked lock would hang the next round),
 with the storm thread started only once the child is ready; the main thread
@@ -47,7 +49,10 @@ CHILD = textwrap.dedent(
 
     rw = RWLock()
     sl = SpinLock()
-    if kind == "spin":
+    if kind == "threading.Lock":  # the control: the interpreter's own lock in the same storm
+        tl = threading.Lock()
+        enter, held, recover = (lambda: tl), tl.locked, tl.release
+    elif kind == "spin":
         enter, held, recover = (lambda: sl), sl.locked, sl.release
     elif kind == "spin-acquire":
         enter, held, recover = None, sl.locked, sl.release
@@ -67,11 +72,11 @@ CHILD = textwrap.dedent(
             with enter():
                 pass
 
-    interrupts = leaks = 0
+    interrupts = ours = caller = 0
     end = 0.0
 
     def rounds():
-        global interrupts, leaks
+        global interrupts, ours, caller
         while True:
             try:
                 if time.monotonic() > end:
@@ -81,12 +86,15 @@ CHILD = textwrap.dedent(
                 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
                 interrupts += 1
                 if held():
-                    # With acquire()/release() pairs, an interrupt landing just
-                    # after acquire() returned is the caller's window, as with
-                    # threading.Lock; only one raised inside acquire() is ours.
-                    inside = traceback.extract_tb(exc.__traceback__)[-1].filename.startswith(package)
-                    if enter is not None or inside:
-                        leaks += 1
+                    # Raised inside pyatomics code: ours.  Raised in this frame,
+                    # the caller's: with acquire()/release() pairs that is the
+                    # caller's own window (as with threading.Lock); in a `with`
+                    # statement it is the interpreter's, unless the interpreter
+                    # protects its own lock there (the test compares).
+                    if traceback.extract_tb(exc.__traceback__)[-1].filename.startswith(package):
+                        ours += 1
+                    elif enter is not None:
+                        caller += 1
                     recover()
                 signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
@@ -103,7 +111,7 @@ CHILD = textwrap.dedent(
     stop.set()
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     t.join()
-    print(json.dumps({"interrupts": interrupts, "leaks": leaks}))
+    print(json.dumps({"interrupts": interrupts, "ours": ours, "caller": caller}))
     """
 )
 
@@ -112,13 +120,12 @@ needs_pthread_kill = pytest.mark.skipif(
 )
 
 
-@needs_pthread_kill
-@pytest.mark.parametrize("kind", ["spin", "spin-acquire", "read", "write", "read-timeout", "write-timeout"])
-def test_sigint_storm_never_leaks_a_hold(kind, tmp_path):
+def storm(kind, tmp_path):
     # The backend under test: scripts/test.sh runs the suite once per backend.
     env = dict(os.environ, PYATOMICS_BACKEND=pyatomics.BACKEND)
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, kind, "0.6"], env=env,
+        [sys.executable, "-c", CHILD, kind, "0.6"],
+        env=env,
         cwd=tmp_path,  # not the source root, whose pyatomics/ would shadow the installed one
         capture_output=True,
         text=True,
@@ -128,11 +135,34 @@ def test_sigint_storm_never_leaks_a_hold(kind, tmp_path):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     # The storm must really have interrupted the loop many times, or the test proves nothing.
     assert result["interrupts"] >= 50, result
+    return result
+
+
+@pytest.fixture(scope="module")
+def interpreter_with_is_atomic(tmp_path_factory):
+    """Whether this interpreter's `with` statement keeps threading.Lock from
+    leaking in the same storm.  It does not on CPython 3.9 (bpo-29988, fixed in
+    3.10: 124 of 182 interrupts leaked it on 3.9.18) nor on CPython 3.14.10
+    (27 of 364); it does on 3.10-3.13 and 3.15.  Where it does not, a hold
+    leaked in the caller's own frame is the interpreter's, not ours."""
+    result = storm("threading.Lock", tmp_path_factory.mktemp("control"))
+    return result["caller"] == 0
+
+
+@needs_pthread_kill
+@pytest.mark.parametrize("kind", ["spin", "spin-acquire", "read", "write", "read-timeout", "write-timeout"])
+def test_sigint_storm_never_leaks_a_hold(kind, tmp_path, interpreter_with_is_atomic):
+    result = storm(kind, tmp_path)
     if platform.python_implementation() == "PyPy":
         # PyPy's interpreter checks for signals before every bytecode, so a
         # KeyboardInterrupt can still land on the first bytecode of __exit__,
         # before the release (docs/reliability.md): measured 0-2 leaks per 1200-
         # 5000 interrupts there, against ~50% before the fix.
-        assert result["leaks"] <= result["interrupts"] // 200, result
+        assert result["ours"] <= result["interrupts"] // 200, result
     else:
-        assert result["leaks"] == 0, result
+        assert result["ours"] == 0, result
+    if interpreter_with_is_atomic:
+        # PyPy's control can come out clean in a 0.6 s storm while its `with`
+        # still has a window (1 of 72 on PyPy 3.11), hence the slack there.
+        slack = 2 + result["interrupts"] // 100 if platform.python_implementation() == "PyPy" else 0
+        assert result["caller"] <= slack, result

@@ -230,27 +230,40 @@ def test_fork_from_a_thread_makes_it_the_main_thread_for_signals():
         class Interrupted(Exception):
             pass
 
+        armed = []  # the handler raises only while the timed acquire runs
+
         def handler(signum, frame):
-            raise Interrupted
+            if armed:
+                raise Interrupted
 
         def child():
             signal.signal(signal.SIGUSR1, handler)
             lock = SpinLock()
             lock.acquire()
             me = threading.get_native_id()
+            done = threading.Event()
 
             def poke():
+                # To this thread, not the main one; again every 0.2 s until the
+                # acquire ends, so a signal that lands before the wait (a loaded
+                # machine) cannot make the test pass or fail by its timing.
                 wait_blocked(me, lock)
-                signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)  # to this thread, not the main one
+                while not done.is_set():
+                    signal.pthread_kill(threading.get_ident(), signal.SIGUSR1)
+                    done.wait(0.2)
 
             h = threading.Thread(target=poke, daemon=True)
             h.start()
             t0 = time.monotonic()
             try:
+                armed.append(True)
                 got = lock.acquire(timeout=20)
                 outcome = "acquired" if got else "timed out"
             except Interrupted:
                 outcome = "interrupted"
+            finally:
+                armed.clear()
+                done.set()
             h.join(5)
             return {"outcome": outcome, "fast": time.monotonic() - t0 < 5, "locked": lock.locked()}
 

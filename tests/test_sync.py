@@ -1040,6 +1040,11 @@ def test_acquire_all_takes_checked_locks_in_creation_order(checking):
     fresh = [sync.new_lock(f"new{i}") for i in range(20)]
     locks = pool + fresh  # creation order
     inverted = [(a, b) for a in locks for b in locks if a._node.key < b._node.key and id(b) < id(a)]
+    if not inverted and "libasan" in os.environ.get("LD_PRELOAD", ""):
+        # AddressSanitizer's quarantine never hands a freed address out again, so no
+        # pair of locks has an id() order opposite to its creation order; every other
+        # job (the normal suite on each interpreter) runs this test with teeth.
+        pytest.skip("under AddressSanitizer no address is reused: nothing to invert")
     assert inverted, "the allocator reused no address: the test proves nothing"
     for a, b in inverted[:20]:
         with sync.acquire_all(b, a, timeout=1) as got:

@@ -864,22 +864,22 @@ static PyObject *rw_release(RWLockObject *rw, int write);
 /* Leaving a `with rw.write():` block releases what the block holds: the write
  * lock, or the read lock it became if the body called downgrade()
  * (pa_rwlock_exit has the rule). */
+static const char *const NOT_HELD_MSG[2] = {
+    "cannot release a read lock: this thread does not hold one",
+    "cannot release the write lock: this thread does not hold it",
+};
+
 static PyObject *rw_exit(RWLockObject *rw, int write) {
     if (pa_rwlock_exit(&rw->lock, write) == PA_ACQUIRED) Py_RETURN_NONE;
-    return rw_release(rw, write); /* holds nothing: raises the error of that side */
+    PyErr_SetString(PyExc_RuntimeError, NOT_HELD_MSG[write != 0]);
+    return NULL;
 }
 
 static PyObject *rw_release(RWLockObject *rw, int write) {
-    if (write) {
-        if (pa_rwlock_release_write(&rw->lock) != PA_ACQUIRED) {
-            PyErr_SetString(PyExc_RuntimeError, "cannot release the write lock: this thread does not hold it");
-            return NULL;
-        }
-    } else if (pa_rwlock_release_read(&rw->lock) != PA_ACQUIRED) {
-        PyErr_SetString(PyExc_RuntimeError, "cannot release a read lock: this thread does not hold one");
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    pa_lock_result r = write ? pa_rwlock_release_write(&rw->lock) : pa_rwlock_release_read(&rw->lock);
+    if (r == PA_ACQUIRED) Py_RETURN_NONE;
+    PyErr_SetString(PyExc_RuntimeError, NOT_HELD_MSG[write != 0]);
+    return NULL;
 }
 
 /* acquire_*(blocking=True, timeout=-1) argument handling, shared. */

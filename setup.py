@@ -3,8 +3,8 @@
 Metadata and tool configuration live in pyproject.toml; this file declares
 the two bindings of the C core (csrc/) and decides which ones to build:
 
-  pyatomics._pyatomics        the CPython C-API binding: every CPython (not PyPy)
-  pyatomics._pyatomics_cffi   the cffi binding (pyatomics/_cffi_build.py): every
+  pyatomics._capi_binding        the CPython C-API binding: every CPython (not PyPy)
+  pyatomics._cffi_binding_lib   the cffi binding (pyatomics/_cffi_binding_build.py): every
                               interpreter cffi supports, i.e. PyPy and CPython
                               except free-threaded 3.13 (cffi wants 3.14t+)
 
@@ -14,7 +14,7 @@ on CPython, a runtime one (install_requires; PyPy has cffi built in).  On an
 interpreter cffi does not support, neither is asked for and only the C-API
 binding is built.
 
-Build knobs, read from the environment (here and by pyatomics/_cffi_build.py):
+Build knobs, read from the environment (here and by pyatomics/_cffi_binding_build.py):
 
   PYATOMICS_DEBUG=1        -O0 -g, assertions on
   PYATOMICS_SANITIZE=...   e.g. "thread" or "address,undefined" (gcc/clang)
@@ -34,9 +34,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def load_build_definitions():
-    # pyatomics/_cffi_build.py, loaded by path: importing the package would
+    # pyatomics/_cffi_binding_build.py, loaded by path: importing the package would
     # need the extension this script is about to build.  It needs no cffi.
-    path = os.path.join(HERE, "pyatomics", "_cffi_build.py")
+    path = os.path.join(HERE, "pyatomics", "_cffi_binding_build.py")
     spec = importlib.util.spec_from_file_location("_pyatomics_build_definitions", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -72,8 +72,8 @@ CFFI_REQUIREMENT = "cffi>=2.0" if sys.version_info >= (3, 14) else "cffi>=1.17"
 cflags, ldflags = build.compile_args()
 
 capi_extension = Extension(
-    "pyatomics._pyatomics",
-    sources=["pyatomics/_pyatomics.c", *build.CORE_SOURCES],
+    "pyatomics._capi_binding",
+    sources=["pyatomics/_capi_binding.c", *build.CORE_SOURCES],
     include_dirs=["csrc"],
     depends=[os.path.join("csrc", name) for name in sorted(os.listdir(os.path.join(HERE, "csrc")))
              if name.endswith(".h")],
@@ -88,7 +88,7 @@ options = {
     "ext_modules": [] if PYPY else [capi_extension],
 }
 if BUILD_CFFI:
-    options["cffi_modules"] = ["pyatomics/_cffi_build.py:ffibuilder"]
+    options["cffi_modules"] = ["pyatomics/_cffi_binding_build.py:ffibuilder"]
     if not PYPY:  # PyPy ships cffi (and its setuptools hook) with the interpreter
         options["setup_requires"] = [CFFI_REQUIREMENT]
         options["install_requires"] = [CFFI_REQUIREMENT]

@@ -564,7 +564,7 @@ def environment(settings: Settings, loadavg_before: Sequence[float] | None = Non
         pass
     if loadavg_before is not None:
         info["loadavg_before"] = [round(x, 2) for x in loadavg_before]
-    bi = getattr(getattr(pa, "_pyatomics", None), "build_info", None)
+    bi = getattr(getattr(pa, "_capi_binding", None), "build_info", None)
     if bi is not None:
         try:
             info["pyatomics_build_info"] = bi()

@@ -4,8 +4,8 @@
     python benchmarks/bench_backends.py PYTHON [PYTHON ...]   # each in turn, one table
     python benchmarks/bench_backends.py --quick --json out.json
 
-On CPython it measures both backends in one process (pyatomics._pyatomics and
-pyatomics._cffi_backend, whatever PYATOMICS_BACKEND says); on PyPy the cffi
+On CPython it measures both backends in one process (pyatomics._capi_binding and
+pyatomics._cffi_binding, whatever PYATOMICS_BACKEND says); on PyPy the cffi
 backend next to PyPy's threading.Lock and the `atomics` package (cffi-based,
 if installed: `pip install atomics`).  threading.Lock is measured everywhere
 as the reference for the lock rows.
@@ -101,9 +101,9 @@ def implementations():
         if backend not in pyatomics.available_backends():
             continue
         if backend == "capi":
-            from pyatomics import _pyatomics as mod
+            from pyatomics import _capi_binding as mod
         else:
-            from pyatomics import _cffi_backend as mod
+            from pyatomics import _cffi_binding as mod
         names = {"AtomicInt": mod.AtomicInt, "SpinLock": mod.SpinLock, "RWLock": mod.RWLock}
         rows = {label: stmt for label, stmt, _ in ATOMIC_ROWS + LOCK_ROWS}
         rows[EMPTY_ROW[0]] = EMPTY_ROW[1]

@@ -1,7 +1,7 @@
 /*
- * pa_cffi.h -- the C side of the cffi binding (pyatomics._pyatomics_cffi).
+ * pa_cffi.h -- the C side of the cffi binding (pyatomics._cffi_binding_lib).
  *
- * cffi's cdef (pyatomics/_cffi_build.py) cannot spell _Atomic, so the cffi
+ * cffi's cdef (pyatomics/_cffi_binding_build.py) cannot spell _Atomic, so the cffi
  * binding sees the core through plain C declarations: opaque structs
  * (pa_spinlock, pa_rwlock, pa_cffi_int) whose size the compiler supplies, and
  * the functions below, whose arguments and results are plain integers.  The
@@ -9,8 +9,8 @@
  * are declared in the cdef as they are; AtomicInt needs these wrappers.
  *
  * Nothing here is an algorithm: each wrapper is one call into pa_atomic_int.h plus the translation of its status into a return value.
- * The Python side (pyatomics/_cffi_backend.py) only converts arguments,
- * raises exceptions and loops on the deadline, as pyatomics/_pyatomics.c does.
+ * The Python side (pyatomics/_cffi_binding.py) only converts arguments,
+ * raises exceptions and loops on the deadline, as pyatomics/_capi_binding.c does.
  */
 #ifndef PA_CFFI_H
 #define PA_CFFI_H

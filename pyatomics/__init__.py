@@ -4,11 +4,11 @@
 
 Two bindings of the same C core (csrc/), with the same API and behaviour:
 
-* "capi": pyatomics._pyatomics, the CPython C-API extension.  The classes are
+* "capi": pyatomics._capi_binding, the CPython C-API extension.  The classes are
   the C types themselves (no Python wrapper on the hot path).  The default on
   CPython.
-* "cffi": pyatomics._cffi_backend, thin Python classes over the cffi module
-  pyatomics._pyatomics_cffi.  The default (and only) backend on PyPy, whose JIT
+* "cffi": pyatomics._cffi_binding, thin Python classes over the cffi module
+  pyatomics._cffi_binding_lib.  The default (and only) backend on PyPy, whose JIT
   calls cffi functions directly; selectable on CPython where it is built (all
   CPythons but free-threaded 3.13, which cffi does not support).
 
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 # The compiled module each backend needs, by backend name.
-_EXTENSIONS = {"capi": "pyatomics._pyatomics", "cffi": "pyatomics._pyatomics_cffi"}
+_EXTENSIONS = {"capi": "pyatomics._capi_binding", "cffi": "pyatomics._cffi_binding_lib"}
 
 
 def available_backends() -> frozenset[str]:
@@ -51,12 +51,18 @@ def _select_backend() -> str:
 def _import_backend(name: str):
     try:
         if name == "capi":
-            from . import _pyatomics as backend
-            from . import _pyatomics as extension
+            from . import _capi_binding as backend
+            from . import _capi_binding as extension
         else:
-            from . import _cffi_backend as backend
-            from . import _pyatomics_cffi as extension
+            from . import _cffi_binding as backend
+            from . import _cffi_binding_lib as extension
     except ImportError as exc:
+        if _importlib_util.find_spec(_EXTENSIONS[name]) is None and not available_backends():
+            raise ImportError(
+                "pyatomics is not built here: this is the source tree, whose compiled modules "
+                "are made by installing it (`pip install .`, or `bash scripts/test.sh`); "
+                "run Python from another directory to use the installed package"
+            ) from exc
         if name == "capi" and _sys.implementation.name == "pypy":
             why = "it is not built on PyPy, which uses the cffi backend (leave PYATOMICS_BACKEND unset)"
         elif name == "cffi" and _importlib_util.find_spec(_EXTENSIONS["cffi"]) is None:
@@ -75,7 +81,7 @@ if hasattr(_os, "register_at_fork"):
     _os.register_at_fork(after_in_child=_backend._after_fork_in_child)
 
 if TYPE_CHECKING:
-    from ._pyatomics import AtomicInt, RWLock, SpinLock
+    from ._capi_binding import AtomicInt, RWLock, SpinLock
 else:
     AtomicInt = _backend.AtomicInt
     SpinLock = _backend.SpinLock

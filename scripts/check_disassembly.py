@@ -60,7 +60,7 @@ def main() -> int:
     if objdump is None:
         print("objdump not found (binutils)", file=sys.stderr)
         return 1
-    import pyatomics._pyatomics as ext
+    import pyatomics._capi_binding as ext
 
     text = subprocess.run([objdump, "-d", "--no-show-raw-insn", ext.__file__], check=True,
                           capture_output=True, text=True).stdout

@@ -127,7 +127,7 @@ asan_pytest() {
         # Make sure the build really is instrumented (and non-recovering).
         # (-I: not the source tree's uncompiled pyatomics/ from the current directory)
         ext=$("$venv/bin/python" -I -c 'import importlib.util as u, os; print(os.path.dirname(u.find_spec("pyatomics").origin))')
-        ext=$(ls "$ext"/_pyatomics.*.so | head -n1)
+        ext=$(ls "$ext"/_capi_binding.*.so | head -n1)
         local syms; syms=$(nm -D "$ext")   # (not nm | grep -q: SIGPIPE + pipefail)
         if ! grep -q __asan_report <<<"$syms" || ! grep -q '__ubsan_handle_.*_abort' <<<"$syms"; then
             fail "$job: $ext is not built with ASan+UBSan (non-recovering)"; return
@@ -393,7 +393,7 @@ EOF
     log "tsan: the threaded tests on $tag ($py)"
     make_venv "$py" "$venv" thread || { fail "tsan: build"; return; }
     ext=$("$venv/bin/python" -I -c 'import importlib.util as u, os; print(os.path.dirname(u.find_spec("pyatomics").origin))')
-    ext=$(ls "$ext"/_pyatomics.*.so | head -n1)
+    ext=$(ls "$ext"/_capi_binding.*.so | head -n1)
     local syms; syms=$(nm -D "$ext")
     grep -q __tsan_ <<<"$syms" || { fail "tsan: $ext is not built with -fsanitize=thread"; return; }
     local tests=() t

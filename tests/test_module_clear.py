@@ -22,7 +22,7 @@ CHILD = textwrap.dedent(
     import ctypes, os, sys
     import pyatomics
     from pyatomics import RWLock
-    mod = sys.modules["pyatomics._pyatomics"]
+    mod = sys.modules["pyatomics._capi_binding"]
     rw = RWLock()
     T = type(rw)
     get_def = ctypes.pythonapi.PyModule_GetDef

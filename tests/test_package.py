@@ -69,9 +69,9 @@ def test_classes_are_direct_bindings():
         return
     # cffi: Python classes whose methods call the cffi module's functions directly.
     cffi_module = pyatomics._extension
-    assert cffi_module.__name__ == "pyatomics._pyatomics_cffi"
+    assert cffi_module.__name__ == "pyatomics._cffi_binding_lib"
     assert hasattr(cffi_module, "ffi") and hasattr(cffi_module, "lib")
-    assert ext.__name__ == "pyatomics._cffi_backend"
+    assert ext.__name__ == "pyatomics._cffi_binding"
     for name in ("AtomicInt", "SpinLock", "RWLock"):
         cls = getattr(pyatomics, name)
         assert cls is getattr(ext, name)
@@ -89,7 +89,7 @@ def test_classes_are_direct_bindings():
 def test_typing_files_ship():
     pkg = pathlib.Path(pyatomics.__file__).parent
     assert (pkg / "py.typed").is_file()
-    assert (pkg / "_pyatomics.pyi").is_file()
+    assert (pkg / "_capi_binding.pyi").is_file()
 
 
 def test_build_info():
@@ -173,8 +173,8 @@ def test_backends_interoperate():
     """Both backends side by side in one process: values compare and convert
     across them, and a pickle made by one loads into the other (both name
     their classes pyatomics.AtomicInt)."""
-    from pyatomics import _cffi_backend as cf
-    from pyatomics import _pyatomics as capi
+    from pyatomics import _cffi_binding as cf
+    from pyatomics import _capi_binding as capi
 
     a, b = capi.AtomicInt(7), cf.AtomicInt(7)
     assert a == b and b == a and not (a < b) and a + b == 14 and b + a == 14
@@ -196,8 +196,8 @@ def test_backends_interoperate():
 def test_backends_raise_the_same_errors():
     """Every error path of the cffi classes raises what the C types raise,
     with the same message."""
-    from pyatomics import _cffi_backend as cf
-    from pyatomics import _pyatomics as capi
+    from pyatomics import _cffi_binding as cf
+    from pyatomics import _capi_binding as capi
 
     MAX = 2**63 - 1
 
@@ -359,8 +359,8 @@ def test_core_is_free_of_python_h():
 def test_cffi_cdef_is_plain_c():
     """The cffi binding sees the core through plain declarations: no _Atomic
     in the cdef, opaque structs, and only functions that exist in csrc/."""
-    build_py = REPO / "pyatomics" / "_cffi_build.py"
-    spec = importlib.util.spec_from_file_location("_pyatomics_cffi_build_for_tests", build_py)
+    build_py = REPO / "pyatomics" / "_cffi_binding_build.py"
+    spec = importlib.util.spec_from_file_location("_cffi_binding_build_for_tests", build_py)
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)  # without cffi: the FFI is made only when cffi runs the file
     assert "_Atomic" not in build.CDEF and "pa_atomic_" not in build.CDEF
@@ -369,3 +369,18 @@ def test_cffi_cdef_is_plain_c():
     assert len(declared) > 40
     for name in declared:
         assert re.search(rf"\b{name}\(", headers), f"{name} is declared in the cdef but not in csrc/"
+
+
+def test_importing_the_unbuilt_source_tree_says_to_install(tmp_path):
+    # A copy of the source package without its compiled modules, as a fresh
+    # checkout is: `python -c "import pyatomics"` from the checkout's root.
+    src = tmp_path / "pyatomics"
+    src.mkdir()
+    for f in (REPO / "pyatomics").glob("*.py"):
+        (src / f.name).write_text(f.read_text())
+    out = subprocess.run([sys.executable, "-c", "import pyatomics"], capture_output=True, text=True,
+                         cwd=tmp_path, env={**os.environ, "PYATOMICS_BACKEND": ""})
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: pyatomics is not built here"), out.stderr
+    assert "pip install ." in last

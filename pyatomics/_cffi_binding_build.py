@@ -1,13 +1,13 @@
 """Build definitions of both extensions; the cffi one is made here.
 
 * setup.py loads this file (by path, without cffi) for CORE_SOURCES, HEADERS
-  and compile_args(), so the C-API extension (pyatomics._pyatomics) and the
-  cffi extension (pyatomics._pyatomics_cffi) are compiled from the same core
+  and compile_args(), so the C-API extension (pyatomics._capi_binding) and the
+  cffi extension (pyatomics._cffi_binding_lib) are compiled from the same core
   sources with the same knobs.
 * cffi's setuptools hook runs it (setup.py: cffi_modules=
-  ["pyatomics/_cffi_build.py:ffibuilder"]) to get the FFI builder of the
-  out-of-line, API-mode module pyatomics._pyatomics_cffi.
-* `python pyatomics/_cffi_build.py` compiles that module into build/cffi/
+  ["pyatomics/_cffi_binding_build.py:ffibuilder"]) to get the FFI builder of the
+  out-of-line, API-mode module pyatomics._cffi_binding_lib.
+* `python pyatomics/_cffi_binding_build.py` compiles that module into build/cffi/
   (a quick check that the cdef matches the headers).
 
 The cdef is written by hand against plain C declarations: the core's
@@ -167,7 +167,7 @@ def make_ffibuilder(root=""):
     ffi = FFI()
     ffi.cdef(CDEF)
     ffi.set_source(
-        "pyatomics._pyatomics_cffi",
+        "pyatomics._cffi_binding_lib",
         SOURCE,
         sources=[os.path.join(root, p) for p in CORE_SOURCES],
         include_dirs=[os.path.join(root, "csrc")],
@@ -186,10 +186,6 @@ if __name__ == "__cffi__":
     ffibuilder = make_ffibuilder()
 
 if __name__ == "__main__":
-    # Run as a script, this directory is sys.path[0], where our
-    # _cffi_backend.py would shadow cffi's own C module of that name.
-    _here = os.path.dirname(os.path.abspath(__file__))
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _here]
-    _root = os.path.dirname(_here)
     # A check that the cdef matches the headers: the module lands in build/cffi/.
+    _root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     make_ffibuilder(_root).compile(tmpdir=os.path.join(_root, "build", "cffi"), verbose=True)

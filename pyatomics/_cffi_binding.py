@@ -1,7 +1,7 @@
-"""The cffi binding of the pyatomics C core: thin classes over pyatomics._pyatomics_cffi.
+"""The cffi binding of the pyatomics C core: thin classes over pyatomics._cffi_binding_lib.
 
 The same public API and error behaviour as the C-API binding
-(pyatomics/_pyatomics.c), built from the same csrc/ core.  Everything here only
+(pyatomics/_capi_binding.c), built from the same csrc/ core.  Everything here only
 converts arguments, raises exceptions and loops on a deadline; every algorithm
 (arithmetic and overflow checks, the lock algorithms, timeouts -> deadlines)
 runs in C.  This is the backend PyPy uses (its JIT calls the C functions
@@ -23,12 +23,12 @@ from _thread import TIMEOUT_MAX as _TIMEOUT_MAX
 from _thread import get_ident as _get_ident
 from operator import index as _index
 
-from ._pyatomics_cffi import ffi, lib
+from ._cffi_binding_lib import ffi, lib
 
 __all__ = ["AtomicInt", "SpinLock", "RWLock", "RWLockView", "RWLockGuard", "build_info"]
 
 # ---------------------------------------------------------------------------
-# Shared helpers: integers, timeouts, blocking (as in _pyatomics.c)
+# Shared helpers: integers, timeouts, blocking (as in _capi_binding.c)
 # ---------------------------------------------------------------------------
 
 _ARG_RANGE = "value out of range for a signed 64-bit integer"
@@ -122,7 +122,7 @@ def _optional_timeout_ns(obj):
 
 def _block_on(call, timeout_ns, *args):
     """call(*args, deadline_ns) until it is done, the CPython acquire_timed loop
-    (block_on in _pyatomics.c): the GIL is released inside each call; between
+    (block_on in _capi_binding.c): the GIL is released inside each call; between
     calls Python runs its signal handlers, and if one raises (KeyboardInterrupt)
     the exception propagates from here, holding nothing.  Returns the core's
     result (never PA_INTERRUPTED)."""
@@ -742,7 +742,7 @@ def _collect_dead_read_holds():
     dropped while this thread read-holds it is freed, and its entry dropped
     (by its ffi.gc destructor), only when the cyclic GC runs.  Collect, here so
     the destructors run on this thread, and try again (collect_dead_read_holds
-    in _pyatomics.c; PyPy's gc.collect() returns None, so always retry once)."""
+    in _capi_binding.c; PyPy's gc.collect() returns None, so always retry once)."""
     gc.collect()
     return True
 
@@ -1007,7 +1007,7 @@ def _new_guard(rw, write, timeout_ns):
 
 
 def build_info():
-    """What the C core was built with (as _pyatomics.build_info())."""
+    """What the C core was built with (as _capi_binding.build_info())."""
     return {
         "atomics": ffi.string(lib.pa_atomics_description()).decode(),
         "wait": ffi.string(lib.pa_wait_mechanism()).decode(),

@@ -1,5 +1,5 @@
 /*
- * _pyatomics.c -- the CPython C-API binding of the pyatomics core.
+ * _capi_binding.c -- the CPython C-API binding of the pyatomics core.
  *
  * This is the only C file that includes Python.h.  It converts arguments and
  * results, maps core status codes to exceptions, releases the GIL (detaches
@@ -1369,7 +1369,7 @@ static PyModuleDef_Slot module_slots[] = {
 
 static struct PyModuleDef module_def = {
     PyModuleDef_HEAD_INIT,
-    .m_name = "pyatomics._pyatomics",
+    .m_name = "pyatomics._capi_binding",
     .m_doc = "CPython binding of the pyatomics C core.",
     .m_size = sizeof(module_state),
     .m_methods = module_methods,
@@ -1379,4 +1379,4 @@ static struct PyModuleDef module_def = {
     .m_free = module_free,
 };
 
-PyMODINIT_FUNC PyInit__pyatomics(void) { return PyModuleDef_Init(&module_def); }
+PyMODINIT_FUNC PyInit__capi_binding(void) { return PyModuleDef_Init(&module_def); }

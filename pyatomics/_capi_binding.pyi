@@ -1,4 +1,4 @@
-"""Type stubs for the C-API binding (pyatomics/_pyatomics.c)."""
+"""Type stubs for the C-API binding (pyatomics/_capi_binding.c)."""
 
 from types import TracebackType
 from typing import Any, Callable, SupportsIndex, final

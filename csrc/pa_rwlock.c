@@ -377,7 +377,7 @@ static pa_lock_result lock_read(pa_rwlock *rw, int64_t deadline_ns, bool recursi
             continue;
         }
         if (!is_write_locked(s) && count_of(s) >= PA_RW_MAX_READERS) {
-            result = PA_TOO_MANY;
+            result = PA_TOO_MANY_READERS;
             break;
         }
         if (giving_up != PA_ACQUIRED) {
@@ -435,9 +435,9 @@ static pa_lock_result lock_read(pa_rwlock *rw, int64_t deadline_ns, bool recursi
 }
 
 pa_lock_result pa_rwlock_acquire_read(pa_rwlock *rw, int64_t deadline_ns) {
-    if (PA_LOAD(&rw->writer) == pa_thread_id()) return PA_WOULD_DEADLOCK;
+    if (PA_LOAD(&rw->writer) == pa_thread_id()) return PA_READ_WHILE_WRITING;
     read_hold *h = find_hold(rw);
-    if (h == NULL && !room_for_hold()) return PA_TOO_MANY;
+    if (h == NULL && !room_for_hold()) return PA_READ_TABLE_FULL;
     pa_lock_result r = lock_read(rw, deadline_ns, h != NULL);
     if (r != PA_ACQUIRED) return r;
     if (h != NULL) {
@@ -450,7 +450,7 @@ pa_lock_result pa_rwlock_acquire_read(pa_rwlock *rw, int64_t deadline_ns) {
 
 pa_lock_result pa_rwlock_release_read(pa_rwlock *rw) {
     read_hold *h = find_hold(rw);
-    if (h == NULL) return PA_NOT_HELD;
+    if (h == NULL) return PA_READ_NOT_HELD;
     if (--h->depth == 0) drop_hold(h);
     /* seq_cst RMW: release ordering for the critical section. */
     uint32_t s = atomic_fetch_sub(&rw->state, 1) - 1;
@@ -588,15 +588,15 @@ static pa_lock_result lock_write(pa_rwlock *rw, int64_t deadline_ns) {
 
 pa_lock_result pa_rwlock_acquire_write(pa_rwlock *rw, int64_t deadline_ns) {
     uint64_t me = pa_thread_id();
-    if (PA_LOAD(&rw->writer) == me) return PA_WOULD_DEADLOCK;
-    if (find_hold(rw) != NULL) return PA_WOULD_DEADLOCK; /* upgrade: waits for itself */
+    if (PA_LOAD(&rw->writer) == me) return PA_WRITE_TWICE;
+    if (find_hold(rw) != NULL) return PA_UPGRADE; /* it would wait for itself */
     pa_lock_result r = lock_write(rw, deadline_ns);
     if (r == PA_ACQUIRED) PA_STORE(&rw->writer, me);
     return r;
 }
 
 pa_lock_result pa_rwlock_release_write(pa_rwlock *rw) {
-    if (PA_LOAD(&rw->writer) != pa_thread_id()) return PA_NOT_HELD;
+    if (PA_LOAD(&rw->writer) != pa_thread_id()) return PA_WRITE_NOT_HELD;
     PA_STORE(&rw->writer, 0);
     uint32_t s = atomic_fetch_sub(&rw->state, PA_RW_WRITE_LOCKED) - PA_RW_WRITE_LOCKED;
     if (s & WAITING) {
@@ -611,8 +611,8 @@ pa_lock_result pa_rwlock_release_write(pa_rwlock *rw) {
 }
 
 pa_lock_result pa_rwlock_downgrade(pa_rwlock *rw) {
-    if (PA_LOAD(&rw->writer) != pa_thread_id()) return PA_NOT_HELD;
-    if (!room_for_hold()) return PA_TOO_MANY;
+    if (PA_LOAD(&rw->writer) != pa_thread_id()) return PA_DOWNGRADE_NOT_HELD;
+    if (!room_for_hold()) return PA_READ_TABLE_FULL;
     PA_STORE(&rw->writer, 0);
     /* W -> 1 in one step: there is no instant at which the lock is free. */
     uint32_t s = atomic_fetch_sub(&rw->state, PA_RW_WRITE_LOCKED - 1) - (PA_RW_WRITE_LOCKED - 1);

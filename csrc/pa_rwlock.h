@@ -146,18 +146,20 @@ void pa_rwlock_init(pa_rwlock *rw);
 
 /* Blocking calls take an absolute deadline (pa_wait.h): PA_FOREVER, or 0 for
  * a single attempt.  They return PA_ACQUIRED, PA_TIMEDOUT, PA_INTERRUPTED
- * (nothing held; the caller runs signal handlers and may call again),
- * PA_WOULD_DEADLOCK or PA_TOO_MANY. */
+ * (nothing held; the caller runs signal handlers and may call again), or a
+ * misuse that changed nothing: read PA_READ_WHILE_WRITING, PA_READ_TABLE_FULL,
+ * PA_TOO_MANY_READERS; write PA_WRITE_TWICE, PA_UPGRADE. */
 pa_lock_result pa_rwlock_acquire_read(pa_rwlock *rw, int64_t deadline_ns);
 pa_lock_result pa_rwlock_acquire_write(pa_rwlock *rw, int64_t deadline_ns);
 
-/* PA_ACQUIRED on success, PA_NOT_HELD (nothing changed) if the calling thread
- * does not hold that side. */
+/* PA_ACQUIRED on success, PA_READ_NOT_HELD / PA_WRITE_NOT_HELD (nothing
+ * changed) if the calling thread does not hold that side. */
 pa_lock_result pa_rwlock_release_read(pa_rwlock *rw);
 pa_lock_result pa_rwlock_release_write(pa_rwlock *rw);
 
-/* Write lock -> read lock, atomically.  PA_NOT_HELD if the caller does not
- * hold the write lock, PA_TOO_MANY if its read-lock table is full. */
+/* Write lock -> read lock, atomically.  PA_DOWNGRADE_NOT_HELD if the caller
+ * does not hold the write lock, PA_READ_TABLE_FULL if its read-lock table is
+ * full. */
 pa_lock_result pa_rwlock_downgrade(pa_rwlock *rw);
 
 /* Observers (a snapshot; may be stale as soon as they return). */
@@ -190,12 +192,12 @@ void pa_rwlock_destroy(pa_rwlock *rw);
  * release what the block holds now.  A thread cannot hold both sides, so a
  * block entered for writing whose thread holds no write lock but some read
  * lock can only have called downgrade(): release that read lock.  One rule
- * for both bindings.  PA_ACQUIRED when something was released, PA_NOT_HELD
- * (nothing changed) when the thread holds neither. */
+ * for both bindings.  PA_ACQUIRED when something was released, else (nothing
+ * changed) the not-held status of the side the block was entered for. */
 static inline pa_lock_result pa_rwlock_exit(pa_rwlock *rw, bool write) {
     if (write) {
         if (pa_rwlock_release_write(rw) == PA_ACQUIRED) return PA_ACQUIRED;
-        if (pa_rwlock_read_holds_by_me(rw) == 0) return PA_NOT_HELD;
+        if (pa_rwlock_read_holds_by_me(rw) == 0) return PA_WRITE_NOT_HELD;
     }
     return pa_rwlock_release_read(rw);
 }

@@ -23,6 +23,7 @@ import os
 import sys
 
 CORE_SOURCES = [
+    "csrc/pa_contract.c",
     "csrc/pa_wait.c",
     "csrc/pa_spinlock.c",
     "csrc/pa_rwlock.c",
@@ -33,6 +34,7 @@ HEADERS = [
     "csrc/pa_atomic_int.h",
     "csrc/pa_build_info.h",
     "csrc/pa_cffi.h",
+    "csrc/pa_contract.h",
     "csrc/pa_int_wait.h",
     "csrc/pa_lock.h",
     "csrc/pa_rwlock.h",

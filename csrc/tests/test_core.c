@@ -31,6 +31,7 @@
 #include "pa_atomic.h"
 #include "pa_int_wait.h"
 #include "pa_lock.h"
+#include "pa_contract.h"
 #include "pa_rwlock.h"
 #include "pa_spinlock.h"
 #include "pa_thread.h"
@@ -590,19 +591,19 @@ static void test_rwlock(void) {
     if (!quiet) printf("    (at most %u readers were inside at once)\n", (unsigned)PA_LOAD(&max_readers_seen));
 
     /* ownership and misuse */
-    CHECK(pa_rwlock_release_read(&rw) == PA_NOT_HELD);
-    CHECK(pa_rwlock_release_write(&rw) == PA_NOT_HELD);
+    CHECK(pa_rwlock_release_read(&rw) == PA_READ_NOT_HELD);
+    CHECK(pa_rwlock_release_write(&rw) == PA_WRITE_NOT_HELD);
     CHECK(pa_rwlock_acquire_read(&rw, PA_FOREVER) == PA_ACQUIRED);
     CHECK(pa_rwlock_acquire_read(&rw, PA_FOREVER) == PA_ACQUIRED); /* recursive */
     CHECK_EQ_I64(pa_rwlock_read_holds_by_me(&rw), 2);
-    CHECK(pa_rwlock_acquire_write(&rw, PA_FOREVER) == PA_WOULD_DEADLOCK); /* upgrade */
+    CHECK(pa_rwlock_acquire_write(&rw, PA_FOREVER) == PA_UPGRADE);
     CHECK(pa_rwlock_release_read(&rw) == PA_ACQUIRED);
     CHECK(pa_rwlock_release_read(&rw) == PA_ACQUIRED);
-    CHECK(pa_rwlock_release_read(&rw) == PA_NOT_HELD);
+    CHECK(pa_rwlock_release_read(&rw) == PA_READ_NOT_HELD);
     CHECK(pa_rwlock_acquire_write(&rw, 0) == PA_ACQUIRED);
     CHECK(pa_rwlock_write_held_by_me(&rw));
-    CHECK(pa_rwlock_acquire_write(&rw, PA_FOREVER) == PA_WOULD_DEADLOCK);
-    CHECK(pa_rwlock_acquire_read(&rw, PA_FOREVER) == PA_WOULD_DEADLOCK);
+    CHECK(pa_rwlock_acquire_write(&rw, PA_FOREVER) == PA_WRITE_TWICE);
+    CHECK(pa_rwlock_acquire_read(&rw, PA_FOREVER) == PA_READ_WHILE_WRITING);
 
     /* timeouts while this thread holds the write lock */
     timed t[4];
@@ -710,7 +711,7 @@ static void start_gated(test_thread *t, void (*fn)(void *), void *arg) {
 
 static void test_rwlock_writer_preference(void) {
     enum { NREADERS = 4 };
-    pref_slot w = {0, PA_TOO_MANY}, r[NREADERS];
+    pref_slot w = {0, PA_STATUS_COUNT}, r[NREADERS];
     test_thread wt, rt[NREADERS];
     pa_rwlock_init(&pref);
     PA_STORE(&pref_order, 0);
@@ -722,7 +723,7 @@ static void test_rwlock_writer_preference(void) {
     CHECK_EQ_I64(PA_LOAD(&pref.write_waiters), 1);
     for (int i = 0; i < NREADERS; i++) {
         r[i].stamp = 0;
-        r[i].result = PA_TOO_MANY;
+        r[i].result = PA_STATUS_COUNT;
         start_gated(&rt[i], pref_reader, &r[i]);
     }
     WAIT_FOR(PA_LOAD(&pref.read_waiters) == NREADERS && (PA_LOAD(&pref.state) & PA_RW_READERS_WAITING));
@@ -768,7 +769,7 @@ static void test_rwlock_handoff_to_counted_writer(void) {
     atomic_fetch_or(&pref.state, PA_RW_WRITERS_WAITING);
     for (int i = 0; i < NREADERS; i++) {
         r[i].stamp = 0;
-        r[i].result = PA_TOO_MANY;
+        r[i].result = PA_STATUS_COUNT;
         start_gated(&rt[i], pref_reader, &r[i]);
     }
     WAIT_FOR(PA_LOAD(&pref.read_waiters) == NREADERS && (PA_LOAD(&pref.state) & PA_RW_READERS_WAITING));
@@ -855,7 +856,7 @@ static int child_after_write_held(void) {
 
 static int child_after_read_held(void) {
     test_thread t;
-    forked_thread_result = PA_TOO_MANY;
+    forked_thread_result = PA_STATUS_COUNT;
     start_gated(&t, fork_child_reader, NULL);
     thread_join(t);
     if (forked_thread_result != PA_ACQUIRED) return 1;
@@ -989,7 +990,7 @@ static void test_int_wait_notify(void) {
     PA_STORE(&arrived, 0);
     for (int i = 0; i < 6; i++) {
         wt[i].expected = 42;
-        wt[i].result = PA_TOO_MANY; /* "not returned yet" */
+        wt[i].result = PA_STATUS_COUNT; /* "not returned yet" */
         thread_start(&th[i], wait_worker, &wt[i]);
     }
     while (PA_LOAD(&arrived) != 6) pa_thread_yield();
@@ -1000,7 +1001,7 @@ static void test_int_wait_notify(void) {
     sleep_ms(20);
     pa_int_notify(&ball_n, true); /* value unchanged: they re-check and sleep on */
     sleep_ms(20);
-    for (int i = 0; i < 6; i++) CHECK(wt[i].result == PA_TOO_MANY);
+    for (int i = 0; i < 6; i++) CHECK(wt[i].result == PA_STATUS_COUNT);
     op_store(&ball, 43);
     pa_int_notify(&ball_n, true);
     for (int i = 0; i < 6; i++) thread_join(th[i]);
@@ -1109,7 +1110,7 @@ static void test_thread_id(void) {
 
 /* A thread that exits holding the write lock: no later thread may pass for
  * it.  Before, a thread that inherited its TLS address could release the
- * lock, and its own acquires reported PA_WOULD_DEADLOCK. */
+ * lock, and its own acquires reported PA_WRITE_TWICE. */
 static pa_rwlock orphan;
 static void orphan_owner(void *p) {
     (void)p;
@@ -1120,7 +1121,7 @@ static void orphan_probe(void *p) {
     int *bad = p;
     gate_wait();
     if (pa_rwlock_write_held_by_me(&orphan)) (*bad)++;
-    if (pa_rwlock_release_write(&orphan) != PA_NOT_HELD) (*bad)++;
+    if (pa_rwlock_release_write(&orphan) != PA_WRITE_NOT_HELD) (*bad)++;
     if (pa_rwlock_acquire_write(&orphan, pa_deadline_after(1000000)) != PA_TIMEDOUT) (*bad)++;
     if (pa_rwlock_acquire_read(&orphan, 0) != PA_TIMEDOUT) (*bad)++;
 }
@@ -1140,7 +1141,7 @@ static void test_rwlock_dead_owner(void) {
  * thread while A still holds it (a Python thread that drops a read-held
  * lock, collected on another thread).  A's table keeps an entry for each;
  * they must be reclaimed, so that A can still read-lock new locks.  Before,
- * the 33rd lock already failed with PA_TOO_MANY, and every later one. */
+ * the 33rd lock already failed with PA_READ_TABLE_FULL, and every later one. */
 enum { DEAD_LOCKS = 40 };
 static pa_rwlock *dead_locks[DEAD_LOCKS]; /* set up before A starts (helgrind sees that order) */
 static pa_atomic_u32 dead_step;           /* odd: A's turn, even: ours */
@@ -1187,6 +1188,67 @@ static void test_rwlock_holds_of_freed_locks(void) {
     for (int i = 0; i <= DEAD_LOCKS; i++) CHECK(dead_results[i] == PA_ACQUIRED);
 }
 
+/* The contract (pa_contract.h): the timeout rules, the blocking driver and
+ * the error table, as both bindings use them. */
+static void test_contract(void) {
+    int64_t ns = 7;
+    CHECK(pa_timeout_for_acquire(true, false, 0.0, &ns) == PA_ACQUIRED && ns == -1);
+    CHECK(pa_timeout_for_acquire(true, true, -1.0, &ns) == PA_ACQUIRED && ns == -1);
+    CHECK(pa_timeout_for_acquire(false, false, 0.0, &ns) == PA_ACQUIRED && ns == 0);
+    CHECK(pa_timeout_for_acquire(false, true, -1.0, &ns) == PA_ACQUIRED && ns == 0);
+    ns = 7;
+    CHECK(pa_timeout_for_acquire(false, true, 0.0, &ns) == PA_TIMEOUT_NONBLOCKING && ns == 7);
+    CHECK(pa_timeout_for_acquire(true, true, -0.5, &ns) == PA_TIMEOUT_NEGATIVE && ns == 7);
+    CHECK(pa_timeout_for_acquire(true, true, 0.0 / 0.0, &ns) == PA_TIMEOUT_NAN && ns == 7);
+    CHECK(pa_timeout_for_acquire(false, true, 0.0 / 0.0, &ns) == PA_TIMEOUT_NAN && ns == 7);
+    CHECK(pa_timeout_for_acquire(true, true, 1e300, &ns) == PA_TIMEOUT_TOO_LARGE && ns == 7);
+    CHECK(pa_timeout_for_acquire(true, true, 1.5e-9, &ns) == PA_ACQUIRED && ns == 2); /* rounded up */
+    CHECK(pa_timeout_for_acquire(true, true, 2.0, &ns) == PA_ACQUIRED && ns == 2000000000);
+    CHECK(pa_timeout_optional(true, 0.0, &ns) == PA_ACQUIRED && ns == -1);
+    CHECK(pa_timeout_optional(false, -1.0, &ns) == PA_ACQUIRED && ns == -1); /* as threading */
+    CHECK(pa_timeout_optional(false, 0.0, &ns) == PA_ACQUIRED && ns == 0);
+    ns = 7;
+    CHECK(pa_timeout_optional(false, -2.0, &ns) == PA_TIMEOUT_NEGATIVE && ns == 7);
+    pa_set_timeout_max(10.0);
+    CHECK(pa_timeout_optional(false, 10.5, &ns) == PA_TIMEOUT_TOO_LARGE && ns == 7);
+    pa_set_timeout_max(9223372036.0);
+
+    /* Every status has a kind and words; the non-errors raise nothing. */
+    for (int st = 0; st < PA_STATUS_COUNT; st++) {
+        int kind = pa_status_exception(st);
+        CHECK((st <= PA_INTERRUPTED) == (kind == PA_RAISES_NOTHING));
+        CHECK(st <= PA_INTERRUPTED || pa_status_message(st)[0] != '\0');
+    }
+    CHECK(pa_status_exception(PA_UPGRADE) == PA_RAISES_RUNTIME_ERROR);
+    CHECK(pa_status_exception(PA_TIMEOUT_TOO_LARGE) == PA_RAISES_OVERFLOW_ERROR);
+
+    /* The driver: a single attempt is answered at once; a timeout on a
+     * non-main thread is final; the main thread's slices end early and
+     * say "again", but never past the deadline. */
+    pa_blocking b;
+    pa_blocking_begin(&b, 0, true);
+    CHECK(b.until_ns == 0 && !pa_blocking_again(&b, PA_TIMEDOUT));
+    pa_blocking_begin(&b, 1000, false);
+    CHECK(b.until_ns == b.deadline_ns && !pa_blocking_again(&b, PA_TIMEDOUT));
+    CHECK(!pa_blocking_again(&b, PA_ACQUIRED));
+    CHECK(pa_blocking_again(&b, PA_INTERRUPTED) && b.until_ns == b.deadline_ns);
+    pa_blocking_begin(&b, -1, true);
+    CHECK(b.deadline_ns == PA_FOREVER && b.until_ns != PA_FOREVER);
+    CHECK(pa_blocking_again(&b, PA_TIMEDOUT) && b.until_ns != PA_FOREVER);
+    CHECK(!pa_blocking_again(&b, PA_WRITE_TWICE));
+    pa_blocking_begin(&b, 10 * PA_MAIN_THREAD_SLICE_NS, true);
+    CHECK(b.until_ns < b.deadline_ns);
+    pa_blocking_begin(&b, PA_MAIN_THREAD_SLICE_NS / 10, true);
+    CHECK(b.until_ns == b.deadline_ns && !pa_blocking_again(&b, PA_TIMEDOUT));
+
+    /* The snapshot lists end, and start with the rounding protocol. */
+    CHECK(strcmp(pa_int_snapshot_method(0), "__round__") == 0);
+    int n = 0;
+    while (pa_int_snapshot_method(n) != NULL) n++;
+    CHECK(n == 10 && pa_int_snapshot_method(-1) == NULL);
+    CHECK(strcmp(pa_int_snapshot_attribute(0), "real") == 0 && pa_int_snapshot_attribute(4) == NULL);
+}
+
 /* ---------------------------------------------------------------------------
  * main
  * ------------------------------------------------------------------------- */
@@ -1202,6 +1264,7 @@ static const test_case tests[] = {
     {"atomic_bitwise", test_bitwise},
     {"atomic_max_min", test_max_min},
     {"atomic_overflow_refused", test_overflow},
+    {"contract", test_contract},
     {"wait_layer", test_wait_layer},
     {"capped_wait", test_capped_wait},
     {"thread_id", test_thread_id},

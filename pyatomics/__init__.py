@@ -80,6 +80,13 @@ if hasattr(_os, "register_at_fork"):
     # A child's main thread is the one that forked (signals are run there).
     _os.register_at_fork(after_in_child=_backend._after_fork_in_child)
 
+# An AtomicInt answers the int protocol on a snapshot of its value (the
+# methods listed in csrc/pa_contract.h), so it is registered where int is:
+# isinstance(a, numbers.Integral), Fraction(a), statistics and the like.
+import numbers as _numbers
+
+_numbers.Integral.register(_backend.AtomicInt)
+
 if TYPE_CHECKING:
     from ._capi_binding import AtomicInt, RWLock, SpinLock
 else:

@@ -11,7 +11,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
 #include <structmember.h>
@@ -19,6 +19,7 @@
 #include "pa_atomic.h"
 #include "pa_atomic_int.h"
 #include "pa_build_info.h"
+#include "pa_contract.h"
 #include "pa_rwlock.h"
 #include "pa_spinlock.h"
 #include "pa_wait.h"
@@ -26,6 +27,25 @@
 #ifndef Py_TPFLAGS_IMMUTABLETYPE
 #define Py_TPFLAGS_IMMUTABLETYPE 0
 #endif
+
+/* Raises the exception the core's contract names for `status`, with its
+ * message (pa_contract.h; the variadic arguments fill its %s).  Returns NULL
+ * so that `return raise_status(...)` ends a method. */
+static void *raise_status(int status, ...) {
+    PyObject *exc;
+    switch (pa_status_exception(status)) {
+        case PA_RAISES_TYPE_ERROR: exc = PyExc_TypeError; break;
+        case PA_RAISES_VALUE_ERROR: exc = PyExc_ValueError; break;
+        case PA_RAISES_OVERFLOW_ERROR: exc = PyExc_OverflowError; break;
+        case PA_RAISES_TIMEOUT_ERROR: exc = PyExc_TimeoutError; break;
+        default: exc = PyExc_RuntimeError; break;
+    }
+    va_list va;
+    va_start(va, status);
+    PyErr_FormatV(exc, pa_status_message(status), va);
+    va_end(va);
+    return NULL;
+}
 /* The RWLock views and guards are made only by an RWLock: one built by
  * type(x)() would have no lock (with on it dereferenced NULL).  3.10+ has a
  * flag for "no constructor"; on 3.9 a heap type without tp_new inherits
@@ -35,8 +55,7 @@
 #else
 #define PA_NOT_CONSTRUCTIBLE 0
 static PyObject *refuse_construction(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    PyErr_Format(PyExc_TypeError, "cannot create '%s' instances", type->tp_name);
-    return NULL;
+    return raise_status(PA_NOT_CONSTRUCTIBLE, type->tp_name);
 }
 #endif
 #if PY_VERSION_HEX < 0x030D0000
@@ -86,7 +105,7 @@ static int as_int64(PyObject *obj, int64_t *out) {
         Py_DECREF(index);
     }
     if (overflow) {
-        PyErr_SetString(PyExc_OverflowError, "value out of range for a signed 64-bit integer");
+        raise_status(PA_ARG_RANGE);
         return -1;
     }
     if (v == -1 && PyErr_Occurred()) return -1;
@@ -94,136 +113,77 @@ static int as_int64(PyObject *obj, int64_t *out) {
     return 0;
 }
 
-static PyObject *overflow_result(void) {
-    PyErr_SetString(PyExc_OverflowError,
-                    "result out of range for a signed 64-bit integer; value unchanged");
-    return NULL;
-}
+static PyObject *overflow_result(void) { return raise_status(PA_RESULT_RANGE); }
 
-/* threading.TIMEOUT_MAX, read once at module exec (a process-wide constant). */
-static double timeout_max_seconds = 9223372036.0;
 /* Ident of the main thread: only it runs signal handlers, so only it needs to
  * wake up periodically to notice a signal delivered to another thread. */
 static unsigned long main_thread_ident;
 
-/* Seconds (int or float) -> double.  TypeError for non-numbers, ValueError
- * for NaN.  Returns 0, or -1 with an exception set. */
+/* A timeout argument (int, float or __index__ object) -> seconds as a double;
+ * the rules about its value are the core's (pa_timeout_*).  Returns 0, or -1
+ * with an exception set. */
 static int timeout_seconds(PyObject *obj, double *out) {
-    double d;
     if (PyFloat_Check(obj)) {
-        d = PyFloat_AS_DOUBLE(obj);
-    } else if (PyLong_Check(obj) || PyIndex_Check(obj)) {
-        PyObject *index = PyNumber_Index(obj);
-        if (index == NULL) return -1;
-        d = PyLong_AsDouble(index); /* OverflowError for huge ints */
-        Py_DECREF(index);
-        if (d == -1.0 && PyErr_Occurred()) return -1;
-    } else {
-        PyErr_Format(PyExc_TypeError, "timeout must be a number, not '%.200s'",
-                     Py_TYPE(obj)->tp_name);
+        *out = PyFloat_AS_DOUBLE(obj);
+        return 0;
+    }
+    if (!PyLong_Check(obj) && !PyIndex_Check(obj)) {
+        raise_status(PA_TIMEOUT_NOT_NUMBER, Py_TYPE(obj)->tp_name);
         return -1;
     }
-    if (isnan(d)) {
-        PyErr_SetString(PyExc_ValueError, "Invalid value NaN (not a number)");
-        return -1;
-    }
-    *out = d;
-    return 0;
+    PyObject *index = PyNumber_Index(obj);
+    if (index == NULL) return -1;
+    *out = PyLong_AsDouble(index); /* OverflowError for huge ints, as float() */
+    Py_DECREF(index);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
 }
 
-/* Non-negative seconds (already range-checked) -> nanoseconds, rounded up so
- * a wait never ends early; saturates (pa_deadline_after treats it as forever). */
-static int64_t seconds_to_ns(double d) {
-    double ns = ceil(d * 1e9);
-    return ns >= 9.2e18 ? INT64_MAX : (int64_t)ns;
-}
-
-/* The threading.Lock.acquire(blocking=True, timeout=-1) contract.
- * *timeout_ns: -1 forever, 0 a single attempt, else the timeout. */
+/* acquire(blocking=True, timeout=-1).  *timeout_ns: -1 forever, 0 a single
+ * attempt, else the timeout. */
 static int parse_acquire_args(PyObject *args, PyObject *kwds, int64_t *timeout_ns) {
     static char *kwlist[] = {"blocking", "timeout", NULL};
     int blocking = 1;
     PyObject *timeout_obj = NULL;
-    double timeout = -1.0;
+    double seconds = -1.0;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|pO:acquire", kwlist, &blocking, &timeout_obj))
         return -1;
-    if (timeout_obj != NULL && timeout_seconds(timeout_obj, &timeout) < 0) return -1;
-    if (!blocking && timeout != -1.0) {
-        PyErr_SetString(PyExc_ValueError, "can't specify a timeout for a non-blocking call");
-        return -1;
-    }
-    if (timeout < 0 && timeout != -1.0) {
-        PyErr_SetString(PyExc_ValueError, "timeout value must be a non-negative number");
-        return -1;
-    }
-    if (!blocking) {
-        *timeout_ns = 0;
-    } else if (timeout == -1.0) {
-        *timeout_ns = -1;
-    } else {
-        if (timeout > timeout_max_seconds) {
-            PyErr_SetString(PyExc_OverflowError, "timeout value is too large");
-            return -1;
-        }
-        *timeout_ns = seconds_to_ns(timeout);
-    }
-    return 0;
+    if (timeout_obj != NULL && timeout_seconds(timeout_obj, &seconds) < 0) return -1;
+    pa_lock_result st = pa_timeout_for_acquire(blocking, timeout_obj != NULL, seconds, timeout_ns);
+    if (st != PA_ACQUIRED) raise_status(st);
+    return st == PA_ACQUIRED ? 0 : -1;
 }
 
-/* The `timeout=None` contract of context managers and wait(): None forever,
- * else a non-negative number of seconds up to TIMEOUT_MAX. */
+/* The `timeout=None` forms (context managers, wait()). */
 static int parse_optional_timeout(PyObject *obj, int64_t *timeout_ns) {
-    double timeout;
-    if (obj == NULL || obj == Py_None) {
-        *timeout_ns = -1;
-        return 0;
-    }
-    if (timeout_seconds(obj, &timeout) < 0) return -1;
-    if (timeout < 0) {
-        PyErr_SetString(PyExc_ValueError, "timeout value must be a non-negative number");
-        return -1;
-    }
-    if (timeout > timeout_max_seconds) {
-        PyErr_SetString(PyExc_OverflowError, "timeout value is too large");
-        return -1;
-    }
-    *timeout_ns = seconds_to_ns(timeout);
-    return 0;
+    double seconds = 0.0;
+    int is_none = obj == NULL || obj == Py_None;
+    if (!is_none && timeout_seconds(obj, &seconds) < 0) return -1;
+    pa_lock_result st = pa_timeout_optional(is_none, seconds, timeout_ns);
+    if (st != PA_ACQUIRED) raise_status(st);
+    return st == PA_ACQUIRED ? 0 : -1;
 }
 
 /* A core blocking call: tries until deadline_ns; see pa_lock.h for results. */
 typedef pa_lock_result (*blocking_call)(void *target, int64_t deadline_ns, void *ctx);
 
-/* The main thread wakes this often to run signal handlers even if the signal
- * was delivered to another thread (or the platform's wait does not return
- * EINTR, as with WaitOnAddress on Windows). */
-#define MAIN_THREAD_SLICE_NS ((int64_t)50 * 1000 * 1000)
-
-/* Runs `call` with the thread state detached, re-attaching to run signal
- * handlers when interrupted (CPython's acquire_timed loop, in one place for
- * every blocking call).  timeout_ns: -1 forever, 0 a single attempt.
- * Returns the core's result; PA_INTERRUPTED means a signal handler raised
- * and the exception is set (nothing is held). */
+/* Runs `call` with the thread state detached, driven by the core's blocking
+ * driver (pa_contract.h: deadline, main-thread slices), and runs signal
+ * handlers between its rounds.  timeout_ns: -1 forever, 0 a single attempt
+ * (which never sleeps, so it keeps the thread state).  Returns the core's
+ * result; PA_INTERRUPTED means a signal handler raised and the exception is
+ * set (nothing is held). */
 static pa_lock_result block_on(blocking_call call, void *target, void *ctx, int64_t timeout_ns) {
+    if (timeout_ns == 0) return call(target, 0, ctx);
+    pa_blocking b;
     pa_lock_result r;
-    if (timeout_ns == 0) return call(target, 0, ctx); /* never sleeps: keep the GIL */
-    int64_t deadline = pa_deadline_after(timeout_ns);
-    int is_main = PyThread_get_thread_ident() == main_thread_ident;
-    for (;;) {
-        int64_t until = deadline;
-        if (is_main) {
-            int64_t slice_end = pa_deadline_after(MAIN_THREAD_SLICE_NS);
-            if (deadline == PA_FOREVER || slice_end < deadline) until = slice_end;
-        }
+    pa_blocking_begin(&b, timeout_ns, PyThread_get_thread_ident() == main_thread_ident);
+    do {
         Py_BEGIN_ALLOW_THREADS
-        r = call(target, until, ctx);
+        r = call(target, b.until_ns, ctx);
         Py_END_ALLOW_THREADS
-        if (r == PA_TIMEDOUT && until == deadline) return PA_TIMEDOUT;
-        if (r != PA_TIMEDOUT && r != PA_INTERRUPTED) return r;
-        /* Interrupted, or the end of a slice: let Python run its handlers.
-         * If one raised (KeyboardInterrupt), give up holding nothing. */
-        if (PyErr_CheckSignals() < 0) return PA_INTERRUPTED;
-    }
+        if (!pa_blocking_again(&b, r)) return r;
+    } while (PyErr_CheckSignals() == 0);
+    return PA_INTERRUPTED;
 }
 
 /* ===========================================================================
@@ -237,16 +197,24 @@ typedef struct {
 
 #define AI(o) ((AtomicIntObject *)(o))
 
+/* __new__ makes a zero and __init__ stores the value, as for list: a
+ * subclass whose __init__ takes other arguments needs no __new__ of its own
+ * (it calls super().__init__(value), or leaves the value 0). */
 static PyObject *AtomicInt_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    AtomicIntObject *self = (AtomicIntObject *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    pa_aint_init(&self->a, 0);
+    return (PyObject *)self;
+}
+
+static int AtomicInt_init(PyObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"value", NULL};
     PyObject *value_obj = NULL;
     int64_t value = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:AtomicInt", kwlist, &value_obj)) return NULL;
-    if (value_obj != NULL && as_int64(value_obj, &value) < 0) return NULL;
-    AtomicIntObject *self = (AtomicIntObject *)type->tp_alloc(type, 0);
-    if (self == NULL) return NULL;
-    pa_aint_init(&self->a, value);
-    return (PyObject *)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:AtomicInt", kwlist, &value_obj)) return -1;
+    if (value_obj != NULL && as_int64(value_obj, &value) < 0) return -1;
+    pa_aint_store(&AI(self)->a, value); /* a store like any other: waiters wake */
+    return 0;
 }
 
 static void AtomicInt_dealloc(PyObject *self) {
@@ -340,11 +308,7 @@ DEFINE_FETCH_OP(fetch_min, pa_aint_fetch_min)
 /* update(func): the CAS loop with a Python function in it.  func may run
  * more than once under contention, so it must be pure. */
 static PyObject *AtomicInt_update(PyObject *self, PyObject *func) {
-    if (!PyCallable_Check(func)) {
-        PyErr_Format(PyExc_TypeError, "update() argument must be callable, not '%.200s'",
-                     Py_TYPE(func)->tp_name);
-        return NULL;
-    }
+    if (!PyCallable_Check(func)) return raise_status(PA_NOT_CALLABLE, Py_TYPE(func)->tp_name);
     int64_t old = pa_aint_load(&AI(self)->a);
     for (;;) {
         PyObject *old_obj = PyLong_FromLongLong(old);
@@ -389,6 +353,62 @@ static PyObject *AtomicInt_notify_one(PyObject *self, PyObject *Py_UNUSED(ignore
 static PyObject *AtomicInt_notify_all(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     pa_aint_notify(&AI(self)->a, true);
     Py_RETURN_NONE;
+}
+
+/* --- the int methods, on a snapshot ----------------------------------------
+ * The names are the core's (pa_contract.h); each asks int(a) for the same
+ * method with the same arguments, so round(a, -1), a.bit_length(),
+ * math.floor(a) answer for one instant exactly as int would. */
+static PyObject *snapshot_call(PyObject *self, const char *name, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames) {
+    PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
+    if (v == NULL) return NULL;
+    PyObject *method = PyObject_GetAttrString(v, name);
+    Py_DECREF(v);
+    if (method == NULL) return NULL;
+    PyObject *res = PyObject_Vectorcall(method, args, (size_t)nargs, kwnames);
+    Py_DECREF(method);
+    return res;
+}
+#define DEFINE_SNAPSHOT_METHOD(name)                                                                  \
+    static PyObject *AtomicInt_snapshot_##name(PyObject *self, PyObject *const *args, Py_ssize_t nargs, \
+                                               PyObject *kwnames) {                                  \
+        return snapshot_call(self, #name, args, nargs, kwnames);                                     \
+    }
+PA_INT_SNAPSHOT_METHODS(DEFINE_SNAPSHOT_METHOD)
+#define SNAPSHOT_METHOD_DEF(name)                                                                   \
+    {#name, (PyCFunction)(void (*)(void))AtomicInt_snapshot_##name, METH_FASTCALL | METH_KEYWORDS, \
+     "int." #name " of the current value (a snapshot)."},
+/* Added to the type by add_snapshot_methods(): only those this
+ * interpreter's int has (bit_count is 3.10+, is_integer 3.12+). */
+static PyMethodDef AtomicInt_snapshot_methods[] = {PA_INT_SNAPSHOT_METHODS(SNAPSHOT_METHOD_DEF){NULL, NULL, 0, NULL}};
+
+static PyObject *snapshot_attribute(PyObject *self, void *name) {
+    PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
+    if (v == NULL) return NULL;
+    PyObject *res = PyObject_GetAttrString(v, (const char *)name);
+    Py_DECREF(v);
+    return res;
+}
+#define SNAPSHOT_GETSET(name) {#name, snapshot_attribute, NULL, "int." #name " of the current value.", #name},
+static PyGetSetDef AtomicInt_getset[] = {PA_INT_SNAPSHOT_ATTRIBUTES(SNAPSHOT_GETSET){NULL, NULL, NULL, NULL, NULL}};
+
+/* Into tp_dict before any code sees the type (the immutable flag only stops
+ * setattr from Python; CPython's docs point extensions at tp_dict for this). */
+static int add_snapshot_methods(PyTypeObject *type) {
+    PyObject *dict = type->tp_dict;
+    for (PyMethodDef *def = AtomicInt_snapshot_methods; def->ml_name != NULL; def++) {
+        int has = PyObject_HasAttrString((PyObject *)&PyLong_Type, def->ml_name);
+        if (!has) continue;
+        PyObject *descr = PyDescr_NewMethod(type, def);
+        if (descr == NULL || PyDict_SetItemString(dict, def->ml_name, descr) < 0) {
+            Py_XDECREF(descr);
+            return -1;
+        }
+        Py_DECREF(descr);
+    }
+    PyType_Modified(type);
+    return 0;
 }
 
 /* --- copying, pickling, formatting --------------------------------------- */
@@ -516,13 +536,7 @@ DEFINE_INPLACE_BITWISE(ixor, pa_aint_fetch_xor)
 
 /* Without these, `a *= 2` would fall back to `a = a * 2` and silently rebind
  * the name to a plain int: refuse instead, and say what to do. */
-static PyObject *not_atomic(const char *op) {
-    PyErr_Format(PyExc_TypeError,
-                 "AtomicInt has no atomic '%s'; use a.update(func) for an atomic "
-                 "read-modify-write, or int(a) for a plain int",
-                 op);
-    return NULL;
-}
+static PyObject *not_atomic(const char *op) { return raise_status(PA_NOT_ATOMIC, op); }
 #define DEFINE_REFUSED_INPLACE(name, op) \
     static PyObject *AtomicInt_##name(PyObject *a, PyObject *b) { return not_atomic(op); }
 DEFINE_REFUSED_INPLACE(imul, "*=")
@@ -586,7 +600,9 @@ static PyType_Slot AtomicInt_slots[] = {
     {Py_tp_doc, "AtomicInt(value=0)\n--\n\nA lock-free signed 64-bit integer. Every operation is atomic and "
                 "sequentially consistent."},
     {Py_tp_new, AtomicInt_new},
+    {Py_tp_init, AtomicInt_init},
     {Py_tp_dealloc, AtomicInt_dealloc},
+    {Py_tp_getset, AtomicInt_getset},
     {Py_tp_repr, AtomicInt_repr},
     {Py_tp_str, AtomicInt_str},
     {Py_tp_hash, PyObject_HashNotImplemented},
@@ -639,20 +655,14 @@ static PyType_Spec AtomicInt_spec = {
  * Lock helpers shared by SpinLock and RWLock
  * ========================================================================= */
 
-/* Maps a failed acquisition to Python: True/False, or NULL with an exception.
- * `deadlock_msg` and `too_many_msg` word the errors for the lock at hand. */
-static PyObject *acquire_result(pa_lock_result r, const char *deadlock_msg) {
+/* An acquisition's result -> True/False, or NULL with the exception the
+ * contract names (PA_INTERRUPTED: a signal handler's, already set). */
+static PyObject *acquire_result(pa_lock_result r) {
     switch (r) {
         case PA_ACQUIRED: Py_RETURN_TRUE;
         case PA_TIMEDOUT: Py_RETURN_FALSE;
-        case PA_INTERRUPTED: return NULL; /* exception from a signal handler */
-        case PA_WOULD_DEADLOCK: PyErr_SetString(PyExc_RuntimeError, deadlock_msg); return NULL;
-        case PA_TOO_MANY:
-            PyErr_SetString(PyExc_RuntimeError,
-                            "too many read locks (readers of this lock, or distinct RWLocks "
-                            "read-held by this thread)");
-            return NULL;
-        default: PyErr_SetString(PyExc_RuntimeError, "lock not held"); return NULL;
+        case PA_INTERRUPTED: return NULL;
+        default: return raise_status(r);
     }
 }
 
@@ -675,8 +685,7 @@ typedef struct {
 
 static PyObject *SpinLock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     if ((args && PyTuple_GET_SIZE(args)) || (kwds && PyDict_GET_SIZE(kwds))) {
-        PyErr_SetString(PyExc_TypeError, "SpinLock() takes no arguments");
-        return NULL;
+        return raise_status(PA_NO_ARGUMENTS, "SpinLock");
     }
     SpinLockObject *self = (SpinLockObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
@@ -699,7 +708,7 @@ static pa_lock_result spinlock_call(void *target, int64_t deadline, void *ctx) {
 
 static PyObject *spinlock_acquire_timeout(PyObject *self, int64_t timeout_ns) {
     if (PA_LIKELY(pa_spinlock_try_acquire(&SL(self)->lock))) Py_RETURN_TRUE;
-    return acquire_result(block_on(spinlock_call, self, NULL, timeout_ns), "");
+    return acquire_result(block_on(spinlock_call, self, NULL, timeout_ns));
 }
 
 static PyObject *SpinLock_acquire(PyObject *self, PyObject *args, PyObject *kwds) {
@@ -716,10 +725,8 @@ static PyObject *SpinLock_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
 }
 
 static PyObject *SpinLock_release(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (pa_spinlock_release(&SL(self)->lock) == PA_NOT_HELD) {
-        PyErr_SetString(PyExc_RuntimeError, "release unlocked lock");
-        return NULL;
-    }
+    pa_lock_result r = pa_spinlock_release(&SL(self)->lock);
+    if (r != PA_ACQUIRED) return raise_status(r);
     Py_RETURN_NONE;
 }
 
@@ -816,14 +823,6 @@ typedef struct {
 
 #define RWL(o) ((RWLockObject *)(o))
 
-static const char WRITE_TWICE_MSG[] =
-    "cannot acquire the write lock: this thread already holds it (it would wait for itself)";
-static const char UPGRADE_MSG[] =
-    "cannot acquire the write lock while this thread holds a read lock on the same RWLock "
-    "(the upgrade would wait for itself); release the read lock first";
-static const char READ_WHILE_WRITING_MSG[] =
-    "cannot acquire a read lock while this thread holds the write lock; use downgrade()";
-
 static pa_lock_result rw_read_call(void *target, int64_t deadline, void *ctx) {
     (void)ctx;
     return pa_rwlock_acquire_read(&((RWLockObject *)target)->lock, deadline);
@@ -833,53 +832,35 @@ static pa_lock_result rw_write_call(void *target, int64_t deadline, void *ctx) {
     return pa_rwlock_acquire_write(&((RWLockObject *)target)->lock, deadline);
 }
 
-/* The per-thread table of read holds (pa_rwlock.h) is full.  It may be full of
- * dead locks: an RWLock and its views form a reference cycle, so a lock dropped
- * while this thread read-holds it is freed, and its entry dropped by
- * RWLock_dealloc, only when the cyclic GC runs.  Collect (here, so the
- * deallocations run on this thread) and say whether to try again; without
- * this, dropping 32 read-held locks between two collections would lock the
- * thread out of every RWLock. */
+/* The core's read-table-full policy (pa_status_wants_reclaim): collect here,
+ * so the deallocations of dead read-held locks run on this thread and drop
+ * its entries; say whether anything was freed (then try once more). */
 static int collect_dead_read_holds(void) { return PyGC_Collect() > 0; }
 
-/* Acquire one side; returns True/False or NULL with an exception. */
+/* Acquire one side; returns True/False or NULL with an exception.  The
+ * single attempt runs with the thread state attached: it never sleeps. */
 static PyObject *rw_acquire(RWLockObject *rw, int write, int64_t timeout_ns) {
-    pa_lock_result r;
-    if (write) {
-        r = pa_rwlock_acquire_write(&rw->lock, 0); /* fast path, thread state attached */
-        if (r == PA_TIMEDOUT && timeout_ns != 0) r = block_on(rw_write_call, rw, NULL, timeout_ns);
-        if (r == PA_WOULD_DEADLOCK)
-            return acquire_result(r, pa_rwlock_write_held_by_me(&rw->lock) ? WRITE_TWICE_MSG : UPGRADE_MSG);
-    } else {
+    pa_lock_result r = write ? pa_rwlock_acquire_write(&rw->lock, 0) : pa_rwlock_acquire_read(&rw->lock, 0);
+    if (pa_status_wants_reclaim(r) && collect_dead_read_holds())
         r = pa_rwlock_acquire_read(&rw->lock, 0);
-        if (r == PA_TOO_MANY && collect_dead_read_holds()) r = pa_rwlock_acquire_read(&rw->lock, 0);
-        if (r == PA_TIMEDOUT && timeout_ns != 0) r = block_on(rw_read_call, rw, NULL, timeout_ns);
-        if (r == PA_WOULD_DEADLOCK) return acquire_result(r, READ_WHILE_WRITING_MSG);
-    }
-    return acquire_result(r, "");
+    if (r == PA_TIMEDOUT && timeout_ns != 0)
+        r = block_on(write ? rw_write_call : rw_read_call, rw, NULL, timeout_ns);
+    return acquire_result(r);
 }
-
-static PyObject *rw_release(RWLockObject *rw, int write);
 
 /* Leaving a `with rw.write():` block releases what the block holds: the write
  * lock, or the read lock it became if the body called downgrade()
  * (pa_rwlock_exit has the rule). */
-static const char *const NOT_HELD_MSG[2] = {
-    "cannot release a read lock: this thread does not hold one",
-    "cannot release the write lock: this thread does not hold it",
-};
-
 static PyObject *rw_exit(RWLockObject *rw, int write) {
-    if (pa_rwlock_exit(&rw->lock, write) == PA_ACQUIRED) Py_RETURN_NONE;
-    PyErr_SetString(PyExc_RuntimeError, NOT_HELD_MSG[write != 0]);
-    return NULL;
+    pa_lock_result r = pa_rwlock_exit(&rw->lock, write);
+    if (r != PA_ACQUIRED) return raise_status(r);
+    Py_RETURN_NONE;
 }
 
 static PyObject *rw_release(RWLockObject *rw, int write) {
     pa_lock_result r = write ? pa_rwlock_release_write(&rw->lock) : pa_rwlock_release_read(&rw->lock);
-    if (r == PA_ACQUIRED) Py_RETURN_NONE;
-    PyErr_SetString(PyExc_RuntimeError, NOT_HELD_MSG[write != 0]);
-    return NULL;
+    if (r != PA_ACQUIRED) return raise_status(r);
+    Py_RETURN_NONE;
 }
 
 /* acquire_*(blocking=True, timeout=-1) argument handling, shared. */
@@ -896,8 +877,7 @@ static PyObject *rw_acquire_args(RWLockObject *rw, int write, PyObject *args, Py
  * clear this module while objects whose finalizers still make RWLocks (or
  * timed guards) are alive, and PyObject_New on a NULL type would crash. */
 static PyTypeObject *helper_type(PyTypeObject *tp) {
-    if (tp == NULL)
-        PyErr_SetString(PyExc_RuntimeError, "pyatomics is being finalized: its module state is gone");
+    if (tp == NULL) raise_status(PA_FINALIZED);
     return tp;
 }
 
@@ -914,8 +894,7 @@ static PyObject *new_view(module_state *st, RWLockObject *rw, int write) {
 
 static PyObject *RWLock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     if ((args && PyTuple_GET_SIZE(args)) || (kwds && PyDict_GET_SIZE(kwds))) {
-        PyErr_SetString(PyExc_TypeError, "RWLock() takes no arguments");
-        return NULL;
+        return raise_status(PA_NO_ARGUMENTS, "RWLock");
     }
     module_state *st = PyType_GetModuleState(type);
     if (st == NULL || helper_type(st->RWLockView_Type) == NULL) return NULL;
@@ -970,12 +949,8 @@ static PyObject *RWLock_release_write(PyObject *self, PyObject *Py_UNUSED(ignore
 
 static PyObject *RWLock_downgrade(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     pa_lock_result r = pa_rwlock_downgrade(&RWL(self)->lock);
-    if (r == PA_TOO_MANY && collect_dead_read_holds()) r = pa_rwlock_downgrade(&RWL(self)->lock);
-    if (r == PA_NOT_HELD) {
-        PyErr_SetString(PyExc_RuntimeError, "cannot downgrade: this thread does not hold the write lock");
-        return NULL;
-    }
-    if (r != PA_ACQUIRED) return acquire_result(r, "");
+    if (pa_status_wants_reclaim(r) && collect_dead_read_holds()) r = pa_rwlock_downgrade(&RWL(self)->lock);
+    if (r != PA_ACQUIRED) return raise_status(r);
     Py_RETURN_NONE;
 }
 
@@ -1116,7 +1091,7 @@ static void View_dealloc(PyObject *self) {
 
 static RWLockObject *view_lock(PyObject *self) {
     RWLockObject *rw = VIEW(self)->rw;
-    if (rw == NULL) PyErr_SetString(PyExc_RuntimeError, "RWLock view used after its lock was cleared");
+    if (rw == NULL) raise_status(PA_VIEW_CLEARED);
     return rw;
 }
 
@@ -1235,12 +1210,11 @@ static PyObject *Guard_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
          * versions print it literally): format the seconds first. */
         char *secs = PyOS_double_to_string((double)g->timeout_ns / 1e9, 'f', 3, 0, NULL);
         if (secs == NULL) return NULL;
-        PyErr_Format(PyExc_TimeoutError, "could not acquire the %s lock within %s s",
-                     g->write ? "write" : "read", secs);
+        raise_status(PA_NOT_ACQUIRED_IN_TIME, g->write ? "write" : "read", secs);
         PyMem_Free(secs);
         return NULL;
     }
-    return r == NULL ? NULL : (Py_DECREF(r), Py_NewRef(self));
+    return r; /* True, as `with lock as x` binds for every lock here */
 }
 static PyObject *Guard_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)args;
@@ -1306,6 +1280,7 @@ static int add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **slot) {
 static int module_exec(PyObject *module) {
     module_state *st = PyModule_GetState(module);
     if (add_type(module, &AtomicInt_spec, &st->AtomicInt_Type) < 0 ||
+        add_snapshot_methods(st->AtomicInt_Type) < 0 ||
         add_type(module, &SpinLock_spec, &st->SpinLock_Type) < 0 ||
         add_type(module, &RWLock_spec, &st->RWLock_Type) < 0 ||
         add_type(module, &View_spec, &st->RWLockView_Type) < 0 ||
@@ -1317,9 +1292,10 @@ static int module_exec(PyObject *module) {
     PyObject *tmax = PyObject_GetAttrString(thread_mod, "TIMEOUT_MAX");
     Py_DECREF(thread_mod);
     if (tmax == NULL) return -1;
-    timeout_max_seconds = PyFloat_AsDouble(tmax);
+    double timeout_max_seconds = PyFloat_AsDouble(tmax);
     Py_DECREF(tmax);
     if (timeout_max_seconds == -1.0 && PyErr_Occurred()) return -1;
+    pa_set_timeout_max(timeout_max_seconds);
 
     PyObject *threading = PyImport_ImportModule("threading");
     if (threading == NULL) return -1;

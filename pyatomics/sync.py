@@ -203,15 +203,19 @@ def __getattr__(name: str) -> Any:
 
 
 def _normalize_timeout(timeout: float | None, what: str) -> float | None:
-    """None (or a timeout too large for the OS) -> None = forever; else a number >= 0."""
+    """The convention of every blocking call here (the core's, csrc/pa_contract.h):
+    None or -1 -> None = forever; NaN and other negatives ValueError; more than
+    threading.TIMEOUT_MAX OverflowError; else the number as a float."""
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
         raise TypeError(f"{what}: timeout must be None or a number, not {type(timeout).__name__!r}")
-    if math.isnan(timeout) or timeout < 0:
-        raise ValueError(f"{what}: timeout must be None or a non-negative number, not {timeout!r}")
-    if timeout >= threading.TIMEOUT_MAX:
+    if timeout == -1:
         return None
+    if math.isnan(timeout) or timeout < 0:
+        raise ValueError(f"{what}: timeout must be None, -1 or a non-negative number, not {timeout!r}")
+    if timeout > threading.TIMEOUT_MAX:
+        raise OverflowError(f"{what}: timeout value is too large (more than threading.TIMEOUT_MAX)")
     return float(timeout)
 
 

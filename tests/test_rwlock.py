@@ -265,7 +265,7 @@ def test_bad_acquire_arguments(args, kwargs, exc):
 
 @pytest.mark.parametrize(
     "timeout, exc",
-    [(-1, ValueError), (math.nan, ValueError), (1e100, OverflowError), ("1", TypeError), ([], TypeError)],
+    [(-2, ValueError), (-0.5, ValueError), (math.nan, ValueError), (1e100, OverflowError), ("1", TypeError), ([], TypeError)],
 )
 def test_bad_guard_timeouts(timeout, exc):
     rw = RWLock()
@@ -707,9 +707,12 @@ def test_guards_raise_timeout_error():
     done.clear()
     t = start(hold, rw.reader)
     assert held.wait(10)
-    with rw.read(0.1) as g:
+    guard = rw.read(0.1)
+    assert type(guard).__name__ == "RWLockGuard"
+    with guard as bound:
         assert rw.readers == 2
-        assert type(g).__name__ == "RWLockGuard"
+        # As `with rw.read() as x` and `with lock as x`: the with binds True.
+        assert bound is True
     with pytest.raises(TimeoutError):
         with rw.write(0.1):
             pass

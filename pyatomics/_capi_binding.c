@@ -28,6 +28,28 @@
 #define Py_TPFLAGS_IMMUTABLETYPE 0
 #endif
 
+/* ===========================================================================
+ * Module state and process globals: everything this file keeps outside an
+ * object.  The types live in the module state (one per interpreter); the one
+ * process global is the main thread's ident, which pa_blocking_begin needs:
+ * only the main thread runs signal handlers, so only it waits in slices.
+ * Set at module exec and in a child after fork (after_fork_in_child).
+ * ========================================================================= */
+
+typedef struct {
+    PyTypeObject *AtomicInt_Type;
+    PyTypeObject *SpinLock_Type;
+    PyTypeObject *RWLock_Type;
+    PyTypeObject *RWLockView_Type;
+    PyTypeObject *RWLockGuard_Type;
+} module_state;
+
+static unsigned long main_thread_ident;
+
+/* ===========================================================================
+ * Shared helpers: errors, integers, timeouts, blocking
+ * ========================================================================= */
+
 /* Raises the exception the core's contract names for `status`, with its
  * message (pa_contract.h; the variadic arguments fill its %s).  Returns NULL
  * so that `return raise_status(...)` ends a method. */
@@ -70,10 +92,6 @@ static inline PyObject *Py_NewRef(PyObject *o) {
 }
 #endif
 
-/* ===========================================================================
- * Shared helpers: integers, timeouts, blocking
- * ========================================================================= */
-
 static void AtomicInt_dealloc(PyObject *self);
 
 /* Whether `o` is an AtomicInt (or an instance of a subclass).  Recognised by
@@ -114,10 +132,6 @@ static int as_int64(PyObject *obj, int64_t *out) {
 }
 
 static PyObject *overflow_result(void) { return raise_status(PA_RESULT_RANGE); }
-
-/* Ident of the main thread: only it runs signal handlers, so only it needs to
- * wake up periodically to notice a signal delivered to another thread. */
-static unsigned long main_thread_ident;
 
 /* A timeout argument (int, float or __index__ object) -> seconds as a double;
  * the rules about its value are the core's (pa_timeout_*).  Returns 0, or -1
@@ -787,14 +801,6 @@ static PyType_Spec SpinLock_spec = {
 /* ===========================================================================
  * RWLock, its reader/writer views and its timed guards
  * ========================================================================= */
-
-typedef struct {
-    PyTypeObject *AtomicInt_Type;
-    PyTypeObject *SpinLock_Type;
-    PyTypeObject *RWLock_Type;
-    PyTypeObject *RWLockView_Type;
-    PyTypeObject *RWLockGuard_Type;
-} module_state;
 
 typedef struct {
     PyObject_HEAD

@@ -33,6 +33,7 @@ HEADERS = [
     "csrc/pa_atomic.h",
     "csrc/pa_atomic_int.h",
     "csrc/pa_build_info.h",
+    "csrc/pa_common.h",
     "csrc/pa_cffi.h",
     "csrc/pa_contract.h",
     "csrc/pa_int_wait.h",

@@ -59,8 +59,15 @@ def compile_args() -> tuple[list[str], list[str]]:
         cflags += ["-O0", "-g3", "-UNDEBUG"]
     sanitize = os.environ.get("PYATOMICS_SANITIZE")
     if sanitize:
+        # Non-recovering: a UBSan finding aborts instead of printing and
+        # going on, so it fails the run.  The optimisation level stays the
+        # one that ships (sysconfig's CFLAGS; setting CFLAGS in the
+        # environment would replace them and build at -O0), unless
+        # PYATOMICS_DEBUG=1 asks for -O0 with assertions.
         flag = f"-fsanitize={sanitize}"
         cflags += [flag, "-fno-omit-frame-pointer", "-g"]
+        if "thread" not in sanitize:
+            cflags.append("-fno-sanitize-recover=all")
         ldflags.append(flag)
     return cflags, ldflags
 

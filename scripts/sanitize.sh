@@ -149,7 +149,8 @@ asan_pytest() {
         asan_built[$venv]=1
     fi
     # Each backend built into this installation (cffi is not on 3.13t).
-    backends=$(cd / && env -u PYATOMICS_BACKEND "$venv/bin/python" -I -c 'import pyatomics
+    backends=$(cd / && env -u PYATOMICS_BACKEND LD_PRELOAD="$libasan $libubsan" ASAN_OPTIONS=detect_leaks=0 \
+        "$venv/bin/python" -I -c 'import pyatomics
 print(*sorted(pyatomics.available_backends()))') || { fail "$job: import on $tag"; return; }
     for backend in $backends; do
         PYATOMICS_BACKEND=$backend asan_run "$job" "$tag/$backend" "$venv" "$libasan $libubsan" "$@"

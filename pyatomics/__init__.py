@@ -88,10 +88,11 @@ import numbers as _numbers
 _numbers.Integral.register(_backend.AtomicInt)
 
 if TYPE_CHECKING:
-    from ._capi_binding import AtomicInt, RWLock, SpinLock
+    from ._capi_binding import AtomicCounter, AtomicInt, RWLock, SpinLock
 else:
     AtomicInt = _backend.AtomicInt
+    AtomicCounter = _backend.AtomicCounter
     SpinLock = _backend.SpinLock
     RWLock = _backend.RWLock
 
-__all__ = ["AtomicInt", "RWLock", "SpinLock", "BACKEND", "available_backends", "__version__"]
+__all__ = ["AtomicCounter", "AtomicInt", "RWLock", "SpinLock", "BACKEND", "available_backends", "__version__"]

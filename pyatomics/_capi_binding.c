@@ -20,6 +20,7 @@
 #include "pa_atomic_int.h"
 #include "pa_build_info.h"
 #include "pa_contract.h"
+#include "pa_counter.h"
 #include "pa_rwlock.h"
 #include "pa_spinlock.h"
 #include "pa_wait.h"
@@ -38,6 +39,7 @@
 
 typedef struct {
     PyTypeObject *AtomicInt_Type;
+    PyTypeObject *AtomicCounter_Type;
     PyTypeObject *SpinLock_Type;
     PyTypeObject *RWLock_Type;
     PyTypeObject *RWLockView_Type;
@@ -666,6 +668,171 @@ static PyType_Spec AtomicInt_spec = {
 };
 
 /* ===========================================================================
+ * AtomicCounter (csrc/pa_counter.h: striped cells, exact 128-bit totals)
+ * ========================================================================= */
+
+typedef struct {
+    PyObject_HEAD
+    pa_counter c;
+} AtomicCounterObject;
+
+#define AC(o) ((AtomicCounterObject *)(o))
+
+static PyObject *AtomicCounter_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    AtomicCounterObject *self = (AtomicCounterObject *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    pa_counter_init(&self->c, 0);
+    return (PyObject *)self;
+}
+
+/* As AtomicInt: the value is __init__'s, so subclasses may take their own
+ * arguments.  A second __init__ adds what it takes to get to the value. */
+static int AtomicCounter_init(PyObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"value", NULL};
+    PyObject *value_obj = NULL;
+    int64_t value = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:AtomicCounter", kwlist, &value_obj)) return -1;
+    if (value_obj != NULL && as_int64(value_obj, &value) < 0) return -1;
+    pa_counter_reset(&AC(self)->c);
+    if (value != 0 && pa_counter_add(&AC(self)->c, value) != PA_OK) {
+        raise_status(PA_COUNTER_RANGE);
+        return -1;
+    }
+    return 0;
+}
+
+static void AtomicCounter_dealloc(PyObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    pa_counter_destroy(&AC(self)->c);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+/* A 128-bit total as an int. */
+static PyObject *total_to_int(pa_counter_total t) {
+    if (t.fits_i64) return PyLong_FromLongLong(t.small);
+    PyObject *hi = PyLong_FromLongLong(t.hi), *lo = PyLong_FromUnsignedLongLong(t.lo), *shift = NULL,
+             *high = NULL, *res = NULL;
+    if (hi && lo && (shift = PyLong_FromLong(64)) && (high = PyNumber_Lshift(hi, shift)))
+        res = PyNumber_Add(high, lo);
+    Py_XDECREF(hi);
+    Py_XDECREF(lo);
+    Py_XDECREF(shift);
+    Py_XDECREF(high);
+    return res;
+}
+
+/* add(n=1) / sub(n=1): None, so the caller never waits for a total. */
+static PyObject *counter_add(PyObject *self, PyObject *const *args, Py_ssize_t nargs, int subtract,
+                             const char *name) {
+    int64_t n = 1;
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument (%zd given)", name, nargs);
+        return NULL;
+    }
+    if (nargs == 1 && as_int64(args[0], &n) < 0) return NULL;
+    pa_status st = subtract ? pa_counter_sub(&AC(self)->c, n) : pa_counter_add(&AC(self)->c, n);
+    if (PA_UNLIKELY(st != PA_OK)) return raise_status(PA_COUNTER_RANGE);
+    Py_RETURN_NONE;
+}
+static PyObject *AtomicCounter_add(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    return counter_add(self, args, nargs, 0, "add");
+}
+static PyObject *AtomicCounter_sub(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    return counter_add(self, args, nargs, 1, "sub");
+}
+static PyObject *AtomicCounter_inc(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (PA_UNLIKELY(pa_counter_add(&AC(self)->c, 1) != PA_OK)) return raise_status(PA_COUNTER_RANGE);
+    Py_RETURN_NONE;
+}
+static PyObject *AtomicCounter_dec(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (PA_UNLIKELY(pa_counter_add(&AC(self)->c, -1) != PA_OK)) return raise_status(PA_COUNTER_RANGE);
+    Py_RETURN_NONE;
+}
+static PyObject *AtomicCounter_value(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return total_to_int(pa_counter_sum(&AC(self)->c));
+}
+static PyObject *AtomicCounter_reset(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return total_to_int(pa_counter_reset(&AC(self)->c));
+}
+static PyObject *AtomicCounter_int(PyObject *self) { return AtomicCounter_value(self, NULL); }
+
+/* c += n, c -= n: one add, the name stays bound to the counter. */
+static PyObject *counter_inplace(PyObject *self, PyObject *arg, int subtract) {
+    if (!PyIndex_Check(arg)) Py_RETURN_NOTIMPLEMENTED; /* Python then raises TypeError */
+    PyObject *r = counter_add(self, &arg, 1, subtract, subtract ? "sub" : "add");
+    if (r == NULL) return NULL;
+    Py_DECREF(r);
+    return Py_NewRef(self);
+}
+static PyObject *AtomicCounter_iadd(PyObject *self, PyObject *arg) { return counter_inplace(self, arg, 0); }
+static PyObject *AtomicCounter_isub(PyObject *self, PyObject *arg) { return counter_inplace(self, arg, 1); }
+
+static PyObject *AtomicCounter_repr(PyObject *self) {
+    PyObject *v = AtomicCounter_value(self, NULL);
+    if (v == NULL) return NULL;
+    const char *name = Py_TYPE(self)->tp_name, *dot = strrchr(name, '.');
+    PyObject *res = PyUnicode_FromFormat("%s(%R)", dot ? dot + 1 : name, v);
+    Py_DECREF(v);
+    return res;
+}
+/* copy, deepcopy and pickle: a new counter holding the total at that moment. */
+static PyObject *AtomicCounter_reduce(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    PyObject *v = AtomicCounter_value(self, NULL);
+    if (v == NULL) return NULL;
+    PyObject *res = Py_BuildValue("O(N)", (PyObject *)Py_TYPE(self), v);
+    return res;
+}
+static PyObject *AtomicCounter_get_cells(PyObject *self, void *Py_UNUSED(closure)) {
+    return PyLong_FromUnsignedLong(pa_counter_cell_count(&AC(self)->c));
+}
+
+static PyMethodDef AtomicCounter_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))AtomicCounter_add, METH_FASTCALL,
+     "add(n=1) -> None\n\nAdd n (returns nothing: not reading the total is what makes it cheap)."},
+    {"sub", (PyCFunction)(void (*)(void))AtomicCounter_sub, METH_FASTCALL, "sub(n=1) -> None\n\nSubtract n."},
+    {"inc", AtomicCounter_inc, METH_NOARGS, "inc() -> None\n\nAdd 1."},
+    {"dec", AtomicCounter_dec, METH_NOARGS, "dec() -> None\n\nSubtract 1."},
+    {"value", AtomicCounter_value, METH_NOARGS,
+     "value() -> int\n\nThe sum of the cells: exact when no update runs concurrently; while updates run, "
+     "each cell is read once, so the sum may miss updates still running."},
+    {"reset", AtomicCounter_reset, METH_NOARGS,
+     "reset() -> int\n\nTake the sum and zero the counter: an update running meanwhile is either in the "
+     "returned sum or left in the counter, never lost."},
+    {"__reduce__", AtomicCounter_reduce, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef AtomicCounter_getset[] = {
+    {"_cells", AtomicCounter_get_cells, NULL, "Cells in use (0 until threads contend).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot AtomicCounter_slots[] = {
+    {Py_tp_doc, "AtomicCounter(value=0)\n--\n\nA counter for many threads that add and few that read: "
+                "adds go to per-thread cells (each on its own 128-byte block), value() sums them."},
+    {Py_tp_new, AtomicCounter_new},
+    {Py_tp_init, AtomicCounter_init},
+    {Py_tp_dealloc, AtomicCounter_dealloc},
+    {Py_tp_repr, AtomicCounter_repr},
+    {Py_tp_hash, PyObject_HashNotImplemented},
+    {Py_tp_methods, AtomicCounter_methods},
+    {Py_tp_getset, AtomicCounter_getset},
+    {Py_nb_int, AtomicCounter_int},
+    {Py_nb_index, AtomicCounter_int},
+    {Py_nb_inplace_add, AtomicCounter_iadd},
+    {Py_nb_inplace_subtract, AtomicCounter_isub},
+    {0, NULL},
+};
+
+static PyType_Spec AtomicCounter_spec = {
+    .name = "pyatomics.AtomicCounter",
+    .basicsize = sizeof(AtomicCounterObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = AtomicCounter_slots,
+};
+
+/* ===========================================================================
  * Lock helpers shared by SpinLock and RWLock
  * ========================================================================= */
 
@@ -1287,6 +1454,7 @@ static int module_exec(PyObject *module) {
     module_state *st = PyModule_GetState(module);
     if (add_type(module, &AtomicInt_spec, &st->AtomicInt_Type) < 0 ||
         add_snapshot_methods(st->AtomicInt_Type) < 0 ||
+        add_type(module, &AtomicCounter_spec, &st->AtomicCounter_Type) < 0 ||
         add_type(module, &SpinLock_spec, &st->SpinLock_Type) < 0 ||
         add_type(module, &RWLock_spec, &st->RWLock_Type) < 0 ||
         add_type(module, &View_spec, &st->RWLockView_Type) < 0 ||
@@ -1320,6 +1488,7 @@ static int module_exec(PyObject *module) {
 static int module_traverse(PyObject *module, visitproc visit, void *arg) {
     module_state *st = PyModule_GetState(module);
     Py_VISIT(st->AtomicInt_Type);
+    Py_VISIT(st->AtomicCounter_Type);
     Py_VISIT(st->SpinLock_Type);
     Py_VISIT(st->RWLock_Type);
     Py_VISIT(st->RWLockView_Type);
@@ -1330,6 +1499,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg) {
 static int module_clear(PyObject *module) {
     module_state *st = PyModule_GetState(module);
     Py_CLEAR(st->AtomicInt_Type);
+    Py_CLEAR(st->AtomicCounter_Type);
     Py_CLEAR(st->SpinLock_Type);
     Py_CLEAR(st->RWLock_Type);
     Py_CLEAR(st->RWLockView_Type);

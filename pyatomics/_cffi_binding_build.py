@@ -24,6 +24,7 @@ import sys
 
 CORE_SOURCES = [
     "csrc/pa_contract.c",
+    "csrc/pa_counter.c",
     "csrc/pa_wait.c",
     "csrc/pa_spinlock.c",
     "csrc/pa_rwlock.c",
@@ -36,6 +37,7 @@ HEADERS = [
     "csrc/pa_common.h",
     "csrc/pa_cffi.h",
     "csrc/pa_contract.h",
+    "csrc/pa_counter.h",
     "csrc/pa_int_wait.h",
     "csrc/pa_lock.h",
     "csrc/pa_rwlock.h",

@@ -602,7 +602,12 @@ class LockOrderError(RuntimeError):
     """
 
     def __init__(
-        self, message: str, acquiring: str = "", holding: str = "", location: str = "", cycle: Iterable[OrderEdge] = ()
+        self,
+        message: str,
+        acquiring: str = "",
+        holding: str = "",
+        location: str = "",
+        cycle: Iterable[OrderEdge] = (),
     ) -> None:
         super().__init__(message)
         self.acquiring = acquiring
@@ -816,7 +821,9 @@ def _find_path(src: int, dst: int) -> list[OrderEdge] | None:
     return None
 
 
-def _order_error(node: _Node, holding: _Node, where: str, thread: str, path: list[OrderEdge]) -> LockOrderError:
+def _order_error(
+    node: _Node, holding: _Node, where: str, thread: str, path: list[OrderEdge]
+) -> LockOrderError:
     lines = [
         f"lock order inversion (potential deadlock): thread {thread!r} is acquiring "
         f"{node.name!r} while holding {holding.name!r}, at {where}",

@@ -75,7 +75,9 @@ def test_installed_package_passes_mypy_strict(tmp_path):
     installed = Path(pyatomics.__file__).parent
     assert HERE.parent / "pyatomics" != installed, "the tests must run against the installed package"
     modules = ["pyatomics"] + sorted(
-        f"pyatomics.{p.stem}" for p in installed.iterdir() if p.suffix in (".py", ".pyi") and p.stem != "__init__"
+        f"pyatomics.{p.stem}"
+        for p in installed.iterdir()
+        if p.suffix in (".py", ".pyi") and p.stem != "__init__"
     )
     modules = [m for m in dict.fromkeys(modules) if m not in NOT_YET_CHECKED]
     assert {"pyatomics.sync", "pyatomics._capi_binding", "pyatomics._cffi_binding"} <= set(modules)
@@ -91,7 +93,8 @@ def test_stubtest_capi_binding(tmp_path):
 @needs_typing_run
 def test_stubtest_cffi_binding(tmp_path):
     assert "cffi" in pyatomics.available_backends()
-    _assert_clean(_mypy("mypy.stubtest", "--allowlist", str(ALLOWLIST), "pyatomics._cffi_binding", cwd=tmp_path))
+    result = _mypy("mypy.stubtest", "--allowlist", str(ALLOWLIST), "pyatomics._cffi_binding", cwd=tmp_path)
+    _assert_clean(result)
 
 
 MISUSES = '''
@@ -116,7 +119,9 @@ def test_misuses_are_reported(tmp_path):
     source = tmp_path / "misuses.py"
     source.write_text(MISUSES)
     expected = {
-        (n, m.group(1)) for n, line in enumerate(MISUSES.splitlines(), 1) if (m := re.search(r"# expect: ([\w-]+)", line))
+        (n, m.group(1))
+        for n, line in enumerate(MISUSES.splitlines(), 1)
+        if (m := re.search(r"# expect: ([\w-]+)", line))
     }
     result = _mypy("mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), str(source), cwd=tmp_path)
     reported = {

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 CORE_SOURCES = [
     "csrc/pa_contract.c",
@@ -172,10 +173,10 @@ SOURCE = """
 """
 
 
-def make_ffibuilder(root=""):
+def make_ffibuilder(root: str = "") -> Any:
     """The FFI builder; paths relative to the project root (as setuptools wants
     them), or under `root` if given (ffi.compile() works in a temp directory)."""
-    from cffi import FFI
+    from cffi import FFI  # type: ignore[import-untyped]  # cffi has no type hints
 
     cflags, ldflags = compile_args()
     ffi = FFI()

@@ -12,6 +12,7 @@ functions, so that an Any fails too (--strict's warn_return_any).  Not collected
 from __future__ import annotations
 
 import copy
+import math
 import operator
 import pickle
 import threading
@@ -19,7 +20,7 @@ from concurrent.futures import Future as StdFuture
 from typing import cast
 
 import pyatomics
-from pyatomics import AtomicInt, RWLock, RWLockGuard, RWLockView, SpinLock, sync
+from pyatomics import AtomicCounter, AtomicInt, RWLock, RWLockGuard, RWLockView, SpinLock, sync
 from pyatomics.sync import (
     CheckedLock,
     CheckedRLock,
@@ -146,6 +147,32 @@ def check_atomicint() -> None:
     e: AtomicInt = pickle.loads(pickle.dumps(a))
     assert c == d == e == a and same is a
 
+    # int's protocol on a snapshot.
+    rounded: list[int] = [round(a), round(a, -1), math.trunc(a), math.floor(a), math.ceil(a),
+                          a.bit_length(), a.conjugate(), a.real, a.imag, a.numerator, a.denominator]
+    raw: bytes = a.to_bytes(8, "big", signed=True)
+    ratio: tuple[int, int] = a.as_integer_ratio()
+    assert rounded and raw and ratio
+
+
+def check_atomiccounter() -> None:
+    c = AtomicCounter()
+    c2: AtomicCounter = AtomicCounter(5)
+    c.add(3)
+    c.add()
+    c.sub(2)
+    c.sub()
+    c.inc()
+    c.dec()
+    c += 4
+    c -= 1
+    same: AtomicCounter = c
+    total: int = c.value()
+    taken: int = c.reset()
+    as_int: int = int(c2)
+    copied: AtomicCounter = copy.copy(c2)
+    assert total == 4 and taken == 4 and as_int == 5 and same is c and copied.value() == 5
+
 
 def check_spinlock() -> None:
     lock = SpinLock()
@@ -181,8 +208,8 @@ def check_rwlock() -> None:
         entered: bool = r
     view: RWLockView = rw.read()
     guard: RWLockGuard = rw.read(timeout=1.0)
-    with guard as g:
-        inner: RWLockGuard = g
+    with guard as g:  # binds True, as every `with` on our locks
+        inner: bool = g
     with rw.write() as w:
         entered = w and entered
         rw.downgrade()  # the block releases the read lock the write lock became
@@ -337,6 +364,7 @@ def check_sync_helpers() -> None:
 def main() -> None:
     check_module()
     check_atomicint()
+    check_atomiccounter()
     check_spinlock()
     check_rwlock()
     check_condition_workaround()

@@ -12,10 +12,12 @@ readers, write_locked, the reprs).
 The operations come from hypothesis state machines (random sequences, so that
 the state each call meets varies: values at the int64 limits, locks held or
 not) and from tables of operands chosen for their edges: bools, floats with
-NaN and infinities, ints beyond int64, other AtomicInts, the AtomicInt itself,
-objects with an __index__ (good, raising, returning the wrong type), strings,
-None; operators in their forward, reflected and in-place forms, and ternary
-pow with an AtomicInt in each position.
+NaN and infinities, ints beyond int64, other AtomicInts (of the same backend
+and of the other one), the AtomicInt itself, objects with an __index__ (good,
+raising, returning the wrong type), strings, None; operators in their forward,
+reflected and in-place forms, and ternary pow with an AtomicInt in each
+position.  Then subclasses that override dunders, the helper types (type(x)()
+of everything the API hands out) and the methods' signatures.
 
 A pair of outcomes that differs passes only when a named entry claims it:
 tests/backend_features.py for the differences that are unavoidable, and
@@ -26,6 +28,10 @@ and the comparison becomes strict for it.
 
 Everything runs on the calling thread: a call that could block uses timeout 0
 or a small timeout, or is made only where it cannot block.
+
+A failure names the operation as source text (`pow(2, a, 5)`,
+`rw.writer.acquire(False, 0.001)`, `a += Index(5)`) and both outcomes; from a
+state machine, hypothesis also prints the steps that led there.
 """
 
 from __future__ import annotations

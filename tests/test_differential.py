@@ -1119,6 +1119,44 @@ def test_helper_type_constructors(name, args):
          [Ctx(mod) for mod in BACKENDS])
 
 
+KEYWORD_AND_DIRECT_CALLS = {
+    "a.wait(3, timeout=0)": lambda m: m.AtomicInt(3).wait(3, timeout=0),
+    "a.wait(expected=3, timeout=0)": lambda m: m.AtomicInt(3).wait(expected=3, timeout=0),
+    "a.wait(3, 0, 1)": lambda m: m.AtomicInt(3).wait(3, 0, 1),
+    "AtomicInt(value=3)": lambda m: m.AtomicInt(value=3),
+    "AtomicInt(v=3)": lambda m: m.AtomicInt(v=3),
+    "a.store(value=3)": lambda m: m.AtomicInt().store(value=3),
+    "a.update(func=abs)": lambda m: m.AtomicInt().update(func=abs),
+    "rw.read(timeout=1)": lambda m: m.RWLock().read(timeout=1),
+    "rw.write(timeout=None)": lambda m: m.RWLock().write(timeout=None),
+    "rw.read(1, 2)": lambda m: m.RWLock().read(1, 2),
+    "spin.__exit__()": lambda m: m.SpinLock().__exit__(),
+    "spin.__exit__(1, 2, 3, 4)": lambda m: m.SpinLock().__exit__(1, 2, 3, 4),
+    "spin.__enter__(1)": lambda m: m.SpinLock().__enter__(1),
+    "spin.acquire(1, 0, 2)": lambda m: m.SpinLock().acquire(1, 0, 2),
+    "rw.reader.__exit__()": lambda m: m.RWLock().reader.__exit__(),
+    "rw.write(1).__exit__()": lambda m: m.RWLock().write(1).__exit__(),
+    "with rw.write(0): rw.read(0)": lambda m: _enter_then(m.RWLock(), "write", "read"),
+    "with rw.read(0): rw.write(0)": lambda m: _enter_then(m.RWLock(), "read", "write"),
+    "with rw.write(0): rw.write(0)": lambda m: _enter_then(m.RWLock(), "write", "write"),
+    "with rw.read(0): rw.read(0)": lambda m: _enter_then(m.RWLock(), "read", "read"),
+    "spin._at_fork_reinit()": lambda m: m.SpinLock()._at_fork_reinit(),
+    "build_info()": lambda m: m.build_info(),
+}
+
+
+def _enter_then(rw, first, second):
+    """`with rw.<first>(0): with rw.<second>(0): ...` -> the lock's state inside, or the error."""
+    with getattr(rw, first)(0):
+        with getattr(rw, second)(0):
+            return (rw.readers, rw.write_locked)
+
+
+@pytest.mark.parametrize("label", sorted(KEYWORD_AND_DIRECT_CALLS))
+def test_keyword_and_direct_calls(label):
+    both(label, lambda ctx: KEYWORD_AND_DIRECT_CALLS[label](ctx.mod), [Ctx(mod) for mod in BACKENDS])
+
+
 def test_module_surface():
     """The same public names, and the same classes under the same qualified names.
     (The cffi module's __all__: as a Python module it also holds the names it

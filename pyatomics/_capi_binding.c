@@ -443,6 +443,9 @@ static PyObject *AtomicInt_reduce(PyObject *self, PyObject *Py_UNUSED(ignored)) 
     return Py_BuildValue("O(L)", (PyObject *)Py_TYPE(self), (long long)pa_aint_load(&AI(self)->a));
 }
 static PyObject *AtomicInt_format(PyObject *self, PyObject *spec) {
+    if (!PyUnicode_Check(spec)) /* as int.__format__ (PyObject_Format would raise SystemError) */
+        return PyErr_Format(PyExc_TypeError, "__format__() argument must be str, not %.200s",
+                            Py_TYPE(spec)->tp_name);
     PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
     if (v == NULL) return NULL;
     PyObject *res = PyObject_Format(v, spec);
@@ -580,31 +583,31 @@ static PyObject *AtomicInt_richcompare(PyObject *self, PyObject *other, int op) 
 }
 
 static PyMethodDef AtomicInt_methods[] = {
-    {"load", AtomicInt_load, METH_NOARGS, "load() -> int\n\nThe current value."},
-    {"store", AtomicInt_store, METH_O, "store(value) -> None\n\nReplace the value."},
-    {"exchange", AtomicInt_exchange, METH_O, "exchange(value) -> int\n\nStore value, return the previous one."},
+    {"load", AtomicInt_load, METH_NOARGS, "load($self, /)\n--\n\nThe current value."},
+    {"store", AtomicInt_store, METH_O, "store($self, value, /)\n--\n\nReplace the value."},
+    {"exchange", AtomicInt_exchange, METH_O, "exchange($self, value, /)\n--\n\nStore value, return the previous one."},
     {"compare_exchange", (PyCFunction)(void (*)(void))AtomicInt_compare_exchange, METH_FASTCALL,
-     "compare_exchange(expected, desired) -> bool\n\nIf the value equals expected, store desired and return True; "
+     "compare_exchange($self, expected, desired, /)\n--\n\nIf the value equals expected, store desired and return True; "
      "otherwise change nothing and return False."},
-    {"fetch_add", AtomicInt_fetch_add, METH_O, "fetch_add(n) -> int\n\nAdd n, return the previous value."},
-    {"fetch_sub", AtomicInt_fetch_sub, METH_O, "fetch_sub(n) -> int\n\nSubtract n, return the previous value."},
-    {"fetch_and", AtomicInt_fetch_and, METH_O, "fetch_and(n) -> int\n\nBitwise and, return the previous value."},
-    {"fetch_or", AtomicInt_fetch_or, METH_O, "fetch_or(n) -> int\n\nBitwise or, return the previous value."},
-    {"fetch_xor", AtomicInt_fetch_xor, METH_O, "fetch_xor(n) -> int\n\nBitwise xor, return the previous value."},
-    {"fetch_max", AtomicInt_fetch_max, METH_O, "fetch_max(n) -> int\n\nStore max(value, n), return the previous value."},
-    {"fetch_min", AtomicInt_fetch_min, METH_O, "fetch_min(n) -> int\n\nStore min(value, n), return the previous value."},
-    {"add", AtomicInt_add, METH_O, "add(n) -> int\n\nAdd n, return the new value."},
-    {"sub", AtomicInt_sub, METH_O, "sub(n) -> int\n\nSubtract n, return the new value."},
-    {"inc", AtomicInt_inc, METH_NOARGS, "inc() -> int\n\nAdd 1, return the new value."},
-    {"dec", AtomicInt_dec, METH_NOARGS, "dec() -> int\n\nSubtract 1, return the new value."},
+    {"fetch_add", AtomicInt_fetch_add, METH_O, "fetch_add($self, n, /)\n--\n\nAdd n, return the previous value."},
+    {"fetch_sub", AtomicInt_fetch_sub, METH_O, "fetch_sub($self, n, /)\n--\n\nSubtract n, return the previous value."},
+    {"fetch_and", AtomicInt_fetch_and, METH_O, "fetch_and($self, n, /)\n--\n\nBitwise and, return the previous value."},
+    {"fetch_or", AtomicInt_fetch_or, METH_O, "fetch_or($self, n, /)\n--\n\nBitwise or, return the previous value."},
+    {"fetch_xor", AtomicInt_fetch_xor, METH_O, "fetch_xor($self, n, /)\n--\n\nBitwise xor, return the previous value."},
+    {"fetch_max", AtomicInt_fetch_max, METH_O, "fetch_max($self, n, /)\n--\n\nStore max(value, n), return the previous value."},
+    {"fetch_min", AtomicInt_fetch_min, METH_O, "fetch_min($self, n, /)\n--\n\nStore min(value, n), return the previous value."},
+    {"add", AtomicInt_add, METH_O, "add($self, n, /)\n--\n\nAdd n, return the new value."},
+    {"sub", AtomicInt_sub, METH_O, "sub($self, n, /)\n--\n\nSubtract n, return the new value."},
+    {"inc", AtomicInt_inc, METH_NOARGS, "inc($self, /)\n--\n\nAdd 1, return the new value."},
+    {"dec", AtomicInt_dec, METH_NOARGS, "dec($self, /)\n--\n\nSubtract 1, return the new value."},
     {"update", AtomicInt_update, METH_O,
-     "update(func) -> int\n\nStore func(old) atomically (retrying if another thread got in first) and return it. "
+     "update($self, func, /)\n--\n\nStore func(old) atomically (retrying if another thread got in first) and return it. "
      "func may be called more than once."},
     {"wait", (PyCFunction)(void (*)(void))AtomicInt_wait, METH_VARARGS | METH_KEYWORDS,
-     "wait(expected, timeout=None) -> bool\n\nBlock while the value equals expected. True once it differs, "
+     "wait($self, /, expected, timeout=None)\n--\n\nBlock while the value equals expected. True once it differs, "
      "False if the timeout expired."},
-    {"notify_one", AtomicInt_notify_one, METH_NOARGS, "notify_one() -> None\n\nWake one thread blocked in wait()."},
-    {"notify_all", AtomicInt_notify_all, METH_NOARGS, "notify_all() -> None\n\nWake every thread blocked in wait()."},
+    {"notify_one", AtomicInt_notify_one, METH_NOARGS, "notify_one($self, /)\n--\n\nWake one thread blocked in wait()."},
+    {"notify_all", AtomicInt_notify_all, METH_NOARGS, "notify_all($self, /)\n--\n\nWake every thread blocked in wait()."},
     {"__copy__", AtomicInt_copy, METH_NOARGS, NULL},
     {"__deepcopy__", AtomicInt_deepcopy, METH_O, NULL},
     {"__reduce__", AtomicInt_reduce, METH_NOARGS, NULL},
@@ -789,15 +792,15 @@ static PyObject *AtomicCounter_get_cells(PyObject *self, void *Py_UNUSED(closure
 
 static PyMethodDef AtomicCounter_methods[] = {
     {"add", (PyCFunction)(void (*)(void))AtomicCounter_add, METH_FASTCALL,
-     "add(n=1) -> None\n\nAdd n (returns nothing: not reading the total is what makes it cheap)."},
-    {"sub", (PyCFunction)(void (*)(void))AtomicCounter_sub, METH_FASTCALL, "sub(n=1) -> None\n\nSubtract n."},
-    {"inc", AtomicCounter_inc, METH_NOARGS, "inc() -> None\n\nAdd 1."},
-    {"dec", AtomicCounter_dec, METH_NOARGS, "dec() -> None\n\nSubtract 1."},
+     "add($self, n=1, /)\n--\n\nAdd n (returns nothing: not reading the total is what makes it cheap)."},
+    {"sub", (PyCFunction)(void (*)(void))AtomicCounter_sub, METH_FASTCALL, "sub($self, n=1, /)\n--\n\nSubtract n."},
+    {"inc", AtomicCounter_inc, METH_NOARGS, "inc($self, /)\n--\n\nAdd 1."},
+    {"dec", AtomicCounter_dec, METH_NOARGS, "dec($self, /)\n--\n\nSubtract 1."},
     {"value", AtomicCounter_value, METH_NOARGS,
-     "value() -> int\n\nThe sum of the cells: exact when no update runs concurrently; while updates run, "
+     "value($self, /)\n--\n\nThe sum of the cells: exact when no update runs concurrently; while updates run, "
      "each cell is read once, so the sum may miss updates still running."},
     {"reset", AtomicCounter_reset, METH_NOARGS,
-     "reset() -> int\n\nTake the sum and zero the counter: an update running meanwhile is either in the "
+     "reset($self, /)\n--\n\nTake the sum and zero the counter: an update running meanwhile is either in the "
      "returned sum or left in the counter, never lost."},
     {"__reduce__", AtomicCounter_reduce, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
@@ -932,10 +935,10 @@ static PyObject *SpinLock_repr(PyObject *self) {
 
 static PyMethodDef SpinLock_methods[] = {
     {"acquire", (PyCFunction)(void (*)(void))SpinLock_acquire, METH_VARARGS | METH_KEYWORDS,
-     "acquire(blocking=True, timeout=-1) -> bool\n\nAs threading.Lock.acquire."},
+     "acquire($self, /, blocking=True, timeout=-1)\n--\n\nAs threading.Lock.acquire."},
     {"release", SpinLock_release, METH_NOARGS,
-     "release() -> None\n\nRelease the lock (any thread may). RuntimeError if it is not locked."},
-    {"locked", SpinLock_locked, METH_NOARGS, "locked() -> bool"},
+     "release($self, /)\n--\n\nRelease the lock (any thread may). RuntimeError if it is not locked."},
+    {"locked", SpinLock_locked, METH_NOARGS, "locked($self, /)\n--\n\nWhether the lock is held (a snapshot)."},
     {"_at_fork_reinit", SpinLock_at_fork_reinit, METH_NOARGS, NULL},
     {"__enter__", SpinLock_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))SpinLock_exit, METH_FASTCALL, NULL},
@@ -1190,17 +1193,17 @@ static PyObject *RWLock_repr(PyObject *self) {
 
 static PyMethodDef RWLock_methods[] = {
     {"acquire_read", (PyCFunction)(void (*)(void))RWLock_acquire_read, METH_VARARGS | METH_KEYWORDS,
-     "acquire_read(blocking=True, timeout=-1) -> bool"},
-    {"release_read", RWLock_release_read, METH_NOARGS, "release_read() -> None"},
+     "acquire_read($self, /, blocking=True, timeout=-1)\n--\n\nTake a read lock, as threading.Lock.acquire takes its lock: True if had, False on timeout."},
+    {"release_read", RWLock_release_read, METH_NOARGS, "release_read($self, /)\n--\n\nRelease this thread's read lock; RuntimeError if it holds none."},
     {"acquire_write", (PyCFunction)(void (*)(void))RWLock_acquire_write, METH_VARARGS | METH_KEYWORDS,
-     "acquire_write(blocking=True, timeout=-1) -> bool"},
-    {"release_write", RWLock_release_write, METH_NOARGS, "release_write() -> None"},
+     "acquire_write($self, /, blocking=True, timeout=-1)\n--\n\nTake the write lock, as threading.Lock.acquire: True if had, False on timeout."},
+    {"release_write", RWLock_release_write, METH_NOARGS, "release_write($self, /)\n--\n\nRelease the write lock; RuntimeError if this thread does not hold it."},
     {"read", (PyCFunction)(void (*)(void))RWLock_read, METH_FASTCALL | METH_KEYWORDS,
-     "read(timeout=None)\n\nContext manager holding a read lock; TimeoutError if not had in time."},
+     "read($self, /, timeout=None)\n--\n\nContext manager holding a read lock; TimeoutError if not had in time."},
     {"write", (PyCFunction)(void (*)(void))RWLock_write, METH_FASTCALL | METH_KEYWORDS,
-     "write(timeout=None)\n\nContext manager holding the write lock; TimeoutError if not had in time."},
+     "write($self, /, timeout=None)\n--\n\nContext manager holding the write lock; TimeoutError if not had in time."},
     {"downgrade", RWLock_downgrade, METH_NOARGS,
-     "downgrade() -> None\n\nTurn the held write lock into a read lock; no writer can get in between."},
+     "downgrade($self, /)\n--\n\nTurn the held write lock into a read lock; no writer can get in between."},
     {"_at_fork_reinit", RWLock_at_fork_reinit, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
@@ -1319,10 +1322,10 @@ static PyObject *View_get_lock(PyObject *self, void *Py_UNUSED(closure)) {
 
 static PyMethodDef View_methods[] = {
     {"acquire", (PyCFunction)(void (*)(void))View_acquire, METH_VARARGS | METH_KEYWORDS,
-     "acquire(blocking=True, timeout=-1) -> bool"},
-    {"release", View_release, METH_NOARGS, "release() -> None"},
+     "acquire($self, /, blocking=True, timeout=-1)\n--\n\nTake this side of the RWLock, as threading.Lock.acquire."},
+    {"release", View_release, METH_NOARGS, "release($self, /)\n--\n\nRelease this side; RuntimeError if this thread does not hold it."},
     {"locked", View_locked, METH_NOARGS,
-     "locked() -> bool\n\nWhether this side is held, or acquire(blocking=False) on it would fail now for a "
+     "locked($self, /)\n--\n\nWhether this side is held, or acquire(blocking=False) on it would fail now for a "
      "thread that holds nothing (a snapshot). Writer side: a reader or a writer holds the lock. Reader side: "
      "a reader or a writer holds it, or a writer waits for it."},
     {"_at_fork_reinit", View_at_fork_reinit, METH_NOARGS, NULL},

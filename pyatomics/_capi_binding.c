@@ -505,7 +505,16 @@ DEFINE_BINARY(nb_xor, PyNumber_Xor)
 DEFINE_BINARY(nb_lshift, PyNumber_Lshift)
 DEFINE_BINARY(nb_rshift, PyNumber_Rshift)
 
+/* Ternary pow takes part exactly where a Python class's __pow__/__rpow__
+ * would, so both backends agree (the cffi binding's class gets this from the
+ * interpreter): as the base always; as the exponent in pow(x, a) and, from
+ * 3.14 (which calls __rpow__ for three-argument pow), in pow(x, a, m); as the
+ * modulus alone never (CPython never asks a Python class there). */
 static PyObject *AtomicInt_nb_pow(PyObject *a, PyObject *b, PyObject *mod) {
+    if (!IS_ATOMIC_INT(a)) {
+        int exponent_form = IS_ATOMIC_INT(b) && (mod == Py_None || PY_VERSION_HEX >= 0x030E0000);
+        if (!exponent_form) Py_RETURN_NOTIMPLEMENTED;
+    }
     PyObject *x = operand(a), *y = NULL, *m = NULL, *res = NULL;
     if (x == NULL) return NULL;
     if ((y = operand(b)) != NULL && (m = operand(mod)) != NULL) res = PyNumber_Power(x, y, m);

@@ -37,6 +37,7 @@ import subprocess
 import sys
 
 import nox
+import nox.command
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 os.environ.setdefault("PYATOMICS_WERROR", "1")  # the C code must compile without warnings
@@ -144,7 +145,10 @@ def _make_pytest(tag: str, backend: str, default_backend: str, devmode: bool):
             with open(LOCK_LOG, "a", encoding="utf-8") as f:
                 f.write(f"{run_tag}: {lock_line}\n")
         if rc != 0:
-            session.error(f"pytest exited with {rc}")
+            # FAILED, not session.error()'s ABORTED (which nox also gives a
+            # session whose prerequisite failed).
+            session.log(f"pytest exited with {rc}")
+            raise nox.command.CommandFailed(f"pytest exited with {rc}")
 
     pytest.__doc__ = f"pytest on {tag} with the {backend} backend"
 

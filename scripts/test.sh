@@ -153,7 +153,7 @@ for s in json.load(open(sys.argv[1]))["sessions"]:
     elif what == "disassembly":
         if result != "success":
             print("failed", f"{tag}:disassembly")
-    elif result in ("success", "failed"):
+    elif result != "skipped" and not (result == "aborted" and (s["reason"] or "").startswith("Prerequisite")):
         default = "cffi" if tag.startswith("pypy") else "capi"
         print("ran" if result == "success" else "failed", tag if what == default else name)
 PY

@@ -595,7 +595,8 @@ class SpinLockMachine(RuleBasedStateMachine):
 
 
 # Every step is a round trip to a worker thread: keep the run short on a busy
-# 2-core CI machine (PYATOMICS_SOAK=1 runs 20 times as many examples).
+# 2-core CI machine (the "soak" hypothesis profile
+# runs 20 times as many examples).
 _settings = settings(max_examples=20 * SCALE, stateful_step_count=20, deadline=None)
 TestRWLockMachine = RWLockMachine.TestCase
 TestRWLockMachine.settings = _settings

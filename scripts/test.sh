@@ -31,6 +31,8 @@
 #     with PYATOMICS_WERROR=1.  A machine where the chroot cannot be made fails
 #     the run, loudly.  PYATOMICS_SID=0 leaves it out, =1 runs it even with
 #     PYATOMICS_QUICK=1, =only runs nothing else.
+# Then the documentation site is built and checked (scripts/build-docs.sh;
+# PYATOMICS_DOCS=0 leaves it out).
 # The summary says where the suite passed and, for each run, how many of
 # CPython's lock_tests (tests/test_lock_conformance.py) ran.
 # Extra arguments go to pytest; if one names a test file or directory, the
@@ -198,6 +200,20 @@ if [[ "$want_sid" != 0 ]]; then
             failed+=("sid-chroot:run(exit $rc)")
         fi
         sid_note="sid chroot: $((t_built - t0)) s to get it ($(tr '\n' ' ' <"$sid_dir/.packages" | grep -oE '(python3\.1[45]|pypy3) [^ ]*' | tr '\n' ',' | sed 's/,$//; s/,/, /g')), $((SECONDS - t_built)) s for the runs in it"
+    fi
+fi
+
+# The documentation site (mkdocs.yml, docs/): built strictly, its internal
+# links checked (scripts/build-docs.sh), once, outside the chroot.  Its venv is
+# kept in the cache, keyed by docs/requirements.txt.  PYATOMICS_DOCS=0 skips it.
+if [[ $inner == 0 && "$want_sid" != only && "${PYATOMICS_DOCS:-1}" != 0 ]]; then
+    log "documentation site (scripts/build-docs.sh)"
+    t0=$SECONDS
+    if PYATOMICS_DOCS_VENV=${PYATOMICS_DOCS_VENV:-${PYATOMICS_CACHE:-$HOME/.cache/pyatomics}/docs-venv} \
+            bash scripts/build-docs.sh; then
+        ran+=("docs($((SECONDS - t0)) s)")
+    else
+        failed+=("docs")
     fi
 fi
 

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.skipif(not HAVE_NOMEMORY, reason="needs CPython's _test
 import alloc_failure_cases as cases  # noqa: E402  (tests/ is on sys.path: conftest.py)
 
 CHILD = cases.__file__
-CHILD_TIMEOUT = 120
+CHILD_TIMEOUT = 120  # the child dumps its stacks and exits after 100 s
 
 ACQUIRE_ALL_LEAK = (
     "pyatomics.sync._AcquireAll.__enter__ acquires a lock, then `acquired.append(lock)`: when that "
@@ -75,6 +75,8 @@ def _run_children(names: list[str]) -> dict:
             else:
                 results[msg["case"]] = msg
                 started = None
+        if proc.returncode != 0 and "Timeout (0:" in proc.stderr:
+            pytest.fail(f"child hung in {started}: {proc.stderr[-3000:]}")
         if started is not None:  # died inside this case
             results[started] = {
                 "status": "crash", "detail": f"child exited with {proc.returncode}: {proc.stderr[-3000:]}",

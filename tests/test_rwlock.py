@@ -327,17 +327,23 @@ def test_stress_invariants():
     (acquire_*, views, timed guards, timed acquires, downgrade).  Inside each
     section: a writer is alone (no reader, no other writer); readers never
     see a writer; a writer's multi-step update is never seen half done; a
-    downgraded writer still sees its own value (nobody wrote in between)."""
+    downgraded writer still sees its own value (nobody wrote in between).
+
+    Totals counted from the outside, not from tallies kept next to the
+    sections: how many sections each thread must have run follows from the
+    schedule (rounds and styles) and from the return value of each timed
+    acquire; the writes are counted by a plain int bumped inside the write
+    section (read, yield, write: two writers inside at once lose an update),
+    the reads by an AtomicInt bumped inside the read section."""
     rw = RWLock()
     readers_in = AtomicInt(0)
     writers_in = AtomicInt(0)
     max_readers = AtomicInt(0)
     data = [0] * 8  # a writer sets all slots to one value, slot by slot
-    writes = AtomicInt(0)
+    writes = [0]  # plain int: only ever touched under the write lock
+    reads = AtomicInt(0)
     rounds = 600 * SCALE
     n_readers, n_writers = 4, 2
-
-    reads = AtomicInt(0)
 
     def check_read():
         reads.inc()
@@ -353,32 +359,31 @@ def test_stress_invariants():
         assert writers_in.inc() == 1
         assert readers_in.load() == 0
         assert rw.readers == 0
+        w = writes[0]
         for i in range(len(data)):
             data[i] = token
             if i == 3:
                 time.sleep(0)
-        writes.inc()
+        writes[0] = w + 1
         assert writers_in.dec() == 0
 
     def reader(i):
-        sections = 0  # check_read calls this thread made
+        timed_ok = 0  # timed acquires that returned True
         for k in range(rounds):
             style = k % 4
             if style == 0:
                 with rw.reader:
                     check_read()
-                sections += 1
             elif style == 1:
                 with rw.read(timeout=10):
                     check_read()
-                sections += 1
             elif style == 2:
                 if rw.acquire_read(timeout=0.0005):
+                    timed_ok += 1
                     try:
                         check_read()
                     finally:
                         rw.release_read()
-                    sections += 1
             else:
                 rw.acquire_read()
                 try:
@@ -388,11 +393,10 @@ def test_stress_invariants():
                     rw.release_read()
                 finally:
                     rw.release_read()
-                sections += 2
-        return sections
+        return timed_ok
 
     def writer(i):
-        sections = 0  # write sections this thread ran
+        timed_ok = 0
         for k in range(rounds // 2):
             token = (i + 1) * 1_000_000 + k
             style = k % 4
@@ -405,6 +409,7 @@ def test_stress_invariants():
             elif style == 2:
                 if not rw.acquire_write(timeout=0.0005):
                     continue
+                timed_ok += 1
                 try:
                     write(token)
                 finally:
@@ -422,15 +427,18 @@ def test_stress_invariants():
                     readers_in.dec()
                 finally:
                     rw.release_read()
-            sections += 1
-        return sections
+        return timed_ok
 
-    done = run_threads(lambda i: reader(i) if i < n_readers else writer(i - n_readers), n_readers + n_writers)
+    timed = run_threads(lambda i: reader(i) if i < n_readers else writer(i - n_readers), n_readers + n_writers)
     assert readers_in.load() == 0 and writers_in.load() == 0
-    # Exact totals: every section a thread entered ran exactly once.
-    assert reads.load() == sum(done[:n_readers])
-    assert writes.load() == sum(done[n_readers:])
-    assert writes.load() >= n_writers * (rounds // 2) * 3 // 4  # all but timed-out attempts
+
+    def styles(n):  # how many of k in range(n) have each style k % 4
+        return [len(range(s, n, 4)) for s in range(4)]
+
+    r0, r1, _, r3 = styles(rounds)
+    w0, w1, _, w3 = styles(rounds // 2)
+    assert reads.load() == n_readers * (r0 + r1 + 2 * r3) + sum(timed[:n_readers])
+    assert writes[0] == n_writers * (w0 + w1 + w3) + sum(timed[n_readers:])
     assert max_readers.load() >= 1
     assert_free(rw)
 
@@ -728,33 +736,84 @@ def test_guards_raise_timeout_error():
 
 
 def test_timeouts_under_contention_leave_lock_consistent():
-    """Short timed acquires of both kinds while others hold and wait: waiting
-    bits are set and abandoned all the time.  Afterwards nothing may be left
-    behind: the lock is free for a non-blocking writer and shows no readers."""
+    """Short timed acquires of both kinds (some writers downgrading) while
+    others hold and wait: waiting bits are set and abandoned all the time.
+    Timeouts of both kinds are made certain: thread 0 alternately holds the
+    write lock until a reader has timed out and a read lock until a writer
+    has.  Counted from the outside: every acquire's return value is tallied;
+    a plain counter bumped inside the write sections (read, yield, write)
+    must equal the successful write acquires, an AtomicInt bumped inside the
+    read sections the successful read acquires; attempts add up.  Afterwards
+    nothing may be left behind: the lock is free and shows no readers.
+    (Also the single home of the "timeouts racing releases" fault test.)"""
     rw = RWLock()
-    rounds = 300
-    counts = AtomicInt(0)
+    n_workers, rounds, holds = 5, 300, 10
+    read_timeouts, write_timeouts = AtomicInt(0), AtomicInt(0)
+    done = AtomicInt(0)
+    writes = [0]  # plain int: only ever touched under the write lock
+    reads = AtomicInt(0)
+    writers_in = AtomicInt(0)
+    forced = {"read": 0, "write": 0}  # holds of thread 0 during which the other kind timed out
+
+    def hold_until(counter):
+        seen = counter.load()
+        while done.load() < n_workers and not counter.wait(seen, timeout=0.01):
+            pass
+        return counter.load() != seen
+
+    def holder():
+        for _ in range(holds):
+            with rw.writer:  # readers (and writers) time out against it
+                w = writes[0]
+                forced["read"] += hold_until(read_timeouts)
+                writes[0] = w + 1
+            with rw.reader:  # writers time out against it
+                reads.inc()
+                forced["write"] += hold_until(write_timeouts)
+            time.sleep(0.0005)
 
     def worker(i):
-        got = 0
+        counts = {"w": 0, "r": 0, "wt": 0, "rt": 0}
         for k in range(rounds):
             t = 0.0001 * (1 + (i + k) % 5)
             if (i + k) % 3 == 0:
                 if rw.acquire_write(timeout=t):
-                    assert rw.readers == 0
+                    counts["w"] += 1
+                    assert writers_in.inc() == 1 and rw.readers == 0
+                    w = writes[0]
                     time.sleep(0.0001 if k % 4 == 0 else 0)
-                    rw.release_write()
-                    got += 1
+                    writes[0] = w + 1
+                    writers_in.dec()
+                    if k % 2:
+                        rw.downgrade()  # a read hold now: no writer can get in
+                        assert not rw.write_locked and rw.readers >= 1
+                        rw.release_read()
+                    else:
+                        rw.release_write()
+                else:
+                    counts["wt"] += 1
+                    write_timeouts.inc()
             else:
                 if rw.acquire_read(timeout=t):
-                    assert not rw.write_locked
+                    counts["r"] += 1
+                    reads.inc()
+                    assert not rw.write_locked and writers_in.load() == 0
                     time.sleep(0.0001 if k % 4 == 0 else 0)
                     rw.release_read()
-                    got += 1
-        counts.add(got)
+                else:
+                    counts["rt"] += 1
+                    read_timeouts.inc()
+        done.inc()
+        return counts
 
-    run_threads(worker, 6)
-    assert counts.load() > 0
+    results = run_threads(lambda i: holder() if i == 0 else worker(i), n_workers + 1)
+    total = {key: sum(c[key] for c in results[1:]) for key in ("w", "r", "wt", "rt")}
+    assert all(sum(c.values()) == rounds for c in results[1:])
+    assert writes[0] == total["w"] + holds  # no lost update: writers were alone
+    assert reads.load() == total["r"] + holds
+    assert (total["rt"], total["wt"]) == (read_timeouts.load(), write_timeouts.load())
+    assert forced["read"] >= 1 and forced["write"] >= 1, forced  # both kinds of timeout happened while held
+    assert total["w"] >= 1 and total["r"] >= 1
     assert_free(rw)
 
 
@@ -797,8 +856,8 @@ def test_downgrade_semantics():
     assert rw.writer._is_owned() is False and rw.reader._is_owned() is True
     assert wait_until(lambda: events.count("r") == 2)
     assert rw.readers == 3 and rw.write_locked is False
-    time.sleep(0.05)
-    assert events == ["r", "r"]  # the waiting writer did not get in
+    blocked(w2, rw)  # the waiting writer sleeps in acquire_write again...
+    assert events == ["r", "r"]  # ...and did not get in
     # A new reader arriving now waits behind the waiting writer.
     assert _other_thread_can_read(rw) is False
     release_readers.set()

@@ -6,6 +6,14 @@ them (the locks' timeouts racing releases live there, with exact counts).
 
 Fast (a few seconds per interpreter); under `scripts/sanitize.sh asan` the
 "freed while waited on" tests are the ones that would show a use after free.
+
+Parallelism of the timeout races here: real only on the free-threaded build
+(3.13t; C-API backend, the only one built there), where the threads run
+Python code and pyatomics calls at the same time.  On a GIL build (3.11,
+either backend) the threads interleave: only blocking calls overlap, since
+both bindings release the GIL while they wait (tests/test_gil_release.py
+proves it, cffi included); an exact total there checks atomicity against
+thread switches, not against simultaneous execution.
 """
 
 from __future__ import annotations

@@ -5,6 +5,14 @@ Invariants are checked inside every critical section with AtomicInt counters
 of the threads inside, so a single overlap of a writer with anyone fails the
 test.  Policy tests are built so that a lock without the policy would fail
 them (not merely be slower): see each docstring.
+
+Parallelism of the stress tests here: real only on the free-threaded build
+(3.13t; C-API backend, the only one built there), where the threads run
+Python code and pyatomics calls at the same time.  On a GIL build (3.11,
+either backend) the threads interleave: only blocking calls overlap, since
+both bindings release the GIL while they wait (tests/test_gil_release.py
+proves it, cffi included); an exact total there checks atomicity against
+thread switches, not against simultaneous execution.
 """
 
 from __future__ import annotations

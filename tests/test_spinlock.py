@@ -6,6 +6,14 @@ test_lock_conformance.py; this file checks what those cannot: exact counts
 under real contention (on the free-threaded build the threads truly run in
 parallel), the three phases of the acquire path (spin, yield, sleep), the
 state after timeouts, and fork.
+
+Parallelism of the stress tests here: real only on the free-threaded build
+(3.13t; C-API backend, the only one built there), where the threads run
+Python code and pyatomics calls at the same time.  On a GIL build (3.11,
+either backend) the threads interleave: only blocking calls overlap, since
+both bindings release the GIL while they wait (tests/test_gil_release.py
+proves it, cffi included); an exact total there checks atomicity against
+thread switches, not against simultaneous execution.
 """
 
 from __future__ import annotations

@@ -18,7 +18,6 @@ thread switches, not against simultaneous execution.
 from __future__ import annotations
 
 import gc
-import math
 import re
 import threading
 import time
@@ -115,13 +114,6 @@ def test_views_identity_and_weakrefs():
     del rw
     gc.collect()  # the lock and its views form a cycle
     assert [r() for r in refs] == [None, None, None]
-
-
-def test_constructor_takes_no_arguments():
-    with pytest.raises(TypeError):
-        RWLock(1)
-    with pytest.raises(TypeError):
-        RWLock(fair=True)
 
 
 # ---------------------------------------------------------------------------
@@ -250,38 +242,7 @@ def test_downgrade_without_write_lock_is_refused():
     assert_free(rw)
 
 
-@pytest.mark.parametrize(
-    "args, kwargs, exc",
-    [
-        ((False, 1), {}, ValueError),
-        ((), {"timeout": -5}, ValueError),
-        ((), {"timeout": math.nan}, ValueError),
-        ((), {"timeout": 1e100}, OverflowError),
-        ((), {"timeout": threading.TIMEOUT_MAX + 1}, OverflowError),
-        ((), {"timeout": "soon"}, TypeError),
-        ((), {"blocking": True, "other": 1}, TypeError),
-    ],
-)
-def test_bad_acquire_arguments(args, kwargs, exc):
-    rw = RWLock()
-    for acquire in (rw.acquire_read, rw.acquire_write, rw.reader.acquire, rw.writer.acquire):
-        with pytest.raises(exc):
-            acquire(*args, **kwargs)
-        assert (rw.readers, rw.write_locked) == (0, False)
-    assert_free(rw)
-
-
-@pytest.mark.parametrize(
-    "timeout, exc",
-    [(-1, ValueError), (math.nan, ValueError), (1e100, OverflowError), ("1", TypeError), ([], TypeError)],
-)
-def test_bad_guard_timeouts(timeout, exc):
-    rw = RWLock()
-    with pytest.raises(exc):
-        rw.read(timeout)
-    with pytest.raises(exc):
-        rw.write(timeout=timeout)
-    assert_free(rw)
+# Bad arguments of the constructor, the acquires and the guards: test_bad_input.py.
 
 
 def test_per_thread_read_table_limit():

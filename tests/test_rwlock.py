@@ -725,9 +725,13 @@ def test_timeouts_under_contention_leave_lock_consistent():
     forced = {"read": 0, "write": 0}  # holds of thread 0 during which the other kind timed out
 
     def hold_until(counter):
+        """Hold until counter moves: until a waiter of the other kind gives up
+        (bounded: the workers may all be done, or a broken lock never time out)."""
         seen = counter.load()
-        while done.load() < n_workers and not counter.wait(seen, timeout=0.01):
-            pass
+        deadline = time.monotonic() + 2
+        while done.load() < n_workers and time.monotonic() < deadline:
+            if counter.wait(seen, timeout=0.01):
+                break
         return counter.load() != seen
 
     def holder():

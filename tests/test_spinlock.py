@@ -160,9 +160,12 @@ def test_timed_acquires_under_contention_keep_lock_consistent():
             seen = timeouts.load()
             with lock:
                 v = shared["value"]
-                # Until a waiter gives up (bounded: the workers may all be done).
-                while done.load() < n_workers and not timeouts.wait(seen, timeout=0.01):
-                    pass
+                # Until a waiter gives up (bounded: the workers may all be
+                # done, or a broken lock may never time out).
+                deadline = time.monotonic() + 2
+                while done.load() < n_workers and time.monotonic() < deadline:
+                    if timeouts.wait(seen, timeout=0.01):
+                        break
                 if timeouts.load() != seen:
                     held_through_timeout.inc()
                 shared["value"] = v + 1

@@ -369,9 +369,12 @@ def test_rwlock_misuse_raises_runtime_error_and_changes_nothing():
         return (rw.readers, rw.write_locked, rw.reader._is_owned(), rw.writer._is_owned())
 
     free = state()
-    for call in (rw.release_read, rw.release_write, rw.downgrade, rw.reader.release, rw.writer.release,
-                 lambda: rw.reader.__exit__(None, None, None), lambda: rw.writer.__exit__(None, None, None)):
-        with pytest.raises(RuntimeError):
+    for call, words in ((rw.release_read, "does not hold"), (rw.release_write, "does not hold"),
+                        (rw.downgrade, "does not hold"), (rw.reader.release, "does not hold"),
+                        (rw.writer.release, "does not hold"),
+                        (lambda: rw.reader.__exit__(None, None, None), "read lock"),
+                        (lambda: rw.writer.__exit__(None, None, None), "write lock")):
+        with pytest.raises(RuntimeError, match=words):
             call()
         assert state() == free
     # holding the read lock: no upgrade, no write release, no downgrade
@@ -379,10 +382,13 @@ def test_rwlock_misuse_raises_runtime_error_and_changes_nothing():
     held = state()
     for call in (rw.acquire_write, lambda: rw.acquire_write(blocking=False), lambda: rw.acquire_write(timeout=0.01),
                  rw.writer.acquire, rw.release_write, rw.downgrade, lambda: rw.write(timeout=1).__enter__()):
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError, match="write lock"):
             call()
         assert state() == held
     rw.release_read()
+    assert state() == free
+    with pytest.raises(RuntimeError):
+        rw.release_read()  # one release too many
     assert state() == free
     # holding the write lock: no second write, no read, no read release
     rw.acquire_write()
@@ -390,32 +396,44 @@ def test_rwlock_misuse_raises_runtime_error_and_changes_nothing():
     for call in (rw.acquire_write, lambda: rw.acquire_write(blocking=False), rw.acquire_read,
                  lambda: rw.acquire_read(timeout=0.01), rw.reader.acquire, rw.release_read,
                  lambda: rw.read(timeout=1).__enter__()):
-        with pytest.raises(RuntimeError):
+        with pytest.raises(RuntimeError, match="lock"):
             call()
         assert state() == held
     rw.release_write()
     assert state() == free
+    with pytest.raises(RuntimeError):
+        rw.release_write()  # one release too many
+    assert state() == free
 
 
 def test_rwlock_release_from_another_thread_raises():
+    """Unlike threading.Lock, each side is owned: another thread cannot
+    release it (nor downgrade it), and its failed attempts change nothing."""
     rw = RWLock()
-    rw.acquire_write()
     errors = []
 
-    def other():
-        for call in (rw.release_write, rw.release_read, rw.downgrade):
+    def other(calls):
+        for call in calls:
             try:
                 call()
             except RuntimeError as exc:
                 errors.append(exc)
 
-    t = threading.Thread(target=other)
+    rw.acquire_write()
+    t = threading.Thread(target=other, args=((rw.release_write, rw.release_read, rw.downgrade),))
     t.start()
     t.join(10)
     assert len(errors) == 3
-    assert rw.write_locked
+    assert rw.write_locked and rw.writer._is_owned()
     rw.release_write()
-    assert not rw.write_locked
+    rw.acquire_read()
+    t = threading.Thread(target=other, args=((rw.release_read, rw.release_write),))
+    t.start()
+    t.join(10)
+    assert len(errors) == 5
+    assert rw.readers == 1 and rw.reader._is_owned()
+    rw.release_read()
+    assert rw.readers == 0 and not rw.write_locked
 
 
 # ---------------------------------------------------------------------------

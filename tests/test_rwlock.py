@@ -121,53 +121,8 @@ def test_views_identity_and_weakrefs():
 # ---------------------------------------------------------------------------
 
 
-def test_release_what_is_not_held():
-    rw = RWLock()
-    for release in (rw.release_read, rw.release_write, rw.reader.release, rw.writer.release):
-        with pytest.raises(RuntimeError, match="does not hold"):
-            release()
-        assert (rw.readers, rw.write_locked) == (0, False)
-    # Holding the other side does not make it releasable.
-    rw.acquire_read()
-    with pytest.raises(RuntimeError, match="write lock"):
-        rw.release_write()
-    assert (rw.readers, rw.write_locked) == (1, False)
-    rw.release_read()
-    with pytest.raises(RuntimeError):
-        rw.release_read()  # one release too many
-    assert (rw.readers, rw.write_locked) == (0, False)
-    rw.acquire_write()
-    with pytest.raises(RuntimeError, match="read lock"):
-        rw.release_read()
-    assert (rw.readers, rw.write_locked) == (0, True)
-    rw.release_write()
-    with pytest.raises(RuntimeError):
-        rw.release_write()
-    assert_free(rw)
-
-
-def test_release_by_another_thread_is_refused():
-    """Unlike threading.Lock, each side is owned: another thread cannot
-    release it, and its failed attempt changes nothing."""
-    rw = RWLock()
-    errors = []
-
-    def other(release):
-        try:
-            release()
-        except RuntimeError as exc:
-            errors.append(str(exc))
-
-    rw.acquire_write()
-    join(start(other, rw.release_write))
-    assert rw.write_locked is True and rw.writer._is_owned() is True
-    rw.release_write()
-    rw.acquire_read()
-    join(start(other, rw.release_read))
-    assert rw.readers == 1
-    rw.release_read()
-    assert len(errors) == 2
-    assert_free(rw)
+# Releasing what this thread does not hold, and releases from another
+# thread: test_bad_input.py (with the calls on locks not held).
 
 
 @pytest.mark.parametrize("kwargs", [{}, {"blocking": False}, {"timeout": 2}, {"timeout": 0}])

@@ -276,12 +276,15 @@ def test_spinlock_acquire_rejects_bad_arguments_while_held():
 # Where threading.Lock.acquire raises another exception type than we do:
 # -inf is OverflowError there (it is converted before the sign is looked at),
 # ValueError here, as for every other negative timeout but -1; PyPy's own
-# Lock says OverflowError for a NaN timeout too, we keep CPython's ValueError.
+# Lock says OverflowError for a NaN timeout too (we keep CPython's
+# ValueError), and TypeError for an object with __index__.
 def _stdlib_differs(kwargs):
     t = kwargs.get("timeout")
     if isinstance(t, float) and t == -math.inf:
         return True
-    return sys.implementation.name == "pypy" and isinstance(t, float) and math.isnan(t)
+    if sys.implementation.name == "pypy":  # and PyPy's takes no __index__ for a timeout
+        return isinstance(t, (IndexRaises, IndexReturnsFloat)) or (isinstance(t, float) and math.isnan(t))
+    return False
 
 
 def test_bad_acquire_arguments_match_threading_lock():

@@ -173,21 +173,22 @@ def _freed_by(freed: list, thread: threading.Thread | None) -> None:
         assert freed == [thread.ident], "freed by another thread than the waiter's"
 
 
-def _kept_alive_then_freed(obj, block, unblock, expect, cyclic=False):
-    """Pass obj as the only reference (a call's result).  A thread calls
-    block(obj), holding the only other reference; once it sleeps in the
-    call, this thread drops its own: obj must survive (its finalizer has not
-    run, a collection does not free it), unblock(obj) wakes the waiter, and
-    obj is freed as the call returns, by the waiter's last reference
-    (an RWLock, in a cycle with its views, by the collector after that)."""
-    freed = _finalizer(obj)
-    ref = weakref.ref(obj)
-    box = [obj]
+def _kept_alive_then_freed(make, block, unblock, expect, cyclic=False):
+    """A thread calls block(obj) on obj = make(), holding the only other
+    reference; once it sleeps in the call, this thread drops its own: obj
+    must survive (its finalizer has not run, a collection does not free it),
+    unblock(obj) wakes the waiter, and obj is freed as the call returns, by
+    the waiter's last reference (an RWLock, in a cycle with its views, by
+    the collector after that).  obj is made here and only ever lives in
+    `box` or behind the weak reference on this side: passed as an argument,
+    it would stay on the caller's value stack on PyPy."""
+    box = [make()]
+    freed = _finalizer(box[0])
+    ref = weakref.ref(box[0])
     got: list = []
     t = _start(lambda: got.append(block(box.pop())))
-    wait_blocked(t.native_id, obj)
+    wait_blocked(t.native_id, ref())
     assert box == []
-    del obj
     gc.collect()  # an RWLock <-> views cycle must not be freed now either
     obj = ref()
     assert obj is not None and not freed, "freed while a thread waited on it"
@@ -205,19 +206,19 @@ def _kept_alive_then_freed(obj, block, unblock, expect, cyclic=False):
         _freed_by(freed, None)
 
 
-def _sole_owner_times_out_then_freed(obj, block, timeout, cyclic=False):
-    """Pass obj as the only reference (a call's result).  Once the waiter
-    sleeps in block(obj, timeout), this thread drops its reference: the
-    waiter's call is then the sole owner, nothing unblocks it, the call
-    times out, returns False, and frees obj as it returns (the finalizer
-    says when, and on which thread: the waiter's)."""
-    freed = _finalizer(obj)
-    box = [obj]
+def _sole_owner_times_out_then_freed(make, block, timeout, cyclic=False):
+    """Once the waiter sleeps in block(obj, timeout) on obj = make(), this
+    side has no reference left (obj lives only in `box` here, see
+    _kept_alive_then_freed): the waiter's call is the sole owner, nothing
+    unblocks it, the call times out, returns False, and frees obj as it
+    returns (the finalizer says when, and on which thread: the waiter's)."""
+    box = [make()]
+    freed = _finalizer(box[0])
+    ref = weakref.ref(box[0])
     got: list = []
     t = _start(lambda: got.append(block(box.pop(), timeout)))
-    wait_blocked(t.native_id, obj)
-    assert box == []
-    del obj  # the waiter's call is now the sole owner...
+    wait_blocked(t.native_id, ref())
+    assert box == []  # the waiter's call is now the sole owner...
     assert not freed and t.is_alive()  # ...and keeps it alive
     t.join(timeout + 10)
     assert not t.is_alive()
@@ -244,11 +245,11 @@ def _write_held_rwlock() -> RWLock:
 def test_spinlock_freed_by_others_while_waited_on_is_kept_alive():
     # The waiter gets the lock on release and drops it still locked: nobody
     # needs to release a lock about to be freed.
-    _kept_alive_then_freed(_held_spinlock(), lambda lk: lk.acquire(timeout=30), SpinLock.release, True)
+    _kept_alive_then_freed(_held_spinlock, lambda lk: lk.acquire(timeout=30), SpinLock.release, True)
 
 
 def test_atomicint_freed_by_others_while_waited_on_is_kept_alive():
-    _kept_alive_then_freed(WeakAtomicInt(0), lambda a: a.wait(0, timeout=30), lambda a: a.store(1), True)
+    _kept_alive_then_freed(lambda: WeakAtomicInt(0), lambda a: a.wait(0, timeout=30), lambda a: a.store(1), True)
 
 
 @pytest.mark.parametrize("side", ["reader", "writer"])
@@ -259,16 +260,16 @@ def test_rwlock_freed_by_others_while_waited_on_is_kept_alive(side):
             return side
 
     # The main thread holds the write lock; its release lets the waiter in.
-    _kept_alive_then_freed(_write_held_rwlock(), waiter, RWLock.release_write, side, cyclic=True)
+    _kept_alive_then_freed(_write_held_rwlock, waiter, RWLock.release_write, side, cyclic=True)
 
 
 def test_spinlock_waited_on_by_sole_owner_times_out_then_is_freed():
     # SpinLock has no owner: held, and nobody will release it.
-    _sole_owner_times_out_then_freed(_held_spinlock(), lambda lk, t: lk.acquire(timeout=t), 1.0)
+    _sole_owner_times_out_then_freed(_held_spinlock, lambda lk, t: lk.acquire(timeout=t), 1.0)
 
 
 def test_atomicint_waited_on_by_sole_owner_times_out_then_is_freed():
-    _sole_owner_times_out_then_freed(WeakAtomicInt(0), lambda a, t: a.wait(0, timeout=t), 1.0)
+    _sole_owner_times_out_then_freed(lambda: WeakAtomicInt(0), lambda a, t: a.wait(0, timeout=t), 1.0)
 
 
 def _rwlock_write_held_by_ended_thread() -> RWLock:
@@ -284,7 +285,7 @@ def test_rwlock_waited_on_by_sole_owner_times_out_then_is_freed():
     """The write lock is held by a thread that has ended: only the waiting
     reader owns the lock."""
     _sole_owner_times_out_then_freed(
-        _rwlock_write_held_by_ended_thread(), lambda rw, t: rw.acquire_read(timeout=t), 1.0, cyclic=True
+        _rwlock_write_held_by_ended_thread, lambda rw, t: rw.acquire_read(timeout=t), 1.0, cyclic=True
     )
 
 

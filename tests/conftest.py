@@ -215,3 +215,16 @@ def join(*threads, timeout: float = 20.0) -> None:
     for t in threads:
         t.join(timeout)
         assert not t.is_alive(), "thread still blocked (deadlock or lost wakeup?)"
+
+
+# The report header also says whether this run's stress tests run in parallel
+# (tests/test_gil_release.py explains what a GIL build still overlaps).
+_report_header_base = pytest_report_header
+
+
+def pytest_report_header(config):  # noqa: F811 - extends the one above
+    parallel = (
+        "yes (no GIL)" if not gil_enabled()
+        else "no: GIL build, threads interleave; only blocking calls overlap (GIL released while they wait)"
+    )
+    return [_report_header_base(config), f"stress tests truly parallel: {parallel}"]

@@ -256,12 +256,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="{info,demo,bench}")
     sub.required = True
     p = sub.add_parser("info", help="version, backend, interpreter, GIL state, atomic instructions")
-    p.set_defaults(func=cmd_info)
+    p.set_defaults(func=cmd_info, sub_parser=p)
     p = sub.add_parser("demo", help="the race-condition tour (a few seconds)")
     p.add_argument("--threads", type=demo_threads, default=4,
                    help=f"threads racing on a counter (default 4, at most {MAX_DEMO_THREADS})")
     p.add_argument("--iterations", type=positive_int, default=200_000, help="increments per thread (default 200000)")
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_demo, sub_parser=p)
     from pyatomics import bench
 
     p = sub.add_parser("bench", help="benchmark tables: pyatomics against the stdlib and the peers installed",
@@ -276,7 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if rest:  # reported by the subcommand's parser, with its own usage line
+        (getattr(args, "bench_parser", None) or getattr(args, "sub_parser", None) or parser).error(
+            f"unrecognized arguments: {' '.join(rest)}")
     try:
         if args.command == "bench":
             return args.func(args, args.bench_parser)  # errors show the bench usage line

@@ -114,7 +114,8 @@ def demo_lost_updates(n_threads: int, iterations: int) -> None:
 
     expected = n_threads * iterations
     lost = expected - shared.x
-    print(f"{n_threads} thread{'' if n_threads == 1 else 's'} x {iterations:,} increments, expected {expected:,}")
+    print(f"{n_threads} thread{'' if n_threads == 1 else 's'} x {iterations:,} increments, "
+          f"expected {expected:,}")
     print(f"  plain int  x += 1   : {shared.x:>12,}   lost {lost:,} updates ({100 * lost / expected:.1f}%)")
     print(f"  AtomicInt  inc()    : {counter.load():>12,}   lost {expected - counter.load():,}")
     if n_threads == 1:
@@ -265,8 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     from pyatomics import bench
 
     p = sub.add_parser("bench", help="benchmark tables: pyatomics against the stdlib and the peers installed",
-                       description=bench.__doc__.split("\n\n")[0] + " Ratios come from interleaved rounds in "
-                       "one process; one whose range contains 1.00x is reported as a tie.",
+                       description="The benchmarks, shipped with the package: pyatomics against the stdlib "
+                       "and the peers installed. Ratios come from interleaved rounds in one process; "
+                       "one whose range contains 1.00x is reported as a tie.",
                        epilog="peers: pip install 'pyatomics[bench]' (cereggii, ft_utils, atomics, "
                        "readerwriterlock where they build, and matplotlib)")
     bench.add_arguments(p)

@@ -119,12 +119,10 @@ def test_bench_plot_without_matplotlib(tmp_path):
 
 @pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pty")
 def test_bench_progress_bar_on_a_terminal(tmp_path):
-    import pty  # noqa: F401 (POSIX only)
-
     master, slave = os.openpty()
     try:
-        proc = subprocess.run([sys.executable, "-m", "pyatomics", "bench", "--quick", "--cases", "mutex/lock"],
-                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=slave, timeout=120)
+        proc = subprocess.run([sys.executable, "-m", "pyatomics", "bench", "--quick", "--cases",
+                               "mutex/lock"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=slave, timeout=120)
         os.close(slave)
         slave = -1
         chunks = []
@@ -207,10 +205,12 @@ def test_demo_thread_the_system_refuses_fails_cleanly(tmp_path):
         assert all(not t.is_alive() for t in started), "threads left running"
         print("rc", rc)
     """)
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("rc 1")
-    assert "error: could start only 3 of 8 threads (can't start new thread); try a smaller --threads" in out.stderr
+    assert ("error: could start only 3 of 8 threads (can't start new thread); try a smaller --threads"
+            in out.stderr)
     assert "Traceback" not in out.stderr and "BrokenBarrierError" not in out.stderr
 
 

@@ -58,4 +58,5 @@ def run(args, error) -> int:
 def main(argv=None) -> int:
     from . import _harness
 
-    return _harness.main(BUILDERS, argv, description=__doc__.split("\n\n")[0], prog="python -m pyatomics bench")
+    return _harness.main(BUILDERS, argv, description=__doc__.split("\n\n")[0],
+                         prog="python -m pyatomics bench")

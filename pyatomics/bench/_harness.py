@@ -206,7 +206,8 @@ class Peers:
 
     def install_hint(self) -> str | None:
         """How to install the missing peers (None when none is missing, or none can be here)."""
-        missing = sorted({p.name for p in self.peers.values() if not p.ok and not p.missing.startswith("needs")})
+        missing = sorted({p.name for p in self.peers.values()
+                          if not p.ok and not (p.missing or "").startswith("needs")})
         if not missing:
             return None
         return (
@@ -908,14 +909,16 @@ def add_arguments(ap, builders: Sequence[str]) -> None:
                     help="interleaved rounds (default 7; --quick 3)")
     ap.add_argument("--threads", default=None, metavar="1,2,4",
                     help="thread counts of the throughput and scaling tables (default: 1, 2, the usable "
-                    "cores and twice that, capped at 16; here {})".format(",".join(map(str, default_threads()))))
+                    "cores and twice that, capped at 16; here {})".format(
+                        ",".join(map(str, default_threads()))))
     ap.add_argument("--only", default=None, metavar="SUITES",
                     help="comma-separated subset of: {}".format(",".join(builders)))
     ap.add_argument("--cases", default=None, metavar="PATTERNS",
                     help="only the cases whose suite/key matches one of these comma-separated patterns, "
                     "e.g. 'atomicint.single/*' or 'inc' (a substring)")
     ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
-                    help="single-thread clock: wall (default) or cpu (thread CPU time, steadier on a busy machine)")
+                    help="single-thread clock: wall (default) or cpu (thread CPU time, steadier on a busy "
+                    "machine)")
     ap.add_argument("--json", metavar="FILE", default=None,
                     help="also write the machine, interpreter, GIL state, backend, date, every raw sample "
                     "and every ratio as JSON (input of --compare and --plot)")
@@ -937,7 +940,7 @@ def run_from_args(args, builders: dict[str, Callable[[Settings], list[Suite]]], 
         return compare.main(args.compare[0], args.compare[1])
     if args.plot:
         try:
-            import matplotlib  # noqa: F401
+            import matplotlib  # noqa: F401  (only whether it is there)
         except ImportError:
             error("--plot needs matplotlib: pip install matplotlib (or pip install 'pyatomics[bench]')")
     if args.repeats is not None and args.repeats < 1:
@@ -946,7 +949,10 @@ def run_from_args(args, builders: dict[str, Callable[[Settings], list[Suite]]], 
         threads = parse_threads(args.threads) if args.threads else None
     except ValueError as exc:
         error(str(exc))
-    settings = Settings.quick(threads or (1, 2)) if args.quick else Settings(threads=threads or default_threads())
+    if args.quick:
+        settings = Settings.quick(threads or (1, 2))
+    else:
+        settings = Settings(threads=threads or default_threads())
     if args.repeats:
         settings.repeats = args.repeats
     settings.clock = args.clock

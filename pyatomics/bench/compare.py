@@ -30,7 +30,8 @@ def _describe(env: dict[str, Any]) -> str:
     gil = "GIL enabled" if env.get("gil_enabled_now") else "GIL disabled"
     return "{} {}{} ({}), backend {}, {}".format(
         env.get("implementation", "?"), env.get("version", "?"),
-        "t" if env.get("free_threaded_build") else "", gil, env.get("pyatomics_backend"), env.get("date", "?"))
+        "t" if env.get("free_threaded_build") else "", gil, env.get("pyatomics_backend"),
+        env.get("date", "?"))
 
 
 def compare(a: dict[str, Any], b: dict[str, Any]) -> list[str]:

@@ -245,7 +245,7 @@ def _work(r, w, box) -> Callable[[int], None]:
                 box[0] += 1
             for _ in reads:
                 with r:
-                    v = box[0]  # noqa: F841
+                    v = box[0]  # noqa: F841 (the read is the work)
 
     return work
 
@@ -257,20 +257,21 @@ def _work_guard(rw, box) -> Callable[[int], None]:
                 box[0] += 1
             for _ in reads:
                 with rw.read():
-                    v = box[0]  # noqa: F841
+                    v = box[0]  # noqa: F841 (the read is the work)
 
     return work
 
 
 def _work_pair(racq, rrel, wacq, wrel, box) -> Callable[[int], None]:
-    def work(n: int, racq=racq, rrel=rrel, wacq=wacq, wrel=wrel, box=box, reads=range(READS_PER_WRITE)) -> None:
+    def work(n: int, racq=racq, rrel=rrel, wacq=wacq, wrel=wrel, box=box,
+             reads=range(READS_PER_WRITE)) -> None:
         for _ in range(n):
             wacq()
             box[0] += 1
             wrel()
             for _ in reads:
                 racq()
-                v = box[0]  # noqa: F841
+                v = box[0]  # noqa: F841 (the read is the work)
                 rrel()
 
     return work
@@ -357,7 +358,8 @@ def _variants() -> list[tuple]:
                 "rw.lock_read(); rw.unlock_read() (and _write)",
                 "ft_pair",
                 lambda: (_fts.RWLock(), [0]),
-                lambda s: _work_pair(s[0].lock_read, s[0].unlock_read, s[0].lock_write, s[0].unlock_write, s[1]),
+                lambda s: _work_pair(s[0].lock_read, s[0].unlock_read, s[0].lock_write, s[0].unlock_write,
+                                     s[1]),
             )
         )
     return v

@@ -23,8 +23,8 @@ def _ratio_rows(data: dict[str, Any]) -> list[tuple[str, float, float, float, bo
                 continue
             cols = case.get("ratios", {})
             header = next((k for k in cols if "peer" in k and cols[k].get("value")), None)
-            header = header or next((k for k in cols if cols[k].get("value") and cols[k].get("verdict") != "same row"),
-                                    None)
+            header = header or next(
+                (k for k in cols if cols[k].get("value") and cols[k].get("verdict") != "same row"), None)
             if header is None:
                 continue
             r = cols[header]
@@ -67,7 +67,8 @@ def plot(data: dict[str, Any], png_path: str) -> None:
         metric = suite["metric"]
         for case in suite["cases"]:
             if case.get(metric) is not None:
-                series.setdefault(f"{case['impl']}: {case['code']}", []).append((case["threads"], case[metric]))
+                label = f"{case['impl']}: {case['code']}"
+                series.setdefault(label, []).append((case["threads"], case[metric]))
         for label, points in sorted(series.items()):
             points.sort()
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
@@ -78,7 +79,8 @@ def plot(data: dict[str, Any], png_path: str) -> None:
     env = data.get("environment", {})
     fig.suptitle("{} {}{} (GIL {}), backend {}, {}".format(
         env.get("implementation"), env.get("version"), "t" if env.get("free_threaded_build") else "",
-        "enabled" if env.get("gil_enabled_now") else "disabled", env.get("pyatomics_backend"), env.get("date")),
+        "enabled" if env.get("gil_enabled_now") else "disabled", env.get("pyatomics_backend"),
+        env.get("date")),
         fontsize=8)
     fig.tight_layout()
     fig.savefig(png_path, dpi=120)

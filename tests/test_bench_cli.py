@@ -46,7 +46,7 @@ def test_bench_runs_from_the_installed_package(quick_run):
     # The harness came from the installed package, not a checkout's benchmarks/.
     installed = pathlib.Path(data["environment"]["pyatomics_file"]).parent
     assert (installed / "bench" / "_harness.py").is_file()
-    assert "### AtomicInt, single thread" in out.stdout and "| inc | pyatomics | `a.inc()` |" in out.stdout
+    assert "### AtomicInt, single thread" in out.stdout and "| inc | pyatomics | `f = a.inc; f()` |" in out.stdout
     assert "100%" in out.stderr  # progress (not a tty here: one line per 10%)
 
 
@@ -91,7 +91,7 @@ def test_bench_compare_two_runs(quick_run, tmp_path):
     (tmp_path / "b.json").write_text(json.dumps(slower))
     out = cli("bench", "--compare", str(where / "run.json"), str(tmp_path / "b.json"), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "| inc/pyatomics | `a.inc()` |" in out.stdout
+    assert "| inc/pyatomics | `f = a.inc; f()` |" in out.stdout
     assert "+200.0% | worse |" in out.stdout  # ns/op three times as long
     assert "-66.7% | worse |" in out.stdout  # Mops/s a third
     assert "better" not in out.stdout
@@ -247,3 +247,14 @@ def test_ratio_is_per_round_and_drops_the_extremes_from_five_rounds():
     assert h.fmt_ratio(r) == "0.95x [0.90-0.97] faster"
     same = _case("s", [1, 2, 3])
     assert h.fmt_ratio(h.make_ratio(same, same, h.TIME)) == "(reference)"
+
+
+def test_readme_tables_come_from_the_committed_runs():
+    # Every figure in README.md's benchmark tables is generated from one
+    # committed run in benchmarks/results/ (ties as ties, losses included).
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "readme_tables.py"), "--check"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    readme = (REPO / "README.md").read_text()
+    for name in ("cpython3.13t", "cpython3.11"):
+        assert f"<!-- bench:{name} -->" in readme and (REPO / "benchmarks" / "results" / f"{name}.json").is_file()

@@ -54,10 +54,10 @@ MAKERS: dict[str, Callable[[], Any] | None] = {
 # In the setup, ``a`` is the atomic and ``f`` the bound method.
 OPS: dict[str, list[tuple]] = {
     "inc": [
-        ("pyatomics", "a.inc()", "f = a.inc", "f()"),
-        ("cereggii", "a.increment_and_get()", "f = a.increment_and_get", "f()"),
-        ("ft_utils", "a.incr()", "f = a.incr", "f()"),
-        ("atomics", "a.inc()", "f = a.inc", "f()"),
+        ("pyatomics", "f = a.inc; f()", "f = a.inc", "f()"),
+        ("cereggii", "f = a.increment_and_get; f()", "f = a.increment_and_get", "f()"),
+        ("ft_utils", "f = a.incr; f()", "f = a.incr", "f()"),
+        ("atomics", "f = a.inc; f()", "f = a.inc", "f()"),
     ],
     "inc, a.m() form": [
         ("pyatomics", "a.inc()", "", "a.inc()"),

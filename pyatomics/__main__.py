@@ -270,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "and the peers installed. Ratios come from interleaved rounds in one process; "
                        "one whose range contains 1.00x is reported as a tie.",
                        epilog="peers: pip install 'pyatomics[bench]' (cereggii, ft_utils, atomics, "
-                       "readerwriterlock where they build, and matplotlib)")
+                       "readerwriterlock where they build); --plot: pip install 'pyatomics[plot]'")
     bench.add_arguments(p)
     p.set_defaults(func=cmd_bench, bench_parser=p)
     return parser

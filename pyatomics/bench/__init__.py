@@ -4,7 +4,7 @@
     python -m pyatomics bench --quick            # smoke test, seconds
     python -m pyatomics bench --json out.json --plot out.png
     python -m pyatomics bench --compare before.json after.json
-    pip install 'pyatomics[bench]'               # the peers (and matplotlib for --plot)
+    pip install 'pyatomics[bench,plot]'          # the peers, where they build; matplotlib for --plot
 
 Suites (``--only``): ``atomicint`` (AtomicInt ns/op against itertools.count,
 a lock-protected int and the peers cereggii, ft_utils, atomics; contended

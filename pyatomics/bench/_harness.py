@@ -212,7 +212,7 @@ class Peers:
             return None
         return (
             "Missing peers are not measured. Install them with `pip install 'pyatomics[bench]'` "
-            "(the peers that have a build for this interpreter, and matplotlib for --plot) or one by one: "
+            "(the peers that have a build for this interpreter) or one by one: "
             + ", ".join(f"`pip install {m}`" for m in missing)
             + " (cereggii has no wheel for free-threaded 3.13: `pip install cmake` first)."
         )
@@ -942,7 +942,7 @@ def run_from_args(args, builders: dict[str, Callable[[Settings], list[Suite]]], 
         try:
             import matplotlib  # noqa: F401  (only whether it is there)
         except ImportError:
-            error("--plot needs matplotlib: pip install matplotlib (or pip install 'pyatomics[bench]')")
+            error("--plot needs matplotlib: pip install matplotlib (or pip install 'pyatomics[plot]')")
     if args.repeats is not None and args.repeats < 1:
         error("--repeats must be at least 1")
     try:

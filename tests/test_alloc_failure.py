@@ -45,19 +45,11 @@ import alloc_failure_cases as cases  # noqa: E402  (tests/ is on sys.path: conft
 CHILD = cases.__file__
 CHILD_TIMEOUT = 120  # the child dumps its stacks and exits after 100 s
 
-ACQUIRE_ALL_LEAK = (
-    "pyatomics.sync._AcquireAll.__enter__ acquires a lock, then `acquired.append(lock)`: when that "
-    "append's allocation fails, the MemoryError goes to `except BaseException: _release_reversed(acquired)`, "
-    "which does not have the lock just taken, so it stays held (the write side of an RWLock on the C-API "
-    "backend, the SpinLock on cffi: their ids decide the order).  Reproducer: for n in range(60): "
-    "s, rw = SpinLock(), RWLock(); _testcapi.set_nomemory(n, n + 1); "
-    "try: (with sync.acquire_all(s, rw.writer): pass) except MemoryError: ...; "
-    "finally: _testcapi.remove_mem_hooks(); then s.locked() or rw.write_locked is True (n = 40 on 3.11)"
-)
-KNOWN = {
-    "with sync.acquire_all()": ACQUIRE_ALL_LEAK,
-    "with sync.acquire_all(timeout=0.5)": ACQUIRE_ALL_LEAK,
-}
+# Cases known to fail, by name, with the reason (each an xfail(strict=True), so a
+# fix must remove its entry).  Found and fixed here: sync.acquire_all took a lock
+# and then appended it to its list of locks taken; a MemoryError from that append
+# left the lock held (n = 40 on 3.11).  It now counts instead of appending.
+KNOWN: dict[str, str] = {}
 
 
 def _run_children(names: list[str]) -> dict:

@@ -20,9 +20,11 @@
 #   bash scripts/sanitize.sh c-helgrind  the same program, built normally, under
 #                                        valgrind --tool=helgrind, with the suppressions
 #                                        in scripts/valgrind-suppressions.supp.
-#   bash scripts/sanitize.sh model       spin, exhaustively, on csrc/model/rwlock.pml in
-#                                        several configurations (PYATOMICS_SLOW=1: also
-#                                        the bigger ones, minutes each).
+#   bash scripts/sanitize.sh model       spin, exhaustively, on csrc/model/*.pml (RWLock,
+#                                        SpinLock, AtomicInt.wait): safety and liveness
+#                                        configurations, canaries that must be caught;
+#                                        writes csrc/model/RESULTS.md (PYATOMICS_SLOW=1:
+#                                        also the bigger ones, minutes each).
 #   bash scripts/sanitize.sh tsan        SLOW: a free-threaded CPython built with
 #                                        --with-thread-sanitizer (scripts/get-free-
 #                                        threaded-python.sh --tsan, cached; the first

@@ -279,6 +279,7 @@ MODEL_CANARIES=(
     "canary: wake_writer without the notify bump, the only writer may time out|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DDOWNGRADE=0 -DBUGGY=1|invalid end state"
     "canary: no read phase (a write release prefers writers)|-DNR=1 -DNW=1 -DITER=1 -DLOOP_W=1 -DLIVE=2 -DDOWNGRADE=1 -DBUGGY=2|acceptance cycle"
     "canary: no writer preference (on the FIX_WW variant)|-DNR=1 -DNW=1 -DITER=1 -DLOOP_R=1 -DLIVE=1 -DDOWNGRADE=0 -DFIX_WW=1 -DBUGGY=3|acceptance cycle"
+    "canary: a writer ignores the readers' count|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=0 -DDOWNGRADE=0 -DBUGGY=4|assertion violated (.*writers_in"
 )
 # Open findings: the property does NOT hold for the code as it is; the job
 # records the counterexample and fails only if it stops being found (then the
@@ -305,6 +306,8 @@ SPINLOCK_CONFIGS=(
 SPINLOCK_CANARIES=(
     "canary: release loads the word before swapping in 0|-DNT=3 -DITER=1 -DBUGGY=1|invalid end state"
     "canary: the last look after a timeout takes the lock as 1, a timeout may swallow a wake|-DNT=3 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DTO_RACE=1 -DBUGGY=2|invalid end state"
+    "canary: try_acquire stores 1 instead of a CAS|-DNT=2 -DITER=1 -DBUGGY=3|assertion violated"
+    "canary (liveness): a release that finds 2 leaves the word locked|-DNT=3 -DLOOP=1 -DLIVE=1 -DBUGGY=4|acceptance cycle"
 )
 SPINLOCK_FINDINGS=(
     "finding: a timeout that swallows a wake strands a sleeper, 3 threads, 2 rounds|-DNT=3 -DITER=2 -DTIMEOUTS=1 -DIN_TIME=1 -DTO_RACE=1|invalid end state"

@@ -42,7 +42,10 @@
  * (block_on) and calls acquire again, SLICES times, then waits untimed;
  * with MAIN, TIMEOUTS applies to thread 1.  Canaries: BUGGY 1: release loads
  * the word, then stores 0 (not one exchange); BUGGY 2: the last look after a
- * timeout takes the lock as 1 (what pa_spinlock.c's comment forbids).
+ * timeout takes the lock as 1 (what pa_spinlock.c's comment forbids);
+ * BUGGY 3: try_acquire stores 1 after its load instead of a CAS; BUGGY 4: a
+ * release that finds 2 leaves the word as it is (everybody stuck: the
+ * liveness canary).
  */
 #ifndef NT
 #define NT 3
@@ -134,7 +137,11 @@ inline try_acquire(ok) {
     ok = false;
     if
     :: state == 0 ->
+#if BUGGY == 3
+        state = 1; ok = true   /* canary: a store, not a CAS */
+#else
         atomic { if :: state == 0 -> state = 1; ok = true :: else -> skip fi }
+#endif
     :: else -> skip
     fi
 }
@@ -189,6 +196,9 @@ inline release() {
 #if BUGGY == 1
     old = state;
     state = 0;
+#elif BUGGY == 4
+    /* canary (liveness): a release that finds 2 leaves the word locked */
+    atomic { old = state; if :: old != 2 -> state = 0 :: else -> skip fi };
 #else
     atomic { old = state; state = 0 };
 #endif

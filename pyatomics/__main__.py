@@ -57,6 +57,30 @@ def banner(title: str) -> None:
     print(f"\n== {title} " + "=" * max(0, 66 - len(title)))
 
 
+class DemoError(Exception):
+    """The demo could not run as asked (e.g. the system refused a thread); exit status 1."""
+
+
+def run_threads(target, n_threads: int, barrier: threading.Barrier) -> None:
+    """Start n_threads on target and join them.  If the system refuses a thread,
+    abort the barrier (so the ones already started stop waiting for threads that
+    will never come), join those, and raise DemoError."""
+    threads = []
+    try:
+        for _ in range(n_threads):
+            t = threading.Thread(target=target)
+            t.start()
+            threads.append(t)
+    except RuntimeError as exc:  # "can't start new thread"
+        barrier.abort()
+        for t in threads:
+            t.join()
+        raise DemoError(f"could start only {len(threads)} of {n_threads} threads ({exc}); "
+                        "try a smaller --threads") from None
+    for t in threads:
+        t.join()
+
+
 def demo_lost_updates(n_threads: int, iterations: int) -> None:
     banner("1. x += 1 is not atomic")
 
@@ -68,35 +92,43 @@ def demo_lost_updates(n_threads: int, iterations: int) -> None:
     start = threading.Barrier(n_threads)
 
     def plain() -> None:
-        start.wait()
+        try:
+            start.wait()
+        except threading.BrokenBarrierError:  # a thread could not be started: nothing to race with
+            return
         for _ in range(iterations):
             shared.x += 1  # load, add, store: another thread can run in between
 
     def atomic() -> None:
-        start.wait()
+        try:
+            start.wait()
+        except threading.BrokenBarrierError:
+            return
         inc = counter.inc
         for _ in range(iterations):
             inc()  # one lock-prefixed instruction
 
     for target in (plain, atomic):
-        threads = [threading.Thread(target=target) for _ in range(n_threads)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads(target, n_threads, start)
         start.reset()
 
     expected = n_threads * iterations
     lost = expected - shared.x
-    print(f"{n_threads} threads x {iterations:,} increments, expected {expected:,}")
+    print(f"{n_threads} thread{'' if n_threads == 1 else 's'} x {iterations:,} increments, "
+          f"expected {expected:,}")
     print(f"  plain int  x += 1   : {shared.x:>12,}   lost {lost:,} updates ({100 * lost / expected:.1f}%)")
     print(f"  AtomicInt  inc()    : {counter.load():>12,}   lost {expected - counter.load():,}")
-    if gil_enabled():
+    if n_threads == 1:
+        print("  One thread cannot race with itself: nothing is lost. Run with --threads 2 or more.")
+    elif gil_enabled():
         print("  The GIL is enabled here: it hides this race (switches happen between")
         print("  bytecodes that are not inside `x += 1`), so few or no updates are lost.")
         print("  On a free-threaded build (python3.13t) the loss is large and real.")
+    elif lost:
+        print("  The GIL is disabled: threads really run at once, and the plain int lost updates.")
     else:
-        print("  The GIL is disabled: threads really run at once, and the plain int loses updates.")
+        print("  The GIL is disabled, but no update was lost this time (the threads barely overlapped);")
+        print("  the race is still there: rerun, or raise --iterations.")
 
 
 def demo_rwlock(readers: int = 4, hold: float = 0.2) -> None:
@@ -167,7 +199,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(f"pyatomics {pyatomics.__version__} on {platform.python_implementation()} {platform.python_version()}"
           f"{' free-threaded' if free_threaded_build() else ''}; GIL enabled: {gil_enabled()}; "
           f"{os.cpu_count()} CPUs")
-    demo_lost_updates(args.threads, args.iterations)
+    try:
+        demo_lost_updates(args.threads, args.iterations)
+    except DemoError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     demo_rwlock()
     try:
         from pyatomics import _demo_sync  # lock-order checking and Ctrl-C with join_all
@@ -179,89 +215,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------
-# bench
+# bench (pyatomics/bench/: the harness ships in the package)
 # ---------------------------------------------------------------------------
 
 
-def find_benchmarks() -> str | None:
-    """The benchmarks/ folder of a source checkout: $PYATOMICS_BENCHMARKS, the
-    current directory, ./benchmarks, or next to the package.  (Run it from
-    benchmarks/, not the checkout's root, where the uncompiled source package
-    would shadow the installed one.)"""
-    candidates = [os.environ.get("PYATOMICS_BENCHMARKS", ""), os.getcwd(), os.path.join(os.getcwd(), "benchmarks"),
-                  os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks")]
-    for path in candidates:
-        if path and os.path.isfile(os.path.join(path, "run_all.py")):
-            return path
-    return None
+def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from pyatomics import bench
 
-
-def plot_throughput(json_path: str, png_path: str) -> None:
-    import json
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    with open(json_path) as f:
-        data = json.load(f)
-    suites = [s for s in data["suites"] if s.get("metric") == "Mops/s"]
-    fig, axes = plt.subplots(1, len(suites), figsize=(6 * len(suites), 4.5), squeeze=False)
-    for ax, suite in zip(axes[0], suites):
-        series: dict[str, list[tuple[int, float]]] = {}
-        for case in suite["cases"]:
-            if case.get("Mops/s") is not None:
-                label = f"{case['impl']}: {case['code']}"
-                series.setdefault(label, []).append((case["threads"], case["Mops/s"]))
-        for label, points in sorted(series.items()):
-            points.sort()
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
-        ax.set_title(suite["title"], fontsize=9)
-        ax.set_xlabel("threads")
-        ax.set_ylabel("Mops/s")
-        ax.legend(fontsize=6)
-    env = data.get("environment", {})
-    fig.suptitle(" ".join(str(env.get(k, "")) for k in ("interpreter", "date")), fontsize=8)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=120)
-
-
-def cmd_bench(args: argparse.Namespace, rest: list[str]) -> int:
-    bench_dir = find_benchmarks()
-    if bench_dir is None:
-        print("error: benchmarks/ not found; run from a pyatomics source checkout or set "
-              "PYATOMICS_BENCHMARKS to its benchmarks/ folder", file=sys.stderr)
-        return 2
-    if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print("error: --plot needs matplotlib (pip install matplotlib)", file=sys.stderr)
-            return 2
-    sys.path.insert(0, bench_dir)
-    import _harness
-    import run_all
-
-    json_path = args.json
-    if args.plot and not json_path:
-        import tempfile
-
-        json_path = os.path.join(tempfile.mkdtemp(prefix="pyatomics-bench-"), "bench.json")
-    argv = list(rest) + (["--json", json_path] if json_path else [])
-    try:
-        rc = _harness.main(run_all.BUILDERS, argv, description="pyatomics benchmarks")
-    except SystemExit as exc:  # argparse errors in the harness's own options
-        return int(exc.code or 0)
-    if rc == 0 and args.plot:
-        plot_throughput(json_path, args.plot)
-        print(f"plot written to {args.plot}", file=sys.stderr)
-    return rc
+    return bench.run(args, parser.error)
 
 
 # ---------------------------------------------------------------------------
 # entry point
 # ---------------------------------------------------------------------------
+
+
+MAX_DEMO_THREADS = 1024  # far more than any machine's cores; a few MiB of stacks each
+
+
+def demo_threads(text: str) -> int:
+    value = positive_int(text)
+    if value > MAX_DEMO_THREADS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_DEMO_THREADS} threads: {value}")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -276,29 +252,40 @@ def positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m pyatomics", description=__doc__)
+    parser.add_argument("--version", action="version",
+                        version=f"pyatomics {pyatomics.__version__} (backend {pyatomics.BACKEND})")
     sub = parser.add_subparsers(dest="command", metavar="{info,demo,bench}")
     sub.required = True
     p = sub.add_parser("info", help="version, backend, interpreter, GIL state, atomic instructions")
-    p.set_defaults(func=cmd_info)
+    p.set_defaults(func=cmd_info, sub_parser=p)
     p = sub.add_parser("demo", help="the race-condition tour (a few seconds)")
-    p.add_argument("--threads", type=positive_int, default=4, help="threads racing on a counter (default 4)")
+    p.add_argument("--threads", type=demo_threads, default=4,
+                   help=f"threads racing on a counter (default 4, at most {MAX_DEMO_THREADS})")
     p.add_argument("--iterations", type=positive_int, default=200_000, help="increments per thread (default 200000)")
-    p.set_defaults(func=cmd_demo)
-    p = sub.add_parser("bench", help="the benchmark tables (from a source checkout); other options go to "
-                                     "benchmarks/run_all.py: --quick, --threads 1,2,4, --only, --repeats, --clock")
-    p.add_argument("--json", metavar="FILE", help="also write all samples and ratios as JSON")
-    p.add_argument("--plot", metavar="FILE.png", help="draw throughput against thread count (needs matplotlib)")
-    p.set_defaults(func=cmd_bench)
+    p.set_defaults(func=cmd_demo, sub_parser=p)
+    from pyatomics import bench
+
+    p = sub.add_parser("bench", help="benchmark tables: pyatomics against the stdlib and the peers installed",
+                       description="The benchmarks, shipped with the package: pyatomics against the stdlib "
+                       "and the peers installed. Ratios come from interleaved rounds in one process; "
+                       "one whose range contains 1.00x is reported as a tie.",
+                       epilog="peers: pip install 'pyatomics[bench]' (cereggii, ft_utils, atomics, "
+                       "readerwriterlock where they build); --plot: pip install 'pyatomics[plot]'")
+    bench.add_arguments(p)
+    p.set_defaults(func=cmd_bench, bench_parser=p)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, rest = parser.parse_known_args(argv)
-    if rest and args.command != "bench":
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if rest:  # reported by the subcommand's parser, with its own usage line
+        (getattr(args, "bench_parser", None) or getattr(args, "sub_parser", None) or parser).error(
+            f"unrecognized arguments: {' '.join(rest)}")
     try:
-        return args.func(args, rest) if args.command == "bench" else args.func(args)
+        if args.command == "bench":
+            return args.func(args, args.bench_parser)  # errors show the bench usage line
+        return args.func(args)
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130

@@ -60,6 +60,7 @@ import threading
 import time
 from collections import namedtuple
 from collections.abc import Iterable
+from collections.abc import Sequence as _Sequence
 from threading import (
     Barrier,
     BoundedSemaphore,
@@ -360,9 +361,11 @@ class _AcquireAll:
     def __enter__(self) -> tuple[Any, ...]:
         timeout = self._timeout
         deadline = None if timeout is None else _monotonic() + timeout
-        acquired: list[Any] = []
+        # A count, not a list of the locks taken: appending can fail (MemoryError)
+        # after a lock was taken, and the cleanup would not know of that lock.
+        order, taken = self._order, 0
         try:
-            for lock in self._order:
+            for lock in order:
                 if deadline is None:
                     lock.acquire()
                 else:
@@ -370,26 +373,30 @@ class _AcquireAll:
                     if not lock.acquire(True, remaining if remaining > 0.0 else 0.0):
                         raise TimeoutError(
                             f"acquire_all(): could not acquire {lock!r} within the {timeout} s "
-                            f"deadline (the {len(acquired)} of {len(self._order)} locks taken before it "
+                            f"deadline (the {taken} of {len(order)} locks taken before it "
                             "have been released)"
                         )
-                acquired.append(lock)
+                taken += 1
         except BaseException:
-            _release_reversed(acquired)
+            _release_reversed(order, taken)
             raise
-        return self._order
+        return order
 
     def __exit__(self, *exc_info: object) -> None:
         _release_reversed(self._order)
 
 
-def _release_reversed(locks: Iterable[Any]) -> None:
-    """Release every lock, last first; if some release raises, still release the rest,
-    then re-raise the first error."""
+def _release_reversed(locks: _Sequence[Any], count: int | None = None) -> None:
+    """Release the first ``count`` locks (all by default), last first; if some release
+    raises, still release the rest, then re-raise the first error.  Allocates nothing
+    before the releases (no list, no slice): under memory pressure a MemoryError
+    here must not leave the locks held."""
     error = None
-    for lock in reversed(list(locks)):
+    i = len(locks) if count is None else count
+    while i > 0:
+        i -= 1
         try:
-            _leave(lock)
+            _leave(locks[i])
         except BaseException as exc:  # noqa: BLE001 - re-raised below
             if error is None:
                 error = exc

@@ -3,11 +3,15 @@
 #
 #   bash scripts/test.sh
 #
-# For each interpreter: a venv under .venvs/, `pip install .[test]` (the built
-# package, never the source tree, is what the tests import), pytest, and on
-# x86_64 the disassembly check of the built C-API extension.  On each CPython
-# where the cffi backend was built (all but free-threaded 3.13) the suite runs a
-# second time with PYATOMICS_BACKEND=cffi.  Interpreters:
+# This script finds (or builds, or installs) the interpreters, installs nox
+# (pinned, in a venv of its own under .venvs/) and runs noxfile.py's sessions
+# with them: for each interpreter a venv under .venvs/ (reused between runs),
+# `pip install .[test]` (the built package, never the source tree, is what
+# the tests import), pytest, and on x86_64 the disassembly check of the built
+# C-API extension.  On each CPython where the cffi backend was built (all but
+# free-threaded 3.13) the suite runs a second time with PYATOMICS_BACKEND=cffi.
+# `nox -l` (with PYATOMICS_PYTHONS="python ...") lists the sessions; one of them
+# can be run alone with nox -s.  Interpreters:
 #   - the default python3 (run with PYTHONDEVMODE=1, so warnings are errors);
 #   - a free-threaded CPython (scripts/get-free-threaded-python.sh finds one or
 #     builds 3.13t once into ~/.cache/pyatomics); the suite asserts that the GIL
@@ -27,10 +31,14 @@
 #     with PYATOMICS_WERROR=1.  A machine where the chroot cannot be made fails
 #     the run, loudly.  PYATOMICS_SID=0 leaves it out, =1 runs it even with
 #     PYATOMICS_QUICK=1, =only runs nothing else.
+# Then the documentation site is built and checked (scripts/build-docs.sh;
+# PYATOMICS_DOCS=0 leaves it out).
 # The summary says where the suite passed and, for each run, how many of
 # CPython's lock_tests (tests/test_lock_conformance.py) ran.
 # Extra arguments go to pytest; if one names a test file or directory, the
-# whole tests/ directory is not added.
+# whole tests/ directory is not added.  The test budgets are hypothesis
+# profiles (tests/conftest.py): HYPOTHESIS_PROFILE=soak bash scripts/test.sh
+# (also passed into the sid chroot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -87,62 +95,78 @@ if [[ "$want_pypy" == 1 && $inner == 0 && "$want_sid" != only ]]; then
     interpreters+=("$(command -v pypy3)")
 fi
 
-# pytest's arguments: the extra ones, then tests/ unless they name tests.
+# pytest's arguments (noxfile.py adds tests/ unless one names tests).
 pytest_args=("$@")
-names_tests=0
-for a in "$@"; do
-    [[ "$a" != -* && -e "$a" ]] && names_tests=1
-done
-(( names_tests )) || pytest_args+=("$root/tests")
 
 failed=()
 ran=()
 lock_lines=()
-for py in "${interpreters[@]}"; do
-    tag=$("$py" -c 'import sys, sysconfig; print(f"{sys.implementation.name}{sys.version_info[0]}.{sys.version_info[1]}" + ("t" if sysconfig.get_config_var("Py_GIL_DISABLED") else ""))') \
-        || { failed+=("$py:missing"); continue; }
-    venv="$venvs/$tag"
-    log "$tag ($py)"
-    if [[ ! -x "$venv/bin/python" ]]; then
-        "$py" -m venv "$venv"
-    fi
-    "$venv/bin/python" -m pip install -q --upgrade pip >/dev/null
-    # Dependencies first, then a fresh build of the package itself.
-    "$venv/bin/python" -m pip install -q ".[test]"
-    "$venv/bin/python" -m pip install -q --force-reinstall --no-deps --no-cache-dir .
-    devmode=0 warnings=${PYTHONWARNINGS:-}
-    [[ $inner == 0 && "$py" == "${interpreters[0]}" ]] && devmode=1
-    # 3.14/3.15: any warning is an error from interpreter start on, in the
-    # suite's child interpreters too (the environment, unlike -W, is inherited).
-    if [[ $strict_cpython == 1 && "$tag" == cpython* ]]; then
-        devmode=1 warnings=error
-    fi
-    # The backends built into this installation: the default one first, then
-    # (CPython) the cffi one where it was built.  Asked from / so the source
-    # tree's pyatomics/ cannot shadow the installed package.
-    backends=$(cd / && env -u PYATOMICS_BACKEND "$venv/bin/python" -c 'import pyatomics
-print(pyatomics.BACKEND, *sorted(pyatomics.available_backends() - {pyatomics.BACKEND}))') \
-        || { failed+=("$tag:import"); continue; }
-    for backend in $backends; do
-        run_tag=$tag
-        [[ "$backend" != "${backends%% *}" ]] && run_tag="$tag/$backend"
-        log "$run_tag: pytest with the $backend backend${warnings:+, PYTHONWARNINGS=$warnings}"
-        out=$logdir/${run_tag//\//-}.log
-        if (cd "$root" && PYTHONDEVMODE=$devmode PYTHONWARNINGS=$warnings PYATOMICS_BACKEND=$backend "$venv/bin/python" -m pytest \
-                -p no:cacheprovider --rootdir "$root" -c "$root/pyproject.toml" "${pytest_args[@]}" \
-                --import-mode=importlib) 2>&1 | tee "$out"; then
-            ran+=("$run_tag")
-        else
-            failed+=("$run_tag")
+
+# nox, pinned, in a venv of its own keyed by its version and the Python it
+# runs on (which needs 3.10+: inside the sid chroot there is no python3, so
+# the first 3.10+ CPython found).
+NOX_VERSION=2026.10.20
+run_nox() { # run_nox <interpreter>...: the sessions on those; results into ran/failed/lock_lines
+    local tools_py="" p
+    for p in python3 python3.14 python3.13 python3.12 python3.11 python3.10 python3.15; do
+        if command -v "$p" >/dev/null && "$p" -c 'import sys, venv; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+            tools_py=$p; break
         fi
-        line=$(grep -E '^lock_tests: ' "$out" | tail -n 1 || true)
-        [[ -n "$line" ]] && lock_lines+=("$run_tag: ${line#lock_tests: }")
     done
-    # The disassembly check reads the C-API extension (not built on PyPy).
-    if [[ "$(uname -m)" == x86_64 && "$tag" != pypy* ]]; then
-        "$venv/bin/python" scripts/check_disassembly.py || failed+=("$tag:disassembly")
+    [[ -n $tools_py ]] || { echo "no CPython 3.10+ to run nox with" >&2; failed+=("nox:no-python"); return; }
+    local tools
+    tools=$venvs/tools-nox-$NOX_VERSION-$("$tools_py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    if ! "$tools/bin/nox" --version >/dev/null 2>&1; then
+        log "installing nox $NOX_VERSION into $tools"
+        rm -rf "$tools"
+        { "$tools_py" -m venv "$tools" && "$tools/bin/python" -m pip install -q "nox==$NOX_VERSION"; } ||
+            { failed+=("nox:install"); return; }
     fi
-done
+    local report=$logdir/nox-report.json rc=0
+    : >"$logdir/lock.log"
+    # The interpreters' venvs are nox's, under $venvs, reused; every run
+    # still rebuilds the package (the sessions force-reinstall it).
+    PYATOMICS_PYTHONS="$*" PYATOMICS_STRICT_WARNINGS=$strict_cpython PYATOMICS_LOCK_LOG=$logdir/lock.log \
+        "$tools/bin/nox" -f "$root/noxfile.py" --envdir "$venvs" --reuse-existing-virtualenvs \
+        --report "$report" -- "${pytest_args[@]}" || rc=$?
+    [[ -f $report ]] || { failed+=("nox(exit $rc)"); return; }
+    # Session NAME's result -> the summary's words: TAG (venv and build)
+    # failing is "TAG:install", TAG/disassembly "TAG:disassembly"; a pytest
+    # session TAG/BACKEND counts as TAG for the interpreter's default backend
+    # (cffi on PyPy, capi elsewhere: as in noxfile.py) and as TAG/BACKEND for
+    # another.  Skipped (cffi not built there) and not-run (its venv failed)
+    # sessions are left out.
+    local kind what
+    while read -r kind what; do
+        case $kind in
+            ran) ran+=("$what") ;;
+            failed) failed+=("$what") ;;
+        esac
+    done < <("$tools/bin/python" - "$report" <<'PY'
+import json, sys
+for s in json.load(open(sys.argv[1]))["sessions"]:
+    name, result = s["name"], s["result"]
+    tag, _, what = name.partition("/")
+    if name.endswith(":missing"):
+        print("failed", name)
+    elif result == "skipped" or (result == "aborted" and (s["reason"] or "").startswith("Prerequisite")):
+        pass
+    elif not what:
+        if result != "success":
+            print("failed", f"{tag}:install")
+    elif what == "disassembly":
+        if result != "success":
+            print("failed", f"{tag}:disassembly")
+    else:
+        default = "cffi" if tag.startswith("pypy") else "capi"
+        print("ran" if result == "success" else "failed", tag if what == default else name)
+PY
+)
+    while read -r line; do
+        [[ -n $line ]] && lock_lines+=("$line")
+    done <"$logdir/lock.log"
+}
+(( ${#interpreters[@]} )) && run_nox "${interpreters[@]}"
 
 # CPython 3.14, 3.15 and PyPy 3.11 from Debian sid: this script again, inside
 # the chroot, on a fresh copy of the working tree; its results come back in a file.
@@ -160,7 +184,7 @@ if [[ "$want_sid" != 0 ]]; then
         # The chroot's /src is one: a concurrent run (another checkout) waits.
         # shellcheck disable=SC2016  # expanded by the inner bash
         PYATOMICS_INTERPRETERS="python3.14 python3.15 pypy3" PYATOMICS_VENVS=/var/cache/pyatomics/venvs \
-            PYATOMICS_RESULTS=/src/.sid-results PYATOMICS_SID_ENV="PYATOMICS_INTERPRETERS PYATOMICS_VENVS PYATOMICS_RESULTS PYATOMICS_SOAK" \
+            PYATOMICS_RESULTS=/src/.sid-results PYATOMICS_SID_ENV="PYATOMICS_INTERPRETERS PYATOMICS_VENVS PYATOMICS_RESULTS HYPOTHESIS_PROFILE" \
             flock "$(dirname "$sid_dir")/sid-chroot.lock" bash -c \
             'scripts/get-sid-chroot.sh sync "$1" && shift && scripts/get-sid-chroot.sh run bash /src/scripts/test.sh "$@"' \
             sh "$root" "$@" || rc=$?
@@ -176,6 +200,20 @@ if [[ "$want_sid" != 0 ]]; then
             failed+=("sid-chroot:run(exit $rc)")
         fi
         sid_note="sid chroot: $((t_built - t0)) s to get it ($(tr '\n' ' ' <"$sid_dir/.packages" | grep -oE '(python3\.1[45]|pypy3) [^ ]*' | tr '\n' ',' | sed 's/,$//; s/,/, /g')), $((SECONDS - t_built)) s for the runs in it"
+    fi
+fi
+
+# The documentation site (mkdocs.yml, docs/): built strictly, its internal
+# links checked (scripts/build-docs.sh), once, outside the chroot.  Its venv is
+# kept in the cache, keyed by docs/requirements.txt.  PYATOMICS_DOCS=0 skips it.
+if [[ $inner == 0 && "$want_sid" != only && "${PYATOMICS_DOCS:-1}" != 0 ]]; then
+    log "documentation site (scripts/build-docs.sh)"
+    t0=$SECONDS
+    if PYATOMICS_DOCS_VENV=${PYATOMICS_DOCS_VENV:-${PYATOMICS_CACHE:-$HOME/.cache/pyatomics}/docs-venv} \
+            bash scripts/build-docs.sh; then
+        ran+=("docs($((SECONDS - t0)) s)")
+    else
+        failed+=("docs")
     fi
 fi
 

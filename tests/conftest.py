@@ -31,10 +31,68 @@ if "pyatomics" in sys.modules and not hasattr(sys.modules["pyatomics"], "AtomicI
 import pyatomics  # noqa: E402
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-# Stress sizes: small enough for 2-core CI, large enough to expose races on
-# the free-threaded build.  PYATOMICS_SOAK=1 multiplies them for long runs.
-SOAK = os.environ.get("PYATOMICS_SOAK") == "1"
-SCALE = 20 if SOAK else 1
+
+# The budgets, as hypothesis profiles: HYPOTHESIS_PROFILE=NAME or pytest's
+# --hypothesis-profile NAME (which wins) picks one; without either, hypothesis
+# picks its own choice of "default" or (on a CI machine) "ci".  max_examples is
+# the fuzzer's budget (tests/test_fuzz.py, which sets no count of its own);
+# SCALE multiplies the stress tests' sizes and the state machines' examples
+# (tests/test_bad_input.py).  Stress sizes at SCALE 1: small enough for a
+# 2-core CI machine, large enough to expose races on the free-threaded build.
+#   default, ci  40 examples, SCALE 1: the normal suite ("ci" keeps
+#                hypothesis's own settings for CI: derandomized, no database)
+#   quick        10 examples, SCALE 1: a fast look
+#   soak         800 examples, SCALE 20: long runs
+#   fuzz         2000 examples, SCALE 1: `scripts/sanitize.sh fuzz` under ASan
+#   fuzz-long    20000 examples, SCALE 1: the longer fuzz run of docs/reliability.md
+_PROFILES = {
+    "default": (40, 1),
+    "ci": (40, 1),
+    "quick": (10, 1),
+    "soak": (800, 20),
+    "fuzz": (2000, 1),
+    "fuzz-long": (20000, 1),
+}
+try:
+    from hypothesis import settings as _hsettings
+except ImportError:  # the suite without hypothesis: its tests importorskip it
+    _hsettings = None
+else:
+    for _name, (_examples, _) in _PROFILES.items():
+        try:
+            # Each on top of hypothesis's own profile of that name ("default",
+            # "ci"), or of "default".
+            _parent = _hsettings.get_profile(_name if _name in ("default", "ci") else "default")
+        except Exception:  # noqa: BLE001 - a hypothesis without a "ci" profile
+            _parent = _hsettings.get_profile("default")
+        _hsettings.register_profile(_name, parent=_parent, max_examples=_examples)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    # Before hypothesis's own pytest_configure, which then applies
+    # --hypothesis-profile over this.  (Not at import: test modules import
+    # this file a second time, as `conftest`, after that.)
+    if _hsettings is not None and os.environ.get("HYPOTHESIS_PROFILE"):
+        _hsettings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
+
+
+def hypothesis_profile() -> str:
+    """The hypothesis profile in force ("default" without hypothesis)."""
+    if _hsettings is None:
+        return "default"
+    get = getattr(_hsettings, "get_current_profile_name", None)
+    name = get() if get is not None else getattr(_hsettings, "_current_profile", None)
+    return name or "default"
+
+
+def __getattr__(name: str):
+    # SCALE is looked up when a test module imports it, i.e. after pytest's
+    # --hypothesis-profile has been applied (the plugin's pytest_configure
+    # runs after this conftest is imported).
+    if name == "SCALE":
+        return _PROFILES.get(hypothesis_profile(), (0, 1))[1]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def gil_enabled() -> bool:
@@ -45,6 +103,7 @@ def gil_enabled() -> bool:
 def pytest_report_header(config):
     return (
         f"pyatomics {pyatomics.__version__} backend={pyatomics.BACKEND} from {os.path.dirname(pyatomics.__file__)}\n"
+        f"budgets: hypothesis profile {hypothesis_profile()!r}, SCALE {__getattr__('SCALE')}\n"
         f"interpreter: {platform.python_implementation()} {platform.python_version()}"
         f"{' free-threaded' if FREE_THREADED else ''}, GIL enabled now: {gil_enabled()}, "
         f"machine: {platform.machine()}, cpus: {os.cpu_count()}"
@@ -156,3 +215,16 @@ def join(*threads, timeout: float = 20.0) -> None:
     for t in threads:
         t.join(timeout)
         assert not t.is_alive(), "thread still blocked (deadlock or lost wakeup?)"
+
+
+# The report header also says whether this run's stress tests run in parallel
+# (tests/test_gil_release.py explains what a GIL build still overlaps).
+_report_header_base = pytest_report_header
+
+
+def pytest_report_header(config):  # noqa: F811 - extends the one above
+    parallel = (
+        "yes (no GIL)" if not gil_enabled()
+        else "no: GIL build, threads interleave; only blocking calls overlap (GIL released while they wait)"
+    )
+    return [_report_header_base(config), f"stress tests truly parallel: {parallel}"]

@@ -1,5 +1,14 @@
 """AtomicInt: every operation, every error path, exact totals under contention,
-and a property-based comparison against a plain-int model."""
+and a property-based comparison against a plain-int model.
+
+Parallelism of the stress tests here: real only on the free-threaded build
+(3.13t; C-API backend, the only one built there), where the threads run
+Python code and pyatomics calls at the same time.  On a GIL build (3.11,
+either backend) the threads interleave: only blocking calls overlap, since
+both bindings release the GIL while they wait (tests/test_gil_release.py
+proves it, cffi included); an exact total there checks atomicity against
+thread switches, not against simultaneous execution.
+"""
 
 from __future__ import annotations
 
@@ -46,23 +55,7 @@ def test_construct_from_int_like(value):
     assert AtomicInt(value=value).load() == operator.index(value)
 
 
-@pytest.mark.parametrize("bad", [1.0, "1", None, [], 1j, Fraction(1, 2)])
-def test_construct_rejects_non_integers(bad):
-    with pytest.raises(TypeError):
-        AtomicInt(bad)
-
-
-@pytest.mark.parametrize("bad", [MAX + 1, MIN - 1, 2**100, Index(2**64)])
-def test_construct_rejects_out_of_range(bad):
-    with pytest.raises(OverflowError):
-        AtomicInt(bad)
-
-
-def test_constructor_argument_errors():
-    with pytest.raises(TypeError):
-        AtomicInt(1, 2)
-    with pytest.raises(TypeError):
-        AtomicInt(valu=1)
+# Bad arguments of every kind (constructor included): test_bad_input.py.
 
 
 def test_conversions():
@@ -192,25 +185,6 @@ def test_update_errors_leave_value_unchanged():
     with pytest.raises(TypeError):
         a.update(5)
     assert a.load() == 6
-
-
-@pytest.mark.parametrize("method", ["store", "exchange", "fetch_add", "fetch_sub", "fetch_and", "fetch_or",
-                                    "fetch_xor", "fetch_max", "fetch_min", "add", "sub"])
-@pytest.mark.parametrize("bad, exc", [(1.0, TypeError), ("1", TypeError), (None, TypeError),
-                                      (2**63, OverflowError), (-(2**63) - 1, OverflowError)])
-def test_bad_arguments_change_nothing(method, bad, exc):
-    a = AtomicInt(17)
-    with pytest.raises(exc):
-        getattr(a, method)(bad)
-    assert a.load() == 17
-
-
-def test_index_and_bool_arguments():
-    a = AtomicInt(1)
-    assert a.fetch_add(Index(4)) == 1
-    assert a.fetch_add(True) == 5
-    assert a.fetch_add(AtomicInt(10)) == 6
-    assert a.load() == 16
 
 
 # --------------------------------------------------------------------------

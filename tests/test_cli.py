@@ -1,9 +1,7 @@
-"""python -m pyatomics {info,demo,bench}: output, exit codes, bad arguments."""
+"""python -m pyatomics {info,demo}: output, exit codes, bad arguments (bench: tests/test_bench_cli.py)."""
 
 from __future__ import annotations
 
-import json
-import pathlib
 import subprocess
 import sys
 
@@ -11,7 +9,6 @@ import pytest
 
 import pyatomics
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def cli(*args, cwd, timeout=120):
@@ -45,19 +42,3 @@ def test_bad_arguments_exit_2(tmp_path, args):
     out = cli(*args, cwd=tmp_path)
     assert out.returncode == 2
     assert "usage:" in out.stderr
-
-
-def test_bench_needs_a_checkout(tmp_path):
-    out = cli("bench", "--quick", cwd=tmp_path)
-    assert out.returncode == 2 and "benchmarks/ not found" in out.stderr
-
-
-def test_bench_quick_json(tmp_path):
-    result = tmp_path / "bench.json"
-    out = cli("bench", "--quick", "--only", "atomicint", "--threads", "1", "--no-progress",
-              "--json", str(result), cwd=REPO / "benchmarks", timeout=300)
-    assert out.returncode == 0, out.stderr
-    assert "a.inc()" in out.stdout
-    data = json.loads(result.read_text())
-    assert {"environment", "suites"} <= set(data)
-    assert any(case["impl"] == "pyatomics" for s in data["suites"] for case in s["cases"])

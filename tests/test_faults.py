@@ -1,8 +1,19 @@
 """Fault tests: threads dying with locks held, objects freed while waited on,
-fork() with a lock held, timeouts racing releases.
+fork() with a lock held by another thread, waits timing out racing changes.
+
+The single home of these scenarios: the per-primitive files do not repeat
+them (the locks' timeouts racing releases live there, with exact counts).
 
 Fast (a few seconds per interpreter); under `scripts/sanitize.sh asan` the
 "freed while waited on" tests are the ones that would show a use after free.
+
+Parallelism of the timeout races here: real only on the free-threaded build
+(3.13t; C-API backend, the only one built there), where the threads run
+Python code and pyatomics calls at the same time.  On a GIL build (3.11,
+either backend) the threads interleave: only blocking calls overlap, since
+both bindings release the GIL while they wait (tests/test_gil_release.py
+proves it, cffi included); an exact total there checks atomicity against
+thread switches, not against simultaneous execution.
 """
 
 from __future__ import annotations
@@ -17,7 +28,7 @@ import time
 import weakref
 
 import pytest
-from conftest import SCALE, run_threads
+from conftest import FREE_THREADED, SCALE, run_threads, wait_blocked
 
 from pyatomics import AtomicInt, RWLock, SpinLock
 
@@ -124,141 +135,158 @@ def test_many_threads_dying_inside_with_while_others_wait(monkeypatch):
 # and nothing touches freed memory (ASan would say so under sanitize.sh asan).
 # ---------------------------------------------------------------------------
 
-def _wait_until_blocked(t: threading.Thread, seconds: float = 0.2) -> None:
-    # There is no portable way to see that a thread is asleep in the C wait;
-    # give it time to get there (it being late only makes the test weaker).
-    time.sleep(seconds)
-    assert t.is_alive()
-
-
 def _start(target) -> threading.Thread:
     t = threading.Thread(target=target, daemon=True)
     t.start()
     return t
 
 
-def test_spinlock_freed_by_others_while_waited_on_is_kept_alive():
-    box = [SpinLock()]
-    box[0].acquire()
-    ref = weakref.ref(box[0])
-    got = []
-    # The waiter's only reference is the one its acquire() call holds.
-    t = _start(lambda: got.append(box.pop().acquire(timeout=30)))
-    while box:
+class WeakAtomicInt(AtomicInt):  # AtomicInt itself takes no weak references; a subclass does
+    pass
+
+
+REFCOUNTED = sys.implementation.name == "cpython"  # an object goes when its last reference does
+
+
+def _finalizer(obj) -> list:
+    """A list that gets the ident of the thread that frees obj, when it is freed."""
+    freed: list = []
+    weakref.finalize(obj, lambda: freed.append(threading.get_ident()))
+    return freed
+
+
+def _freed_by(freed: list, thread: threading.Thread | None) -> None:
+    """obj was freed by the last reference going, not by a collection, and
+    on a GIL build by `thread` (unless None): the reference it dropped was
+    the last one (CPython; PyPy frees at its next collection).
+    On the free-threaded build, a reference dropped by a thread that does
+    not own the object (the one that made it) is merged, and the object
+    freed, by the owner at its next check of the eval breaker, which the
+    polling loop here gives it."""
+    deadline = time.monotonic() + 10
+    while not freed and time.monotonic() < deadline:
+        if not REFCOUNTED:
+            gc.collect()  # PyPy frees only when its collector runs
         time.sleep(0.001)
-    _wait_until_blocked(t)
-    gc.collect()
-    lock = ref()
-    assert lock is not None, "the lock was freed while a thread waited on it"
-    lock.release()  # wakes the waiter, which now holds the lock...
-    del lock        # ...and the only reference again
+    assert freed, "not freed when the waiter's call returned"
+    if thread is not None and REFCOUNTED and not FREE_THREADED:
+        assert freed == [thread.ident], "freed by another thread than the waiter's"
+
+
+def _kept_alive_then_freed(make, block, unblock, expect, cyclic=False):
+    """A thread calls block(obj) on obj = make(), holding the only other
+    reference; once it sleeps in the call, this thread drops its own: obj
+    must survive (its finalizer has not run, a collection does not free it),
+    unblock(obj) wakes the waiter, and obj is freed as the call returns, by
+    the waiter's last reference (an RWLock, in a cycle with its views, by
+    the collector after that).  obj is made here and only ever lives in
+    `box` or behind the weak reference on this side: passed as an argument,
+    it would stay on the caller's value stack on PyPy."""
+    box = [make()]
+    freed = _finalizer(box[0])
+    ref = weakref.ref(box[0])
+    got: list = []
+    t = _start(lambda: got.append(block(box.pop())))
+    wait_blocked(t.native_id, ref())
+    assert box == []
+    gc.collect()  # an RWLock <-> views cycle must not be freed now either
+    obj = ref()
+    assert obj is not None and not freed, "freed while a thread waited on it"
+    unblock(obj)
+    del obj
     t.join(10)
-    assert got == [True]
-    gc.collect()
-    assert ref() is None, "the lock was not freed after the waiter returned"
+    assert not t.is_alive()
+    assert got == [expect]
+    if cyclic:
+        gc.collect()
+        assert ref() is None and freed, "not collected after the waiter returned"
+    else:
+        # Not necessarily by the waiter: it may return before this thread's
+        # `del obj` just after unblock(obj).
+        _freed_by(freed, None)
 
 
-def test_spinlock_waited_on_by_sole_owner_times_out_then_is_freed():
-    """No weakref anywhere: the waiter is the only owner, the wait times out,
-    the lock is freed right after the call returns (on the waiter's thread)."""
-    holder_ready, release_holder = threading.Event(), threading.Event()
-    box = [SpinLock()]
-    shared = box[0]
-
-    def holder():
-        shared.acquire()
-        holder_ready.set()
-        release_holder.wait(10)
-
-    h = _start(holder)
-    holder_ready.wait(10)
-    del shared
-    # Careful: `holder` is a closure over `shared`; deleting the name above
-    # clears the cell, so from here on only the waiter's call owns the lock.
-    got = []
-    t = _start(lambda: got.append(box.pop().acquire(timeout=0.3)))
-    t.join(10)
-    release_holder.set()
-    h.join(10)
+def _sole_owner_times_out_then_freed(make, block, timeout, cyclic=False):
+    """Once the waiter sleeps in block(obj, timeout) on obj = make(), this
+    side has no reference left (obj lives only in `box` here, see
+    _kept_alive_then_freed): the waiter's call is the sole owner, nothing
+    unblocks it, the call times out, returns False, and frees obj as it
+    returns (the finalizer says when, and on which thread: the waiter's)."""
+    box = [make()]
+    freed = _finalizer(box[0])
+    ref = weakref.ref(box[0])
+    got: list = []
+    t = _start(lambda: got.append(block(box.pop(), timeout)))
+    wait_blocked(t.native_id, ref())
+    assert box == []  # the waiter's call is now the sole owner...
+    assert not freed and t.is_alive()  # ...and keeps it alive
+    t.join(timeout + 10)
+    assert not t.is_alive()
     assert got == [False]
+    if cyclic:  # an RWLock: its cycle with the views goes with the next collection
+        gc.collect()
+        assert freed, "not collected after its sole owner's call returned"
+    else:
+        _freed_by(freed, t)
 
 
-def test_atomicint_freed_by_others_while_waited_on():
-    class WeakAtomicInt(AtomicInt):  # a subclass is weak-referenceable
-        pass
-
-    box = [WeakAtomicInt(0)]
-    ref = weakref.ref(box[0])
-    got = []
-    t = _start(lambda: got.append(box.pop().wait(0, timeout=30)))
-    while box:
-        time.sleep(0.001)
-    _wait_until_blocked(t)
-    gc.collect()
-    a = ref()
-    assert a is not None
-    a.store(1)
-    a.notify_all()
-    del a
-    t.join(10)
-    assert got == [True]
-    gc.collect()
-    assert ref() is None
+def _held_spinlock() -> SpinLock:
+    lock = SpinLock()
+    lock.acquire()
+    return lock
 
 
-def test_atomicint_waited_on_by_sole_owner_times_out():
-    box = [AtomicInt(0)]
-    got = []
-    t = _start(lambda: got.append(box.pop().wait(0, timeout=0.2)))
-    t.join(10)
-    assert got == [False] and box == []
+def _write_held_rwlock() -> RWLock:
+    rw = RWLock()
+    rw.acquire_write()
+    return rw
+
+
+def test_spinlock_freed_by_others_while_waited_on_is_kept_alive():
+    # The waiter gets the lock on release and drops it still locked: nobody
+    # needs to release a lock about to be freed.
+    _kept_alive_then_freed(_held_spinlock, lambda lk: lk.acquire(timeout=30), SpinLock.release, True)
+
+
+def test_atomicint_freed_by_others_while_waited_on_is_kept_alive():
+    _kept_alive_then_freed(lambda: WeakAtomicInt(0), lambda a: a.wait(0, timeout=30), lambda a: a.store(1), True)
 
 
 @pytest.mark.parametrize("side", ["reader", "writer"])
 def test_rwlock_freed_by_others_while_waited_on_is_kept_alive(side):
-    box = [RWLock()]
-    box[0].acquire_write()  # the main thread holds the write lock
-    ref = weakref.ref(box[0])
-    done = []
-
-    def waiter():
+    def waiter(rw):
         # `with` keeps the view (and through it the RWLock) alive until exit.
-        with getattr(box.pop(), side):
-            done.append(side)
+        with getattr(rw, side):
+            return side
 
-    t = _start(waiter)
-    while box:
-        time.sleep(0.001)
-    _wait_until_blocked(t)
-    gc.collect()  # RWLock <-> views is a cycle: the collector must not free it now
-    rw = ref()
-    assert rw is not None, "the RWLock was freed while a thread waited on it"
-    rw.release_write()
-    del rw
+    # The main thread holds the write lock; its release lets the waiter in.
+    _kept_alive_then_freed(_write_held_rwlock, waiter, RWLock.release_write, side, cyclic=True)
+
+
+def test_spinlock_waited_on_by_sole_owner_times_out_then_is_freed():
+    # SpinLock has no owner: held, and nobody will release it.
+    _sole_owner_times_out_then_freed(_held_spinlock, lambda lk, t: lk.acquire(timeout=t), 1.0)
+
+
+def test_atomicint_waited_on_by_sole_owner_times_out_then_is_freed():
+    _sole_owner_times_out_then_freed(lambda: WeakAtomicInt(0), lambda a, t: a.wait(0, timeout=t), 1.0)
+
+
+def _rwlock_write_held_by_ended_thread() -> RWLock:
+    rw = RWLock()
+    t = threading.Thread(target=rw.acquire_write)
+    t.start()
     t.join(10)
-    assert done == [side]
-    gc.collect()
-    assert ref() is None, "the RWLock was not collected after the waiter returned"
+    assert rw.write_locked and not t.is_alive()
+    return rw
 
 
-def test_rwlock_waited_on_by_sole_owner_times_out():
-    hold, release = threading.Event(), threading.Event()
-    box = [RWLock()]
-
-    def holder(rw):
-        rw.acquire_write()
-        hold.set()
-        release.wait(10)
-        rw.release_write()
-
-    h = _start(lambda: holder(box[0]))
-    hold.wait(10)
-    got = []
-    t = _start(lambda: got.append(box.pop().acquire_read(timeout=0.2)))
-    t.join(10)
-    release.set()
-    h.join(10)
-    assert got == [False]
+def test_rwlock_waited_on_by_sole_owner_times_out_then_is_freed():
+    """The write lock is held by a thread that has ended: only the waiting
+    reader owns the lock."""
+    _sole_owner_times_out_then_freed(
+        _rwlock_write_held_by_ended_thread, lambda rw, t: rw.acquire_read(timeout=t), 1.0, cyclic=True
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -371,61 +399,13 @@ def test_fork_with_rwlock_read_held_by_another_thread():
 
 
 # ---------------------------------------------------------------------------
-# Many short timeouts expiring while holders release: afterwards the lock is
-# consistent and free (no stale count, no lost waiting bit blocking others).
+# Many short waits timing out while the value changes and notifies fly:
+# afterwards the wait machinery is intact.  (The locks' equivalents,
+# timeouts racing releases, are test_spinlock.py's and test_rwlock.py's
+# test_timed_acquires_* / test_timeouts_under_contention_*.)
 # ---------------------------------------------------------------------------
 
 DURATION = 0.8 * SCALE
-
-
-def test_spinlock_timeouts_racing_releases():
-    lock = SpinLock()
-    stop = time.monotonic() + DURATION
-    got = AtomicInt()
-
-    def worker(i):
-        rnd = random.Random(i)
-        while time.monotonic() < stop:
-            if i == 0:
-                with lock:  # the main holder: short holds
-                    time.sleep(rnd.choice((0, 0, 0.0005)))
-            elif lock.acquire(timeout=rnd.choice((0.00001, 0.0001, 0.0005))):
-                got.inc()
-                lock.release()
-
-    run_threads(worker, 5)
-    assert got.load() > 0
-    assert_spinlock_free(lock)
-
-
-def test_rwlock_timeouts_racing_releases():
-    rw = RWLock()
-    stop = time.monotonic() + DURATION
-    got = AtomicInt()
-
-    def worker(i):
-        rnd = random.Random(i)
-        while time.monotonic() < stop:
-            timeout = rnd.choice((0.00001, 0.0001, 0.0005))
-            kind = (i + rnd.randrange(4)) % 4
-            if kind == 0:
-                if rw.acquire_write(timeout=timeout):
-                    got.inc()
-                    if rnd.random() < 0.3:
-                        rw.downgrade()
-                        rw.release_read()
-                    else:
-                        rw.release_write()
-            elif kind == 1:
-                with rw.write():
-                    time.sleep(rnd.choice((0, 0.0002)))
-            elif rw.acquire_read(timeout=timeout):
-                got.inc()
-                rw.release_read()
-
-    run_threads(worker, 6)
-    assert got.load() > 0
-    assert_rwlock_free(rw)
 
 
 def test_atomicint_wait_timeouts_racing_notifies():
@@ -441,10 +421,20 @@ def test_atomicint_wait_timeouts_racing_notifies():
                 (a.notify_all if rnd.random() < 0.5 else a.notify_one)()
             else:
                 a.wait(a.load(), timeout=rnd.choice((0.00001, 0.0001, 0.001)))
-                n += 1
+            n += 1
         return n
 
     counts = run_threads(worker, 4)
+    assert a.load() == counts[0]  # every change is the changer's; the waits changed nothing
     assert all(c > 0 for c in counts[1:])
-    # Nobody is left waiting: a wait on a stale value returns at once.
-    assert a.wait(a.load() - 1, timeout=5) is True
+    # Nothing left behind by thousands of abandoned waits: a new waiter on
+    # the current value really sleeps (no stale wake-up is pending for it)
+    # and the next change wakes it.
+    value = a.load()
+    got: list = []
+    t = _start(lambda: got.append(a.wait(value, timeout=30)))
+    wait_blocked(t.native_id, a)
+    assert got == []
+    a.inc()
+    t.join(10)
+    assert got == [True]

@@ -17,9 +17,10 @@ or __eq__ raise, return the wrong type, sleep to widen a race, or call back
 into the very AtomicInt or lock being operated on.  cereggii's fuzzer found
 crashes in exactly these slots (its issues #69, #76, #86).
 
-Budget: PYATOMICS_FUZZ_EXAMPLES examples per test (default 40, so the normal
-suite stays quick).  `scripts/sanitize.sh fuzz` runs a fixed, larger budget
-under ASan in CI; docs/reliability.md records the longer documented run.
+Budget: the hypothesis profile's max_examples per test (tests/conftest.py:
+40 by default, so the normal suite stays quick).  `scripts/sanitize.sh fuzz`
+runs the "fuzz" profile (2000) under ASan in CI; docs/reliability.md records
+the longer documented run ("fuzz-long").
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from __future__ import annotations
 import copy
 import math
 import operator
-import os
 import pickle
 import threading
 import time
@@ -43,7 +43,6 @@ from hypothesis import strategies as st  # noqa: E402
 
 I64_MAX = 2**63 - 1
 I64_MIN = -(2**63)
-EXAMPLES = int(os.environ.get("PYATOMICS_FUZZ_EXAMPLES", "40"))
 THREADS = 3
 HANG_LIMIT_S = 120.0  # generous: ASan slows everything down
 
@@ -598,8 +597,8 @@ def run_program(program) -> list[str]:
     return problems
 
 
+# No max_examples: the profile's (tests/conftest.py).
 FUZZ_SETTINGS = settings(
-    max_examples=EXAMPLES,
     deadline=None,
     database=None,
     phases=[Phase.explicit, Phase.generate, Phase.shrink],

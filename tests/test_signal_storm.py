@@ -42,8 +42,11 @@ CHILD = textwrap.dedent(
     go, stop = threading.Event(), threading.Event()
 
     def storm():
+        # Stops by itself at the end: on a loaded machine handling one
+        # KeyboardInterrupt can take longer than the 0.25 ms between two, and a
+        # main thread that never got back to its clock would never stop it.
         go.wait()
-        while not stop.is_set():
+        while not stop.is_set() and time.monotonic() < end:
             signal.pthread_kill(main, signal.SIGINT)
             time.sleep(0.00025)
 
@@ -64,11 +67,14 @@ CHILD = textwrap.dedent(
         held, recover = (lambda: rw.write_locked), rw.release_write
 
     def spin():
+        # Back to rounds() (which reads the clock) every 1000 rounds: the storm
+        # ends by itself, and no interrupt may be needed to end the loop.
         if enter is None:  # acquire()/release() pairs
-            while True:
+            for _ in range(1000):
                 if sl.acquire():
                     sl.release()
-        while True:
+            return
+        for _ in range(1000):
             with enter():
                 pass
 
@@ -105,11 +111,13 @@ CHILD = textwrap.dedent(
     while True:
         try:
             rounds()
+            # Blocked before leaving the try: an interrupt already on its way
+            # is raised at the next bytecode, still in here.
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             break
         except KeyboardInterrupt:
             pass  # landed outside the try of rounds(): nothing was held there
     stop.set()
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     t.join()
     print(json.dumps({"interrupts": interrupts, "ours": ours, "caller": caller}))
     """

@@ -50,6 +50,12 @@
 #ifndef BUGGY
 #define BUGGY 0
 #endif
+#ifndef IN_TIME
+#define IN_TIME 0
+#endif
+#ifndef SPURIOUS
+#define SPURIOUS 0
+#endif
 
 byte value = 0;      /* every waiter waits while value == 0 */
 byte notify_seq = 0; /* wraps at 256 in the model; the C counter at 2^32 */
@@ -66,24 +72,45 @@ inline futex_wake_all() {
     }
 }
 
-/* Returns when woken (or, for a thread that may time out, at any moment). */
-inline futex_wait(me, seen) {
-    atomic {
-        if
-        :: notify_seq == seen -> asleep[me] = true
-        :: else -> skip /* EAGAIN: the word changed */
-        fi
-    }
-    if
-    :: !asleep[me]
-#if TIMEOUTS
-    :: me == 0 && asleep[me] -> asleep[me] = false /* timed out: re-check */
+/* pa_wait_u32(&notify_seq, seen, deadline), as in rwlock.pml: a thread
+ * with a deadline (TIMEOUTS: waiter 0) returns "timed out" at once if it has
+ * passed, without comparing; otherwise compare-and-enqueue is one step and
+ * the sleeper returns when woken or when its deadline passes.  IN_TIME: each
+ * such wait first chooses whether its deadline passes during it, and must be
+ * woken if not (a wakeup lost on a thread that can time out is then an
+ * invalid end state too).  SPURIOUS: one unwoken return per waiter. */
+inline futex_wait(me, seen, timed_out) {
+    timed_out = false;
+    this_to = (TIMEOUTS && me == 0);
+#if IN_TIME
+    if :: this_to -> if :: this_to = false :: skip fi :: else -> skip fi;
 #endif
-    fi
+    if
+    :: this_to -> timed_out = true /* deadline already passed */
+    :: true ->
+        atomic {
+            if
+            :: notify_seq == seen -> asleep[me] = true
+            :: else -> skip /* EAGAIN: the word changed */
+            fi
+        }
+        atomic {
+            if
+            :: !asleep[me]
+            :: this_to && asleep[me] -> asleep[me] = false; timed_out = true
+#if SPURIOUS
+            :: spurious > 0 && asleep[me] -> asleep[me] = false; spurious--
+#endif
+            fi
+        }
+    fi;
+    this_to = false
 }
 
 proctype Waiter(byte me) {
     byte seq;
+    bool timed_out, this_to;
+    byte spurious = SPURIOUS;
     if
     :: value != 0 -> goto returned
     :: else -> skip
@@ -95,12 +122,20 @@ loop:
     :: value != 0 -> goto leave
     :: else -> skip
     fi;
-    futex_wait(me, seq);
-    goto loop;
+    futex_wait(me, seq, timed_out);
+    if
+    :: timed_out ->
+        /* pa_int_wait: a last look, then TIMEDOUT (or "changed") */
+        waiters--;
+        goto finish
+    :: else -> goto loop
+    fi;
 leave:
     waiters--;
 returned:
-    assert(value != 0)
+    assert(value != 0);
+finish:
+    skip
 }
 
 inline changed() {

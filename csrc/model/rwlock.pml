@@ -2,6 +2,8 @@
  * rwlock.pml -- a Promela model of csrc/pa_rwlock.c, checked exhaustively by spin.
  *
  *   spin -DNR=1 -DNW=2 -a rwlock.pml && gcc -O2 -DSAFETY -DCOLLAPSE -o pan pan.c && ./pan -m1000000
+ *   liveness (LIVE=n): spin -DLIVE=2 -DLOOP_W=1 -DNR=1 -DNW=1 -a rwlock.pml &&
+ *                      gcc -O2 -DCOLLAPSE -o pan pan.c && ./pan -a -f -m1000000
  *   (`bash scripts/sanitize.sh model` runs every configuration it knows)
  *
  * Matches pa_rwlock.c as of 2026-12-01 (the READ_PHASE bit, the
@@ -17,10 +19,12 @@
  * timeout), drop_stale_ww, release_write, downgrade, wake_waiters,
  * wake_writer, end_read_phase, and with FORK the fork generation and
  * reset_after_fork (fork_stale checks on every slow path).  The
- * futex is modelled exactly as the kernel provides it: wait(addr, v) compares
- * and enqueues the caller in one atomic step, and returns when a wake removes
- * it from the queue (or, for a thread allowed to time out, at any moment:
- * PA_WAIT_TIMEDOUT and PA_WAIT_INTERRUPTED take the same path).  A wake_one
+ * futex is modelled as pa_wait_u32 provides it (futex_wait below: a passed
+ * deadline returns at once without comparing; otherwise wait(addr, v)
+ * compares and enqueues the caller in one atomic step, and returns when a
+ * wake removes it from the queue, or, for a thread allowed to time out, when
+ * its deadline passes: PA_WAIT_TIMEDOUT and PA_WAIT_INTERRUPTED take the same
+ * path; optionally a spurious return, or a wake swallowed by a timeout).  A wake_one
  * returns how many it woke (0 or 1), as futex(FUTEX_WAKE) does on Linux, or
  * with -DWAKE_UNKNOWN=1 "unknown", as on Windows; wake_waiters decides by
  * write_waiters either way.
@@ -40,8 +44,11 @@
  *   - deadline 0 (a single attempt) is not modelled separately: it returns
  *     before any shared write except the acquiring CAS, which the blocking
  *     path contains;
- *   - no spurious futex wakeups (they would mask lost wakeups; the C code
- *     re-checks after every wakeup anyway).
+ *   - spurious wakeups are bounded (SPURIOUS of them in a run): unbounded,
+ *     a thread owed a wake could always wake itself, which hides the lost
+ *     wakeup exactly as an unbounded timeout does;
+ *   - writer_notify wraps at 256 instead of 2^32 (a writer that misses 256
+ *     bumps between its read and its sleep is far out of reach of ITER).
  *
  * What is checked:
  *   - mutual exclusion: a writer is alone; readers never overlap a writer
@@ -49,7 +56,28 @@
  *   - no deadlock and no lost wakeup: spin reports any reachable state where
  *     some thread is blocked forever ("invalid end state");
  *   - giving up is safe: threads marked as able to time out may leave at any
- *     wait; the others must still always finish;
+ *     wait; the others must still always finish.  With IN_TIME, every wait
+ *     of such a thread also has the runs in which its deadline does not pass
+ *     during it, and there it must be woken like any other: a wakeup lost on
+ *     a thread that can time out is an invalid end state too (without
+ *     IN_TIME it could always leave, and the canary BUGGY 1 goes unseen);
+ *   - the main thread (MAIN): the binding ends its wait every 50 ms
+ *     (block_on in _capi_binding.c), the core call gives up as on a timeout,
+ *     and the binding calls again; after SLICES such ends it waits untimed,
+ *     so it must get the lock (assertion: it never leaves without it);
+ *   - liveness (LIVE, pan -a -f, weak fairness; the ghosts r0_parked /
+ *     w0_parked: the thread has come to a futex wait in this call):
+ *     LIVE 2: a reader that has waited gets the lock while writers keep
+ *     coming back (LOOP_W: the writers loop forever): the read phase;
+ *     LIVE 1: a writer that has waited gets the lock while readers keep
+ *     coming back (LOOP_R): writer preference.  (Counted from the first
+ *     wait: before it, a thread can lose every CAS race forever under weak
+ *     fairness, which no CAS-based lock excludes and the README does not
+ *     claim.)  LIVE 1 FAILS for pa_rwlock.c as it is: wake_waiters clears
+ *     WW when it wakes the writer, and a reader arriving before the woken
+ *     writer's CAS takes the lock; the writer sets WW and sleeps again, for
+ *     ever.  FIX_WW 1 models the fix (keep WW while a counted writer is
+ *     being woken), for which LIVE 1 holds;
  *   - the lock is left clean: once every thread has finished, the count is 0,
  *     no read phase is pending and read_waiters is 0 (a leftover READ_PHASE
  *     would lock writers out forever).  Stale waiting bits on a free lock are
@@ -62,7 +90,17 @@
  *   DOWNGRADE   1: writers may downgrade instead of releasing
  *   RECURSIVE   1: reader 0 takes its read lock twice (the second time past
  *               waiting writers, as a recursive read does)
+ *   IN_TIME     1: timed threads must be woken when their deadline does not pass
+ *   MAIN, SLICES 1 / 2: reader 0 / writer 0 is the main thread (above)
+ *   SPURIOUS    n: n spurious wakeups in all
+ *   TO_RACE     1: a wake may be swallowed by a timeout (futex_wait)
  *   WAKE_UNKNOWN 1: wake_one cannot say how many it woke (Windows, macOS)
+ *   LIVE, LOOP_R, LOOP_W  liveness (above)
+ *   FIX_WW      1: the proposed writer-preference fix (wake_waiters)
+ *   BUGGY       canaries: 1 wake_writer does not bump writer_notify; 2 no
+ *               read phase (a write release prefers writers); 3 no writer
+ *               preference (read_lockable ignores the waiting bits); 4 a
+               writer ignores the readers' count
  *   FORK        1 or 2: a fork while the forking thread holds the write lock
  *               (1) or a read lock (2) and the NR readers and NW writers queue
  *               behind it; the child's two threads must then get the lock
@@ -94,6 +132,36 @@
 #define WAKE_UNKNOWN 0
 #endif
 #define UNKNOWN 255     /* a wake count of -1 */
+#ifndef IN_TIME
+#define IN_TIME 0
+#endif
+#ifndef SPURIOUS
+#define SPURIOUS 0
+#endif
+#ifndef TO_RACE
+#define TO_RACE 0
+#endif
+#ifndef FIX_WW
+#define FIX_WW 0
+#endif
+#ifndef MAIN
+#define MAIN 0
+#endif
+#ifndef SLICES
+#define SLICES 1
+#endif
+#ifndef LOOP_R
+#define LOOP_R 0
+#endif
+#ifndef LOOP_W
+#define LOOP_W 0
+#endif
+#ifndef LIVE
+#define LIVE 0
+#endif
+#ifndef BUGGY
+#define BUGGY 0
+#endif
 #ifndef FORK
 #define FORK 0
 #endif
@@ -133,9 +201,19 @@
 #define count_of(s) ((s) & COUNT_MASK)
 #define has(s, bit) (((s) & (bit)) != 0)
 #define is_write_locked(s) (count_of(s) == WRITE_LOCKED)
+#if BUGGY == 4
+/* canary: a writer ignores the readers' count (mutual exclusion) */
+#define write_lockable(s) (!is_write_locked(s) && !has(s, RP))
+#else
 #define write_lockable(s) (count_of(s) == 0 && !has(s, RP))
+#endif
+#if BUGGY == 3
+/* canary: no writer preference (a waiting writer does not hold back readers) */
+#define read_lockable(s, recursive) (count_of(s) < MAX_READERS)
+#else
 #define read_lockable(s, recursive) \
     (count_of(s) < MAX_READERS && ((recursive) || has(s, RP) || !has(s, WAITING)))
+#endif
 
 #define ON_STATE 1
 #define ON_NOTIFY 2
@@ -153,6 +231,18 @@ bool forked = false;
 byte child_done = 0;        /* child threads (FORK) that are done */
 bool child_read = false;    /* child_thread holds its read lock (FORK 2) */
 byte finished = 0;          /* reader and writer processes that are done */
+byte spurious = SPURIOUS;   /* spurious wakeups left, for all threads together */
+#if LIVE
+/* Ghosts for the LTL properties: reader 0 / writer 0 is inside a lock_read /
+ * lock_write call (from the call until it returns). */
+bool r0_wait = false;
+bool w0_wait = false;
+bool r0_parked = false;     /* ... and has come to a futex wait in that call */
+bool w0_parked = false;
+#define GHOST(a) a
+#else
+#define GHOST(a) skip
+#endif
 
 /* ---- primitives --------------------------------------------------------- */
 
@@ -197,21 +287,52 @@ inline wake_all(addr) {
     }
 }
 
-/* futex(FUTEX_WAIT, addr, expected): the compare and the enqueue are one step.
- * timed_out is set when a thread allowed to time out leaves without a wake. */
+/* pa_wait_u32(addr, expected, deadline), as every platform provides it:
+ *   - a deadline already passed returns PA_WAIT_TIMEDOUT at once, without
+ *     looking at the word (pa_wait.c checks the clock first);
+ *   - otherwise the compare and the enqueue are one step (EAGAIN: the word
+ *     changed); the sleeper returns when a wake removes it from the queue,
+ *     or, if this wait's deadline passes, timed out;
+ *   - with SPURIOUS, SPURIOUS waits in all may return PA_WAIT_WOKEN unwoken
+ *     (WaitOnAddress, __ulock_wait, a capped slice's end: pa_wait.h);
+ *   - with TO_RACE, a wait woken just as its deadline passes may report
+ *     PA_WAIT_TIMEDOUT, the wake swallowed (Linux's futex reports the wake;
+ *     nothing documents that WaitOnAddress or __ulock_wait always do).
+ * may_time_out: this thread has a deadline at all.  With IN_TIME, each wait
+ * of such a thread first chooses whether its deadline passes during it; in
+ * the runs where it does not, the thread must be woken like any other, so a
+ * wakeup lost on a thread that can time out is an invalid end state too
+ * (without IN_TIME such a thread can always leave, and hides it).
+ * timed_out is set when the thread leaves without a wake. */
 inline futex_wait(addr, word, expected, may_time_out, timed_out) {
-    timed_out = false;
     atomic {
+        timed_out = false;
+        this_to = may_time_out;
+#if LIVE
+        if :: _pid == 0 -> r0_parked = true :: _pid == NR -> w0_parked = true :: else -> skip fi;
+#endif
+#if IN_TIME
+        if :: this_to -> if :: this_to = false :: skip fi :: else -> skip fi;
+#endif
         if
+        :: this_to -> timed_out = true      /* deadline already passed: no compare */
         :: word == expected -> sleeping[_pid] = addr
-        :: else -> skip            /* EAGAIN */
+        :: word != expected -> skip         /* EAGAIN */
         fi
     }
     atomic {
         if
-        :: sleeping[_pid] == 0 -> skip                              /* woken */
-        :: may_time_out && sleeping[_pid] != 0 -> sleeping[_pid] = 0; timed_out = true
-        fi
+        :: timed_out -> skip
+        :: !timed_out && sleeping[_pid] == 0 -> skip                   /* woken */
+#if TO_RACE
+        :: !timed_out && sleeping[_pid] == 0 && this_to -> timed_out = true  /* woken, reported as a timeout */
+#endif
+        :: this_to && sleeping[_pid] != 0 -> sleeping[_pid] = 0; timed_out = true
+#if SPURIOUS
+        :: spurious > 0 && sleeping[_pid] != 0 -> sleeping[_pid] = 0; spurious--
+#endif
+        fi;
+        this_to = false
     }
 }
 
@@ -219,7 +340,11 @@ inline futex_wait(addr, word, expected, may_time_out, timed_out) {
 
 /* wake_writer(rw): n = how many writers were woken */
 inline wake_writer(n) {
+#if BUGGY != 1
     atomic { notify = notify + 1 }
+#endif
+    /* (BUGGY 1, a canary: no bump, so a writer between its read of notify
+     * and its sleep misses this wakeup) */
     wake_one(ON_NOTIFY, n)
 }
 
@@ -231,6 +356,13 @@ inline wake_waiters_plain(s) {
     :: else ->
         if
         :: has(s, WW) ->
+#if FIX_WW
+            /* proposed fix: a counted writer is woken with WW kept, so no
+             * new reader gets in before it; only a stale bit is cleared */
+            if
+            :: write_waiters > 0 -> wake_writer(n); break
+            :: else ->
+#endif
             CAS(s, s & ~WW, ok);
             if
             :: ok ->
@@ -238,6 +370,9 @@ inline wake_waiters_plain(s) {
                 if :: write_waiters > 0 -> break :: else -> s = state fi
             :: else -> skip
             fi
+#if FIX_WW
+            fi
+#endif
         :: else ->
             CAS(s, s & ~RW, ok);
             if :: ok -> wake_all(ON_STATE); break :: else -> skip fi
@@ -278,6 +413,11 @@ inline wake_waiters_after_write(s) {
             :: else -> skip
             fi
         :: !has(s, RW) && has(s, WW) ->
+#if FIX_WW
+            if
+            :: write_waiters > 0 -> wake_writer(n); break
+            :: else ->
+#endif
             CAS(s, s & ~WW, ok);
             if
             :: ok ->
@@ -285,6 +425,9 @@ inline wake_waiters_after_write(s) {
                 if :: write_waiters > 0 -> break :: else -> s = state fi
             :: else -> skip
             fi
+#if FIX_WW
+            fi
+#endif
         :: !has(s, RW) && !has(s, WW) ->    /* unreachable: WAITING is set */
             CAS(s, s & ~RW, ok);
             if :: ok -> wake_all(ON_STATE); break :: else -> skip fi
@@ -394,7 +537,12 @@ inline release_write() {
     atomic { state = state - WRITE_LOCKED; s = state };
     if
     :: has(s, WAITING) ->
+#if BUGGY == 2
+        /* canary: no read phase; a write release prefers writers too */
+        if :: lock_gen != gen -> reset_after_fork() :: else -> wake_waiters_plain(s) fi
+#else
         if :: lock_gen != gen -> reset_after_fork() :: else -> wake_waiters_after_write(s) fi
+#endif
     :: else -> skip
     fi
 }
@@ -416,15 +564,29 @@ inline leave_read() { atomic { readers_in-- } }
 
 active [NR] proctype reader() PARENT {
     byte s, e, n, k, old, spins, iter = 0;
-    bool ok, counted, giving_up, timed_out, acquired, fork_checked;
-    bool may_time_out = (TIMEOUTS && _pid == 0);
+    bool ok, counted, giving_up, timed_out, acquired, fork_checked, this_to;
+    bool may_time_out = ((TIMEOUTS || MAIN == 1) && _pid == 0);
     bool recursive_reader = (RECURSIVE && _pid == 0);
+    byte slices = (MAIN == 1 && _pid == 0 -> SLICES : 0);
 
     do
-    :: iter < ITER ->
-        iter++;
+    :: LOOP_R || iter < ITER ->
+        if :: !LOOP_R -> iter++ :: else -> skip fi;
+again_r:
+        GHOST(r0_wait = (_pid == 0));
         lock_read(false, acquired);
         forget_reader();
+        GHOST(r0_wait = false; r0_parked = false);
+        if
+        :: !acquired && slices > 0 ->
+            /* the main thread: the binding's 50 ms slice ended (block_on),
+             * it ran the signal handlers and calls again */
+            slices--;
+            if :: slices == 0 -> may_time_out = false :: else -> skip fi;
+            goto again_r
+        :: else -> skip
+        fi;
+        assert(acquired || may_time_out);
         if
         :: acquired ->
             enter_read();
@@ -573,14 +735,26 @@ inline lock_write(acquired) {
 
 active [NW] proctype writer() PARENT {
     byte s, e, n, k, seq, other_ww, old, spins, iter = 0;
-    bool ok, counted, giving_up, timed_out, acquired, fork_checked;
-    bool may_time_out = (TIMEOUTS && _pid == NR);
+    bool ok, counted, giving_up, timed_out, acquired, fork_checked, this_to;
+    bool may_time_out = ((TIMEOUTS || MAIN == 2) && _pid == NR);
+    byte slices = (MAIN == 2 && _pid == NR -> SLICES : 0);
 
     do
-    :: iter < ITER ->
-        iter++;
+    :: LOOP_W || iter < ITER ->
+        if :: !LOOP_W -> iter++ :: else -> skip fi;
+again_w:
+        GHOST(w0_wait = (_pid == NR));
         lock_write(acquired);
         forget_writer();
+        GHOST(w0_wait = false; w0_parked = false);
+        if
+        :: !acquired && slices > 0 ->
+            slices--;
+            if :: slices == 0 -> may_time_out = false :: else -> skip fi;
+            goto again_w
+        :: else -> skip
+        fi;
+        assert(acquired || may_time_out);
         if
         :: acquired ->
             atomic { writers_in++; assert(writers_in == 1 && readers_in == 0) }
@@ -632,7 +806,7 @@ active [NW] proctype writer() PARENT {
  * program counters and locals multiply the state space.) */
 active proctype forker() {
     byte s, e, n, k, seq, other_ww, old, spins;
-    bool ok, counted, giving_up, timed_out, acquired, fork_checked;
+    bool ok, counted, giving_up, timed_out, acquired, fork_checked, this_to;
     bool may_time_out = false;
 
     /* fork(): the child handler bumps the generation; the child's futex
@@ -669,7 +843,7 @@ active proctype forker() {
 
 active proctype child_thread() provided (forked) {
     byte s, e, n, k, seq, other_ww, old, spins;
-    bool ok, counted, giving_up, timed_out, acquired, fork_checked;
+    bool ok, counted, giving_up, timed_out, acquired, fork_checked, this_to;
     bool may_time_out = false;
 
 #if FORK == 2
@@ -711,7 +885,21 @@ active proctype at_end() {
     assert(!STRICT_END || state == 0)
 #else
     (finished == NPROC);   /* every reader and writer is done */
+#if BUGGY != 4  /* (so that the mutual exclusion canary reports the overlap itself) */
     assert(count_of(state) == 0 && !has(state, RP) && read_waiters == 0 && write_waiters == 0);
+#endif
     assert(!STRICT_END || state == 0)
 #endif
 }
+
+/* ---- liveness (LIVE configurations; pan -a -f: weak fairness) ------------ */
+
+#if LIVE == 1
+/* Writer preference: writer 0 gets the lock while the readers keep arriving
+ * (LOOP_R: they take and release read locks forever). */
+ltl writer_gets_in { [] (w0_parked -> <> !w0_wait) }
+#elif LIVE == 2
+/* The read phase: reader 0 gets the lock while the writers keep coming back
+ * (LOOP_W). */
+ltl reader_gets_in { [] (r0_parked -> <> !r0_wait) }
+#endif

@@ -1,16 +1,33 @@
-"""Shared machinery for the pyatomics benchmarks.
+"""The interleaved harness behind ``python -m pyatomics bench``.
 
-Nothing here is timed by the test suite: speed is measured only in
-benchmarks/, and every ratio is computed from cases measured side by side in
-one process, on one interpreter, with interleaved repeats:
+Nothing here is timed by the test suite (tests check behaviour, never speed).
+Every ratio is computed from cases measured side by side in one process, on
+one interpreter, in interleaved rounds:
 
-    for repeat in range(R):          # R = 7 by default
-        for case in suite.cases:     # every case once per repeat, in turn
+    for round in range(R):           # R = 7 by default
+        for case in suite.cases:     # every case once per round, in turn
             measure(case)
-    value(case) = min over the R repeats    (of the time per operation)
+    value(case) = min over the R rounds    (of the time per operation)
 
-so a burst of noise from another process hits every case alike and the min
-keeps the quietest repeat of each.
+so a burst of noise from another process hits every case of a round alike.
+A ratio (this row / its reference) is computed per round, from the two
+samples of the same round, and reported as the median of those per-round
+ratios with their range (the lowest and the highest round dropped when there
+are 5 or more).  A ratio whose range contains 1.00x is a **tie**, whatever
+its median says; only a range wholly below (or above) 1.00x is a win (or a
+loss).
+
+Why not pyperf: pyperf is very good at one benchmark at a time (worker
+processes, calibration, system-noise warnings), and ``--json`` keeps every
+raw sample so its statistics can be redone.  But our ratios need the two
+sides of a comparison measured in the same round, in the same process, a few
+milliseconds apart; pyperf runs each benchmark in its own worker processes,
+one benchmark after the other, so a noisy minute lands on one side of a
+ratio only.  It also has no model for the threaded throughput cases
+(N threads released together on a Barrier, wall time from the first to the
+last).  So the interleaving stays ours; the load-average warning in the
+header plays the part of pyperf's system-noise check, and the machine
+(``pyperf system tune``) is left to the user.
 
 A Suite is a list of Cases and becomes one markdown table.  Two kinds of case:
 
@@ -21,12 +38,12 @@ A Suite is a list of Cases and becomes one markdown table.  Two kinds of case:
 * ``mt_case`` -- ``threads`` threads start on a Barrier, each runs a fixed
   count of operations on shared state, and the wall time from the first
   thread leaving the barrier to the last one finishing gives the throughput
-  in Mops/s (total operations / wall time).
+  in Mops/s (total operations / wall time), or ns per operation.
 
 Ratio columns compare each row with a reference row of the same table (see
 ``RatioColumn``), and ``Target`` lines read the project's speed goals off the
 results.  ``render_markdown`` prints; ``to_jsonable`` is what ``--json``
-writes.  ``progress`` callbacks let a CLI draw a progress bar.
+writes.  ``progress`` callbacks draw the progress bar.
 """
 
 from __future__ import annotations
@@ -47,11 +64,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 # ---------------------------------------------------------------------------
 # Settings
 # ---------------------------------------------------------------------------
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_threads() -> tuple[int, ...]:
+    """1, 2, the usable cores, and twice as many threads as cores (capped at 16):
+    the last one shows what spinning costs once threads outnumber cores."""
+    cores = usable_cpus()
+    return tuple(sorted({1, 2, min(cores, 16), min(2 * cores, 16)}))
 
 
 @dataclass
@@ -59,7 +88,7 @@ class Settings:
     repeats: int = 7
     st_target_s: float = 0.01  # wall time of one single-thread measurement
     mt_target_s: float = 0.1  # wall time of one multi-thread measurement
-    threads: tuple[int, ...] = (1, 2)
+    threads: tuple[int, ...] = field(default_factory=default_threads)
     # Clock of the single-thread cases: "wall" (time.perf_counter, as timeit)
     # or "cpu" (time.thread_time: this thread's CPU time, which leaves out the
     # time the OS gave to other processes -- steadier on a busy machine).
@@ -68,7 +97,7 @@ class Settings:
 
     @classmethod
     def quick(cls, threads: tuple[int, ...] = (1, 2)) -> Settings:
-        return cls(repeats=2, st_target_s=0.004, mt_target_s=0.015, threads=threads)
+        return cls(repeats=3, st_target_s=0.002, mt_target_s=0.006, threads=threads)
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
@@ -90,21 +119,7 @@ def _clock() -> float:
 
 
 def import_pyatomics():
-    """Import pyatomics, the installed build.
-
-    Run from the repository root (``python -m benchmarks.run_all``), the
-    source tree's ``pyatomics/`` (no compiled extension) shadows the
-    installed package; drop the repository root from sys.path and retry.
-    """
-    try:
-        return importlib.import_module("pyatomics")
-    except ImportError:
-        pass
-    for mod in [m for m in sys.modules if m == "pyatomics" or m.startswith("pyatomics.")]:
-        del sys.modules[mod]
-    root = os.path.realpath(_REPO_ROOT)
-    sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.getcwd()) != root]
-    importlib.invalidate_caches()
+    """The pyatomics package this harness belongs to (the installed build)."""
     return importlib.import_module("pyatomics")
 
 
@@ -189,6 +204,19 @@ class Peers:
             lines.append(s)
         return lines
 
+    def install_hint(self) -> str | None:
+        """How to install the missing peers (None when none is missing, or none can be here)."""
+        missing = sorted({p.name for p in self.peers.values()
+                          if not p.ok and not (p.missing or "").startswith("needs")})
+        if not missing:
+            return None
+        return (
+            "Missing peers are not measured. Install them with `pip install 'pyatomics[bench]'` "
+            "(the peers that have a build for this interpreter) or one by one: "
+            + ", ".join(f"`pip install {m}`" for m in missing)
+            + " (cereggii has no wheel for free-threaded 3.13: `pip install cmake` first)."
+        )
+
     def to_jsonable(self) -> dict[str, Any]:
         return {
             module: {
@@ -223,6 +251,7 @@ class Case:
     # run(n) -> (seconds, operations): performs about n operations
     run: Callable[[int], tuple[float, int]]
     threads: int = 1
+    form: str = ""  # how the code is written ("with", "pair", ...): ratios "same form" match it
     multi: bool = False  # a threaded throughput case (longer measurements)
     check: Callable[[], str | None] | None = None  # -> problem text or None
     calibrated_n: int = 0
@@ -255,6 +284,7 @@ def st_case(
     stmt: str,
     setup: str = "pass",
     env: dict[str, Any] | None = None,
+    form: str = "",
 ) -> Case:
     """Single-thread timeit-style case: ``setup`` once, then ``stmt`` n times.
 
@@ -267,7 +297,7 @@ def st_case(
     def run(n: int) -> tuple[float, int]:
         return timer.timeit(n), n  # timeit turns gc off while timing
 
-    return Case(key, group, impl, role, code, run)
+    return Case(key, group, impl, role, code, run, form=form)
 
 
 def mt_case(
@@ -281,6 +311,7 @@ def mt_case(
     make_worker: Callable[[Any], Callable[[int], None]],
     check: Callable[[Any, int], str | None] | None = None,
     ops_per_n: int = 1,
+    form: str = "",
 ) -> Case:
     """Multi-thread throughput case.
 
@@ -332,7 +363,7 @@ def mt_case(
             return None
         return check(last["shared"], last["total"])
 
-    return Case(key, group, impl, role, code, run, threads=threads, multi=True, check=do_check)
+    return Case(key, group, impl, role, code, run, threads=threads, form=form, multi=True, check=do_check)
 
 
 # ---------------------------------------------------------------------------
@@ -361,14 +392,21 @@ def ref_key(key: str) -> RefPicker:
     return pick
 
 
-def ref_in_group(role: str, fallback_key: str | None = None, impl: str | None = None) -> RefPicker:
-    """The fastest measured case of ``role`` (and ``impl``) in the row's group."""
+def ref_in_group(
+    role: str, fallback_key: str | None = None, impl: str | None = None, same_form: bool = False
+) -> RefPicker:
+    """The fastest measured case of ``role`` (and ``impl``; and, with
+    ``same_form``, written the same way) in the row's group."""
 
     def pick(suite: Suite, case: Case) -> Case | None:
         cands = [
             c
             for c in suite.cases
-            if c.group == case.group and c.role == role and (impl is None or c.impl == impl) and c.best
+            if c.group == case.group
+            and c.role == role
+            and (impl is None or c.impl == impl)
+            and (not same_form or c.form == case.form)
+            and c.best
         ]
         if cands:
             return min(cands, key=lambda c: c.best)
@@ -419,6 +457,61 @@ class Suite:
         if self.metric == TIME:
             return case.best / ref.best
         return ref.best / case.best
+
+    def ratio_cell(self, col: RatioColumn, case: Case) -> Ratio | None:
+        try:
+            ref = col.pick(self, case)
+        except Exception:
+            ref = None
+        return make_ratio(case, ref, self.metric)
+
+
+@dataclass
+class Ratio:
+    """One ratio cell: the median of the per-round ratios and their range.
+
+    ``faster`` is "faster" when the row is faster than its reference in every
+    round kept, "slower" when slower in every one, "tie" otherwise."""
+
+    ref: str  # the reference case's key
+    value: float  # median of the per-round ratios
+    lo: float
+    hi: float
+    rounds: list[float]
+    verdict: str  # "faster", "slower", "tie", or "same row"
+
+
+def per_round(a: list[float], b: list[float]) -> list[float]:
+    """a[i] / b[i] for the rounds both have (round i of one with round i of the other)."""
+    return [x / y for x, y in zip(a, b) if x > 0 and y > 0]
+
+
+def ratio_range(rounds: list[float]) -> tuple[float, float, float]:
+    """(median, lo, hi): the range drops the lowest and highest round when there are 5 or more."""
+    xs = sorted(rounds)
+    mid = len(xs) // 2
+    median = xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
+    kept = xs[1:-1] if len(xs) >= 5 else xs
+    return median, kept[0], kept[-1]
+
+
+def make_ratio(case: Case, ref: Case | None, metric: str) -> Ratio | None:
+    if ref is None or case.error or ref.error:
+        return None
+    # TIME: case time / ref time; RATE: case rate / ref rate = ref time / case time.
+    rounds = per_round(case.samples, ref.samples) if metric == TIME else per_round(ref.samples, case.samples)
+    if not rounds:
+        return None
+    value, lo, hi = ratio_range(rounds)
+    if ref is case:
+        verdict = "same row"
+    elif lo <= 1.0 <= hi:
+        verdict = "tie"
+    elif (hi < 1.0) == (metric == TIME):
+        verdict = "faster"
+    else:
+        verdict = "slower"
+    return Ratio(ref.key, value, lo, hi, rounds, verdict)
 
 
 def speedup(slow: Case | None, fast: Case | None) -> float | None:
@@ -632,10 +725,13 @@ def _fmt_value(v: float | None, metric: str) -> str:
     return f"{v:.2f}" if v < 100 else f"{v:.0f}"
 
 
-def _fmt_ratio(r: float | None) -> str:
-    if r is None or math.isnan(r):
+def fmt_ratio(r: Ratio | None) -> str:
+    """``0.93x [0.88-1.01] tie``: median of the per-round ratios, their range, the verdict."""
+    if r is None or math.isnan(r.value):
         return "n/a"
-    return f"{r:.2f}x"
+    if r.verdict == "same row":
+        return "(reference)"
+    return f"{r.value:.2f}x [{r.lo:.2f}-{r.hi:.2f}] {r.verdict}"
 
 
 def render_markdown(suite: Suite, env: dict[str, Any] | None = None) -> str:
@@ -646,6 +742,9 @@ def render_markdown(suite: Suite, env: dict[str, Any] | None = None) -> str:
         out.append(
             "ns/op includes the loop overhead (see the empty-loop row); "
             "ratios are time / reference time, lower is faster."
+            if suite.metric == TIME and not any(c.multi for c in suite.cases)
+            else "ns/op = wall time / all threads' operations; ratios are time / reference time, "
+            "lower is faster."
         )
     else:
         out.append(
@@ -653,7 +752,9 @@ def render_markdown(suite: Suite, env: dict[str, Any] | None = None) -> str:
             "ratios are rate / reference rate, higher is faster."
         )
     out.append(
-        "noise = how far the median repeat is above the best one (large: a busy machine, distrust the row)."
+        "noise = how far the median round is above the best one (large: a busy machine, distrust the row). "
+        "A ratio is the median of the per-round ratios [their range, lowest and highest round dropped "
+        "from 5 rounds on]; a range that contains 1.00x is a tie."
     )
     out.append("")
     header = ["group", "implementation", "code", suite.metric, "noise"] + [r.header for r in suite.ratios]
@@ -667,12 +768,7 @@ def render_markdown(suite: Suite, env: dict[str, Any] | None = None) -> str:
         noise = "-" if case.spread is None else f"{100 * case.spread:.0f}%"
         row = [case.group, case.impl, f"`{case.code}`", val, noise]
         for col in suite.ratios:
-            ref = None
-            try:
-                ref = col.pick(suite, case)
-            except Exception:
-                pass
-            row.append(_fmt_ratio(suite.ratio(case, ref)))
+            row.append(fmt_ratio(suite.ratio_cell(col, case)))
         out.append("| " + " | ".join(row) + " |")
     problems = [c for c in suite.cases if c.error or c.problem]
     if problems or suite.notes:
@@ -704,7 +800,8 @@ def render_markdown(suite: Suite, env: dict[str, Any] | None = None) -> str:
 
 
 def to_jsonable(suites: Sequence[Suite], env: dict[str, Any]) -> dict[str, Any]:
-    res: dict[str, Any] = {"environment": env, "peers": PEERS.to_jsonable(), "suites": []}
+    res: dict[str, Any] = {"format": "pyatomics-bench/1", "environment": env, "peers": PEERS.to_jsonable(),
+                           "suites": []}
     for s in suites:
         cases = []
         for c in s.cases:
@@ -715,6 +812,8 @@ def to_jsonable(suites: Sequence[Suite], env: dict[str, Any]) -> dict[str, Any]:
                 "role": c.role,
                 "code": c.code,
                 "threads": c.threads,
+                "form": c.form,
+                "multi": c.multi,
                 "n": c.calibrated_n,
                 "samples_s_per_op": c.samples,
                 "best_s_per_op": c.best,
@@ -725,11 +824,13 @@ def to_jsonable(suites: Sequence[Suite], env: dict[str, Any]) -> dict[str, Any]:
                 "ratios": {},
             }
             for col in s.ratios:
-                try:
-                    ref = col.pick(s, c)
-                except Exception:
-                    ref = None
-                d["ratios"][col.header] = {"ref": ref.key if ref else None, "value": s.ratio(c, ref)}
+                r = s.ratio_cell(col, c)
+                d["ratios"][col.header] = (
+                    {"ref": None, "value": None}
+                    if r is None
+                    else {"ref": r.ref, "value": r.value, "lo": r.lo, "hi": r.hi, "verdict": r.verdict,
+                          "per_round": r.rounds}
+                )
             cases.append(d)
         res["suites"].append(
             {
@@ -774,80 +875,146 @@ def progress_bar(stream=None) -> Progress:
 
 
 def parse_threads(text: str) -> tuple[int, ...]:
-    vals = tuple(int(x) for x in text.replace(" ", "").split(",") if x)
+    try:
+        vals = tuple(int(x) for x in text.replace(" ", "").split(",") if x)
+    except ValueError:
+        vals = ()
     if not vals or any(v < 1 for v in vals):
-        raise ValueError("--threads wants positive integers, e.g. 1,2")
-    return vals
+        raise ValueError(f"--threads wants positive integers, e.g. 1,2,4 (got {text!r})")
+    return tuple(sorted(set(vals)))
 
 
-def main(
-    builders: dict[str, Callable[[Settings], list[Suite]]],
-    argv: Sequence[str] | None = None,
-    description: str | None = None,
-) -> int:
-    """The command line shared by run_all.py and the single benchmark files."""
-    import argparse
+def case_filter(patterns: str | None) -> Callable[[Suite, Case], bool]:
+    """``--cases``: comma-separated patterns matched against ``suite/key``
+    (e.g. ``atomicint.single/*``); a pattern without wildcards matches as a substring."""
+    import fnmatch
+
+    if not patterns:
+        return lambda suite, case: True
+    pats = [p.strip() for p in patterns.split(",") if p.strip()]
+    pats = [p if any(ch in p for ch in "*?[") else f"*{p}*" for p in pats]
+
+    def keep(suite: Suite, case: Case) -> bool:
+        name = f"{suite.name}/{case.key}"
+        return any(fnmatch.fnmatchcase(name, p) for p in pats)
+
+    return keep
+
+
+def add_arguments(ap, builders: Sequence[str]) -> None:
+    """The options of ``python -m pyatomics bench`` (and benchmarks/run_all.py)."""
+    ap.add_argument("--quick", action="store_true",
+                    help="3 short rounds, threads 1,2: a smoke test in seconds, not a measurement")
+    ap.add_argument("--repeats", type=int, default=None, metavar="R",
+                    help="interleaved rounds (default 7; --quick 3)")
+    ap.add_argument("--threads", default=None, metavar="1,2,4",
+                    help="thread counts of the throughput and scaling tables (default: 1, 2, the usable "
+                    "cores and twice that, capped at 16; here {})".format(
+                        ",".join(map(str, default_threads()))))
+    ap.add_argument("--only", default=None, metavar="SUITES",
+                    help="comma-separated subset of: {}".format(",".join(builders)))
+    ap.add_argument("--cases", default=None, metavar="PATTERNS",
+                    help="only the cases whose suite/key matches one of these comma-separated patterns, "
+                    "e.g. 'atomicint.single/*' or 'inc' (a substring)")
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
+                    help="single-thread clock: wall (default) or cpu (thread CPU time, steadier on a busy "
+                    "machine)")
+    ap.add_argument("--json", metavar="FILE", default=None,
+                    help="also write the machine, interpreter, GIL state, backend, date, every raw sample "
+                    "and every ratio as JSON (input of --compare and --plot)")
+    ap.add_argument("--markdown", metavar="FILE", default=None, help="also write the tables to FILE")
+    ap.add_argument("--plot", metavar="FILE.png", default=None,
+                    help="draw the ratios with their spread and the scaling curves (needs matplotlib)")
+    ap.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), default=None,
+                    help="measure nothing: print the change from run A to run B (files from --json)")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def run_from_args(args, builders: dict[str, Callable[[Settings], list[Suite]]], error) -> int:
+    """Run what the parsed ``args`` ask for; ``error(msg)`` exits with a usage message (status 2)."""
     import json
 
-    ap = argparse.ArgumentParser(description=description)
-    ap.add_argument("--quick", action="store_true", help="2 short repeats: a smoke test, not a measurement")
-    ap.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 7; --quick 2)")
-    ap.add_argument("--threads", default="1,2", help="thread counts for the throughput tables (default 1,2)")
-    ap.add_argument(
-        "--clock",
-        choices=sorted(CLOCKS),
-        default="wall",
-        help="single-thread clock: wall (default) or cpu (thread CPU time, steadier on a busy machine)",
-    )
-    ap.add_argument("--json", metavar="FILE", default=None, help="also write every sample and ratio as JSON")
-    ap.add_argument("--markdown", metavar="FILE", default=None, help="also write the tables to FILE")
-    if len(builders) > 1:
-        ap.add_argument(
-            "--only", default=None, help="comma-separated subset of: {}".format(",".join(builders))
-        )
-    ap.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    args = ap.parse_args(argv)
+    if args.compare:
+        from . import compare
+
+        return compare.main(args.compare[0], args.compare[1])
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401  (only whether it is there)
+        except ImportError:
+            error("--plot needs matplotlib: pip install matplotlib (or pip install 'pyatomics[plot]')")
+    if args.repeats is not None and args.repeats < 1:
+        error("--repeats must be at least 1")
     try:
-        threads = parse_threads(args.threads)
+        threads = parse_threads(args.threads) if args.threads else None
     except ValueError as exc:
-        ap.error(str(exc))
-    settings = Settings.quick(threads) if args.quick else Settings(threads=threads)
+        error(str(exc))
+    if args.quick:
+        settings = Settings.quick(threads or (1, 2))
+    else:
+        settings = Settings(threads=threads or default_threads())
     if args.repeats:
         settings.repeats = args.repeats
     settings.clock = args.clock
     names = list(builders)
-    if getattr(args, "only", None):
+    if args.only:
         names = [n.strip() for n in args.only.split(",") if n.strip()]
         unknown = [n for n in names if n not in builders]
         if unknown:
-            ap.error("unknown --only {} (choose from {})".format(",".join(unknown), ",".join(builders)))
+            error("unknown --only {} (choose from {})".format(",".join(unknown), ",".join(builders)))
+    keep = case_filter(args.cases)
     suites: list[Suite] = []
     for n in names:
-        suites += builders[n](settings)
+        for suite in builders[n](settings):
+            suite.cases = [c for c in suite.cases if keep(suite, c)]
+            if suite.cases:
+                suites.append(suite)
+    if not suites:
+        error(f"--cases {args.cases!r} matches no case")
     try:
         load_before: Sequence[float] | None = os.getloadavg()
     except (AttributeError, OSError):
         load_before = None
     run_suites(suites, settings, None if args.no_progress else progress_bar())
     env = environment(settings, load_before)
+    env["argv"] = list(sys.argv[1:])
+    env["quick"] = bool(args.quick)
     parts = ["## pyatomics benchmarks", "", environment_markdown(env), "", "Peers:", ""]
     parts += PEERS.summary_lines() + [""]
+    hint = PEERS.install_hint()
+    if hint:
+        parts += [hint, ""]
     if args.quick:
         parts += ["**--quick run: a smoke test; the numbers are not measurements.**", ""]
     for s in suites:
-        parts.append(render_markdown(s, env))
+        parts.append(render_markdown(s))
     text = "\n".join(parts)
     print(text)
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(text + "\n")
+    data = to_jsonable(suites, env)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump(to_jsonable(suites, env), f, indent=2)
+            json.dump(data, f, indent=2)
             f.write("\n")
+    if args.plot:
+        from . import plot
+
+        plot.plot(data, args.plot)
+        print(f"plot written to {args.plot}", file=sys.stderr)
     return 0
 
 
-def main_for(build: Callable[[Settings], list[Suite]], argv: Sequence[str] | None = None) -> int:
-    """A standalone CLI for one benchmark module (run_all.py runs them all)."""
-    return main({"this": build}, argv)
+def main(
+    builders: dict[str, Callable[[Settings], list[Suite]]],
+    argv: Sequence[str] | None = None,
+    description: str | None = None,
+    prog: str | None = None,
+) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog=prog, description=description)
+    add_arguments(ap, list(builders))
+    args = ap.parse_args(argv)
+    return run_from_args(args, builders, ap.error)

@@ -1,6 +1,6 @@
 """SpinLock and RWLock: uncontended acquire+release cost, read-mostly throughput.
 
-    python benchmarks/bench_locks.py [--quick] [--threads 1,2] [--json FILE]
+    python -m pyatomics bench --only locks
 
 Uncontended: each form in a tight loop with the lock created once, e.g.
 ``with lock: pass``; the bound ``acquire``/``release`` pairs are measured too.
@@ -19,16 +19,10 @@ Peers (each optional; a missing one is named in the output):
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from typing import Callable
 
-if __package__:
-    from . import _harness as h
-else:  # run as a script: benchmarks/ is sys.path[0]
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    import _harness as h
+from . import _harness as h
 
 pyatomics = h.import_pyatomics()
 RWLock = pyatomics.RWLock
@@ -48,6 +42,12 @@ def _missing_notes() -> list[str]:
 
 
 WITH = "with {0}:\n    pass"
+# The forms a lock is used in, compared form for form: a context-manager
+# object made on each entry (``with rw.read():``), one made once and reused
+# (``with rw.reader:``, ``with lock:``), and explicit acquire/release calls.
+WITH_NEW = "with, object made per entry"
+WITH_ONCE = "with, object made once"
+PAIR_FORM = "acquire/release calls"
 PAIR = "acq()\nrel()"
 
 
@@ -56,7 +56,13 @@ def uncontended_suite(settings: h.Settings) -> h.Suite:
     cases: list[h.Case] = []
 
     def add(key, group, impl, role, code, stmt, setup):
-        cases.append(h.st_case(key, group, impl, role, code, stmt, setup, env))
+        if "acq()" in stmt:
+            form = PAIR_FORM
+        elif "()" in stmt.split(":")[0]:
+            form = WITH_NEW
+        else:
+            form = WITH_ONCE
+        cases.append(h.st_case(key, group, impl, role, code, stmt, setup, env, form=form))
 
     add("loop/empty", "loop", "python", h.BASE, "for _ in range(n): pass", "pass", "pass")
 
@@ -214,9 +220,15 @@ def uncontended_suite(settings: h.Settings) -> h.Suite:
         cases=cases,
         ratios=[
             h.RatioColumn("vs `with threading.Lock()`", h.ref_key("mutex/lock")),
-            h.RatioColumn("vs fastest peer (same side)", h.ref_in_group(h.PEER)),
+            h.RatioColumn("vs fastest peer, same side and form", h.ref_in_group(h.PEER, same_form=True)),
         ],
-        notes=_missing_notes() + LOCK_NOTES,
+        notes=_missing_notes()
+        + LOCK_NOTES
+        + [
+            "forms: `with rw.read():` makes a guard object per entry, `with rw.reader:` reuses one, "
+            "`acquire_read(); release_read()` calls the methods; each is compared with the peer's same form "
+            "(ft_utils' RWReadContext is made once, so its `with` is compared with `with rw.reader:`)"
+        ],
         targets=targets,
     )
 
@@ -233,7 +245,7 @@ def _work(r, w, box) -> Callable[[int], None]:
                 box[0] += 1
             for _ in reads:
                 with r:
-                    v = box[0]  # noqa: F841
+                    v = box[0]  # noqa: F841 (the read is the work)
 
     return work
 
@@ -245,7 +257,22 @@ def _work_guard(rw, box) -> Callable[[int], None]:
                 box[0] += 1
             for _ in reads:
                 with rw.read():
-                    v = box[0]  # noqa: F841
+                    v = box[0]  # noqa: F841 (the read is the work)
+
+    return work
+
+
+def _work_pair(racq, rrel, wacq, wrel, box) -> Callable[[int], None]:
+    def work(n: int, racq=racq, rrel=rrel, wacq=wacq, wrel=wrel, box=box,
+             reads=range(READS_PER_WRITE)) -> None:
+        for _ in range(n):
+            wacq()
+            box[0] += 1
+            wrel()
+            for _ in reads:
+                racq()
+                v = box[0]  # noqa: F841 (the read is the work)
+                rrel()
 
     return work
 
@@ -275,6 +302,15 @@ def _variants() -> list[tuple]:
             "rw_guard",
             lambda: (RWLock(), [0]),
             lambda s: _work_guard(s[0], s[1]),
+        ),
+        (
+            "pyatomics.RWLock",
+            h.SELF,
+            "rw.acquire_read(); rw.release_read() (and _write)",
+            "rw_pair",
+            lambda: (RWLock(), [0]),
+            lambda s: _work_pair(s[0].acquire_read, s[0].release_read, s[0].acquire_write, s[0].release_write,
+                                 s[1]),
         ),
         (
             "pyatomics.SpinLock",
@@ -315,6 +351,17 @@ def _variants() -> list[tuple]:
                 lambda s: _work(_fts.RWReadContext(s[0]), _fts.RWWriteContext(s[0]), s[1]),
             )
         )
+        v.append(
+            (
+                "ft_utils.RWLock",
+                h.PEER,
+                "rw.lock_read(); rw.unlock_read() (and _write)",
+                "ft_pair",
+                lambda: (_fts.RWLock(), [0]),
+                lambda s: _work_pair(s[0].lock_read, s[0].unlock_read, s[0].lock_write, s[0].unlock_write,
+                                     s[1]),
+            )
+        )
     return v
 
 
@@ -335,6 +382,7 @@ def readmostly_suite(settings: h.Settings) -> h.Suite:
                     worker,
                     _check,
                     ops_per_n=READS_PER_WRITE + 1,
+                    form=PAIR_FORM if key.endswith("_pair") else WITH_NEW if key == "rw_guard" else WITH_ONCE,
                 )
             )
     return h.Suite(
@@ -347,15 +395,17 @@ def readmostly_suite(settings: h.Settings) -> h.Suite:
                 "vs pyatomics rw.reader (same threads)", lambda s, c: s.case(f"rw_view@{c.threads}")
             ),
             h.RatioColumn("vs threading.Lock (same threads)", lambda s, c: s.case(f"lock@{c.threads}")),
-            h.RatioColumn("vs best peer (same threads)", h.ref_in_group(h.PEER)),
+            h.RatioColumn("vs best peer, same form (same threads)", h.ref_in_group(h.PEER, same_form=True)),
         ],
-        notes=_missing_notes() + LOCK_NOTES + ["one operation = one acquire + critical section + release"],
+        notes=_missing_notes()
+        + LOCK_NOTES
+        + [
+            "one operation = one acquire + critical section + release",
+            "threads beyond the usable cores: a SpinLock waiter spins on a core the holder needs",
+        ],
     )
 
 
 def build(settings: h.Settings) -> list[h.Suite]:
     return [uncontended_suite(settings), readmostly_suite(settings)]
 
-
-if __name__ == "__main__":
-    sys.exit(h.main_for(build))

@@ -308,21 +308,30 @@ static void wake_waiters(pa_rwlock *rw, uint32_t s, bool after_write_release) {
         }
         if (s & WW) {
             /* A waiting writer goes first (writer preference); readers stay
-             * parked and get a read phase at that writer's release. */
-            if (!PA_CAS(&rw->state, &s, s & ~WW)) continue;
-            wake_writer(rw);
-            /* Decided by the count, not by what the wake returned: Windows
+             * parked and get a read phase at that writer's release.
+             *
+             * WW stays set while a counted writer is woken: clearing it here
+             * let a reader arriving before the woken writer's CAS take the
+             * lock, the writer set WW and slept again, and one reader coming
+             * back could do that for ever (the model's writer-preference
+             * liveness check, csrc/model/rwlock.pml LIVE=1, found it).  The
+             * last counted writer out clears the bit (drop_stale_ww).
+             *
+             * Decided by the count, not by what the wake returned: Windows
              * and macOS cannot always say how many they woke (-1), and on
              * Linux a counted writer that is not asleep yet is woken by the
-             * notify bump instead (0).  Treating "-1" as "nobody" also woke
-             * every parked reader at each hand-off, and they usually beat
-             * the writer.  A counted writer takes the free lock, or, giving
-             * up, passes it on as it leaves lock_write (its seq_cst decrement
-             * comes before its own look at the state, so it sees the lock
-             * free unless another thread has it). */
-            if (PA_LOAD(&rw->write_waiters) != 0) return;
-            /* No writer counted: the bit was stale.  The readers, if any. */
-            s = PA_LOAD(&rw->state);
+             * notify bump instead (0).  A counted writer takes the free lock,
+             * or, giving up, passes it on as it leaves lock_write (its seq_cst
+             * decrement comes before its own look at the state, so it sees
+             * the lock free unless another thread has it). */
+            if (PA_LOAD(&rw->write_waiters) != 0) {
+                wake_writer(rw);
+                return;
+            }
+            /* No writer counted: the bit is stale.  Clear it; the readers,
+             * if any, next. */
+            if (!PA_CAS(&rw->state, &s, s & ~WW)) continue;
+            s &= ~WW;
             continue;
         }
         /* Only readers wait (after a read release: they were held back by a

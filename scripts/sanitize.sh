@@ -307,28 +307,29 @@ MODEL_CONFIGS=(
     "fork with the write lock held, 1 reader waiting (may time out), 2 child threads|-DNR=1 -DNW=0 -DITER=1 -DTIMEOUTS=1 -DDOWNGRADE=0 -DFORK=1 -DSTRICT_END=1"
     "fork with a read lock held, 1 writer waiting (may time out), 2 child threads|-DNR=0 -DNW=1 -DITER=1 -DTIMEOUTS=1 -DDOWNGRADE=0 -DFORK=2 -DSTRICT_END=1"
     "liveness: read phase, a reader that has waited gets in while 1 writer loops (downgrade)|-DNR=1 -DNW=1 -DITER=1 -DLOOP_W=1 -DLIVE=2 -DDOWNGRADE=1"
-    "proposed fix FIX_WW (keep WW while a counted writer is woken): liveness, writer preference vs 2 readers looping (downgrade)|-DNR=2 -DNW=1 -DITER=1 -DLOOP_R=1 -DLIVE=1 -DDOWNGRADE=1 -DFIX_WW=1"
-    "proposed fix FIX_WW: 1 reader, 2 writers, timeouts woken in time, downgrade, a timeout may swallow a wake|-DNR=1 -DNW=2 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DDOWNGRADE=1 -DSTRICT_END=1 -DTO_RACE=1 -DFIX_WW=1"
+    "liveness: writer preference, a writer that has waited gets in while 2 readers loop (downgrade)|-DNR=2 -DNW=1 -DITER=1 -DLOOP_R=1 -DLIVE=1 -DDOWNGRADE=1"
+    "liveness: writer preference, a parked writer vs 1 reader that keeps coming back|-DNR=1 -DNW=1 -DITER=1 -DLOOP_R=1 -DLIVE=1 -DDOWNGRADE=0"
+    "1 reader, 2 writers, timeouts woken in time, downgrade, a timeout may swallow a wake|-DNR=1 -DNW=2 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DDOWNGRADE=1 -DSTRICT_END=1 -DTO_RACE=1"
 )
 # name | defines | what the error must be.  Each must be caught.
 MODEL_CANARIES=(
     "canary: wake_writer without the notify bump, the only writer may time out|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DDOWNGRADE=0 -DBUGGY=1|invalid end state"
     "canary: no read phase (a write release prefers writers)|-DNR=1 -DNW=1 -DITER=1 -DLOOP_W=1 -DLIVE=2 -DDOWNGRADE=1 -DBUGGY=2|acceptance cycle"
-    "canary: no writer preference (on the FIX_WW variant)|-DNR=1 -DNW=1 -DITER=1 -DLOOP_R=1 -DLIVE=1 -DDOWNGRADE=0 -DFIX_WW=1 -DBUGGY=3|acceptance cycle"
+    "canary: no writer preference|-DNR=1 -DNW=1 -DITER=1 -DLOOP_R=1 -DLIVE=1 -DDOWNGRADE=0 -DBUGGY=3|acceptance cycle"
+    "canary: the old wake_waiters (cleared WW when it woke a counted writer; the finding fixed on 2026-12-01)|-DNR=1 -DNW=1 -DITER=1 -DLOOP_R=1 -DLIVE=1 -DDOWNGRADE=0 -DFIX_WW=0|acceptance cycle"
     "canary: a writer ignores the readers' count|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=0 -DDOWNGRADE=0 -DBUGGY=4|assertion violated (.*writers_in"
 )
 # Open findings: the property does NOT hold for the code as it is; the job
 # records the counterexample and fails only if it stops being found (then the
 # code changed: move the entry to MODEL_CONFIGS).
 MODEL_FINDINGS=(
-    "finding: writer preference fails, a parked writer vs 1 reader that keeps coming back|-DNR=1 -DNW=1 -DITER=1 -DLOOP_R=1 -DLIVE=1 -DDOWNGRADE=0|acceptance cycle"
 )
 # (1 reader, 2 writers, 2 rounds no longer fits: > 61 M states, 3 GB.)
 MODEL_CONFIGS_SLOW=(
     "2 readers, 1 writer, 2 rounds, downgrade|-DNR=2 -DNW=1 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=1"
     "main-thread writer (re-enters twice), 1 reader that may time out, 1 writer, downgrade|-DNR=1 -DNW=2 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DMAIN=2 -DSLICES=2 -DDOWNGRADE=1 -DSTRICT_END=1"
     "fork with the write lock held, 1 reader and 1 writer waiting|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=0 -DDOWNGRADE=0 -DFORK=1 -DSTRICT_END=1"
-    "proposed fix FIX_WW: 2 readers, 1 writer, timeouts woken in time, downgrade, recursive read|-DNR=2 -DNW=1 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DDOWNGRADE=1 -DRECURSIVE=1 -DSTRICT_END=1 -DFIX_WW=1"
+    "2 readers, 1 writer, timeouts woken in time, downgrade, recursive read, a timeout may swallow a wake|-DNR=2 -DNW=1 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DDOWNGRADE=1 -DRECURSIVE=1 -DSTRICT_END=1 -DTO_RACE=1"
 )
 
 # csrc/model/spinlock.pml: SpinLock (csrc/pa_spinlock.h/.c).

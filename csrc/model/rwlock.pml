@@ -73,11 +73,11 @@
  *     coming back (LOOP_R): writer preference.  (Counted from the first
  *     wait: before it, a thread can lose every CAS race forever under weak
  *     fairness, which no CAS-based lock excludes and the README does not
- *     claim.)  LIVE 1 FAILS for pa_rwlock.c as it is: wake_waiters clears
- *     WW when it wakes the writer, and a reader arriving before the woken
- *     writer's CAS takes the lock; the writer sets WW and sleeps again, for
- *     ever.  FIX_WW 1 models the fix (keep WW while a counted writer is
- *     being woken), for which LIVE 1 holds;
+ *     claim.)  LIVE 1 failed for pa_rwlock.c until 2026-12-01: wake_waiters
+ *     cleared WW when it woke the writer, and a reader arriving before the
+ *     woken writer's CAS took the lock; the writer set WW and slept again,
+ *     for ever.  The code now keeps WW while a counted writer is woken
+ *     (FIX_WW 1, the default); FIX_WW 0 is the old code, kept as a canary;
  *   - the lock is left clean: once every thread has finished, the count is 0,
  *     no read phase is pending and read_waiters is 0 (a leftover READ_PHASE
  *     would lock writers out forever).  Stale waiting bits on a free lock are
@@ -96,7 +96,8 @@
  *   TO_RACE     1: a wake may be swallowed by a timeout (futex_wait)
  *   WAKE_UNKNOWN 1: wake_one cannot say how many it woke (Windows, macOS)
  *   LIVE, LOOP_R, LOOP_W  liveness (above)
- *   FIX_WW      1: the proposed writer-preference fix (wake_waiters)
+ *   FIX_WW      1 (default): wake_waiters keeps WW for a counted writer, as
+ *               pa_rwlock.c does; 0: the old code (a canary for LIVE 1)
  *   BUGGY       canaries: 1 wake_writer does not bump writer_notify; 2 no
  *               read phase (a write release prefers writers); 3 no writer
  *               preference (read_lockable ignores the waiting bits); 4 a
@@ -142,7 +143,7 @@
 #define TO_RACE 0
 #endif
 #ifndef FIX_WW
-#define FIX_WW 0
+#define FIX_WW 1
 #endif
 #ifndef MAIN
 #define MAIN 0
@@ -357,8 +358,8 @@ inline wake_waiters_plain(s) {
         if
         :: has(s, WW) ->
 #if FIX_WW
-            /* proposed fix: a counted writer is woken with WW kept, so no
-             * new reader gets in before it; only a stale bit is cleared */
+            /* a counted writer is woken with WW kept, so no new reader
+             * gets in before it; only a stale bit is cleared (pa_rwlock.c) */
             if
             :: write_waiters > 0 -> wake_writer(n); break
             :: else ->

@@ -778,10 +778,13 @@ static void test_rwlock_handoff_to_counted_writer(void) {
     uint32_t notify = PA_LOAD(&pref.writer_notify);
 
     CHECK(pa_rwlock_release_read(&pref) == PA_ACQUIRED);
-    /* Handed to the writer: WW cleared, the notify bumped (the writer's wait
-     * on the old value returns at once), the readers left parked. */
+    /* Handed to the writer: WW kept (no reader may get in before the woken
+     * writer: the model's writer-preference liveness check), the notify
+     * bumped (the writer's wait on the old value returns at once), the
+     * readers left parked. */
     uint32_t s = PA_LOAD(&pref.state);
-    CHECK_EQ_I64(s, PA_RW_READERS_WAITING);
+    CHECK_EQ_I64(s, PA_RW_READERS_WAITING | PA_RW_WRITERS_WAITING);
+    CHECK(pa_rwlock_acquire_read(&pref, 0) == PA_TIMEDOUT); /* a new reader waits */
     CHECK(PA_LOAD(&pref.writer_notify) != notify);
     /* The writer looks again and takes the free lock, then leaves the
      * blocking part (the last counted writer: nothing stale to drop). */

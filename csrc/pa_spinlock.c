@@ -36,9 +36,17 @@ PA_COLD pa_lock_result pa_spinlock_acquire_slow(pa_spinlock *l, int64_t deadline
         if (r == PA_WAIT_TIMEDOUT) {
             /* Last look: the release may have raced with the timeout.  Take
              * it as 2, never 1: other sleepers may rely on our release to
-             * wake them (once a thread has slept it only ever locks with 2). */
-            uint32_t expected = 0;
-            return PA_CAS(&l->state, &expected, 2) ? PA_ACQUIRED : PA_TIMEDOUT;
+             * wake them (once a thread has slept it only ever locks with 2).
+             * Held as 1, mark it 2 before leaving: a platform whose timed-out
+             * wait can swallow a wake may have given us the wake a sleeper is
+             * owed, and a release that finds 1 wakes nobody (the model's
+             * TO_RACE configurations found that strand).  A loop, not two
+             * CASes: if it is released between them, the lock is ours. */
+            uint32_t s = PA_LOAD(&l->state);
+            for (;;) {
+                if (s == 2) return PA_TIMEDOUT;
+                if (PA_CAS(&l->state, &s, 2)) return s == 0 ? PA_ACQUIRED : PA_TIMEDOUT;
+            }
         }
         if (r == PA_WAIT_INTERRUPTED) return PA_INTERRUPTED;
     }

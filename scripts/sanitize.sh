@@ -337,17 +337,18 @@ SPINLOCK_CONFIGS=(
     "3 threads, 2 rounds|-DNT=3 -DITER=2"
     "3 threads, 2 rounds, thread 0 may time out (woken in time), spurious wakeups|-DNT=3 -DITER=2 -DTIMEOUTS=1 -DIN_TIME=1 -DSPURIOUS=1"
     "3 threads, 1 round, thread 0 may time out (woken in time), a timeout may swallow a wake|-DNT=3 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DTO_RACE=1"
+    "3 threads, 2 rounds, thread 0 may time out (woken in time), a timeout may swallow a wake|-DNT=3 -DITER=2 -DTIMEOUTS=1 -DIN_TIME=1 -DTO_RACE=1"
     "3 threads, 2 rounds, main thread (50 ms slices, re-enters twice), thread 1 may time out (woken in time)|-DNT=3 -DITER=2 -DTIMEOUTS=1 -DIN_TIME=1 -DMAIN=1 -DSLICES=2"
     "liveness: 3 threads looping forever, the lock is taken again and again (no livelock)|-DNT=3 -DLOOP=1 -DLIVE=1"
 )
 SPINLOCK_CANARIES=(
+    "canary: the old last look after a timeout (CAS 0 -> 2 only), a timeout may swallow a wake (the finding fixed on 2026-12-01)|-DNT=3 -DITER=2 -DTIMEOUTS=1 -DIN_TIME=1 -DTO_RACE=1 -DREMARK=0|invalid end state"
     "canary: release loads the word before swapping in 0|-DNT=3 -DITER=1 -DBUGGY=1|invalid end state"
     "canary: the last look after a timeout takes the lock as 1, a timeout may swallow a wake|-DNT=3 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DTO_RACE=1 -DBUGGY=2|invalid end state"
     "canary: try_acquire stores 1 instead of a CAS|-DNT=2 -DITER=1 -DBUGGY=3|assertion violated"
     "canary (liveness): a release that finds 2 leaves the word locked|-DNT=3 -DLOOP=1 -DLIVE=1 -DBUGGY=4|acceptance cycle"
 )
 SPINLOCK_FINDINGS=(
-    "finding: a timeout that swallows a wake strands a sleeper, 3 threads, 2 rounds|-DNT=3 -DITER=2 -DTIMEOUTS=1 -DIN_TIME=1 -DTO_RACE=1|invalid end state"
 )
 
 # csrc/model/int_wait.pml: AtomicInt.wait and the wake every change performs.

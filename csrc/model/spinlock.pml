@@ -68,6 +68,16 @@
 #ifndef TO_RACE
 #define TO_RACE 0
 #endif
+/* REMARK 1 (default): the timeout's last look marks a lock held as 1 with 2,
+ * as pa_spinlock.c does since 2026-12-01; 0: the old last look (CAS 0 -> 2
+ * only), which strands a sleeper when a timeout swallows a wake (a canary). */
+#ifndef REMARK
+#define REMARK 1
+#endif
+#if BUGGY == 2
+#undef REMARK
+#define REMARK 0
+#endif
 #ifndef MAIN
 #define MAIN 0
 #endif
@@ -171,6 +181,23 @@ inline acquire(result) {
                    wait_on_2(r);
                    if
                    :: r == 1 ->
+#if REMARK
+                       /* pa_spinlock.c: s = load; loop { 2: timed out;
+                        * CAS(s -> 2): acquired if s was 0, else timed out } */
+                       old = state;
+                       do
+                       :: old == 2 -> result = 1; break
+                       :: else ->
+                           atomic {
+                               if
+                               :: state == old -> state = 2;
+                                  if :: old == 0 -> result = 0 :: else -> result = 1 fi
+                               :: else -> old = state; result = 3   /* CAS failed */
+                               fi
+                           };
+                           if :: result != 3 -> break :: else -> skip fi
+                       od;
+#else
                        atomic {
                            if
 #if BUGGY == 2
@@ -181,6 +208,7 @@ inline acquire(result) {
                            :: else -> result = 1
                            fi
                        }
+#endif
                        break
                    :: r == 2 -> result = 2; break
                    :: else -> skip

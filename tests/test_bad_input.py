@@ -207,7 +207,7 @@ BAD_ACQUIRE_POSITIONAL = [((True, 1, 2), TypeError), ((True, "x"), TypeError), (
 # wait(expected, timeout=None), read(timeout=None), write(timeout=None)
 BAD_OPTIONAL_TIMEOUTS = [
     ("1", TypeError), (b"", TypeError), ([], TypeError), (IndexRaises(), ZeroDivisionError),
-    (-1, ValueError), (-0.001, ValueError), (-math.inf, ValueError), (math.nan, ValueError),
+    (-2, ValueError), (-1.5, ValueError), (-0.001, ValueError), (-math.inf, ValueError), (math.nan, ValueError),
     (math.inf, OverflowError), (1e300, OverflowError), (10**400, OverflowError),
 ]
 

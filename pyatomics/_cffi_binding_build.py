@@ -38,13 +38,11 @@ def compile_args() -> tuple[list[str], list[str]]:
     return cflags, ldflags
 
 
-# ---------------------------------------------------------------------------
-# The cffi module.  Its cdef is read out of the headers, never restated: all
-# of pa_lock.h and pa_contract.h (plain C), and the marked block of pa_cffi.h
-# (the declarations of what the binding calls, checked there against their
-# definitions).  The module's source includes the same headers, so a cdef
-# that drifted from the C would not compile.
-# ---------------------------------------------------------------------------
+# The cffi module's cdef is read out of the headers, never restated: all of
+# pa_lock.h and pa_contract.h (plain C), and the marked block of pa_cffi.h (the
+# declarations of what the binding calls, checked there against their
+# definitions).  The module's source includes the same headers, so a cdef that
+# drifted from the C would not compile.
 
 CDEF_HEADERS = ["csrc/pa_lock.h", "csrc/pa_contract.h", "csrc/pa_cffi.h"]
 _BEGIN, _END = "/* cffi-cdef-begin */", "/* cffi-cdef-end */"
@@ -56,17 +54,8 @@ def _declarations(text):
     checks the values), the block's marker macros expanded."""
     text = re.sub(r"/\*.*?\*/|//[^\n]*", " ", text, flags=re.S)
     text = re.sub(r"^[ \t]*#(?:[^\n]*\\\n)*[^\n]*", "", text, flags=re.M)
-    out, pos = [], 0
-    for m in re.finditer(r"\bstatic\s+inline\s+([^;{}]*\))\s*\{", text):
-        if m.start() < pos:
-            continue
-        depth, i = 1, m.end()
-        while depth:  # skip the balanced body
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        out += [text[pos : m.start()], m.group(1), ";"]
-        pos = i
-    text = "".join(out) + text[pos:]
+    # an inline function's body has no nested braces (else cffi's parser says so)
+    text = re.sub(r"\bstatic\s+inline\s+([^;{}]*\))\s*\{[^{}]*\}", r"\1;", text)
     text = re.sub(r"(typedef\s+enum\s*\{[^}]*?),?\s*\}", r"\1, ... }", text)
     text = re.sub(r"PA_CFFI_OPAQUE\((\w+)\);", r"typedef struct { ...; } \1;", text)
     text = re.sub(r"PA_CFFI_CONSTANT\((\w+)\);", r"\n#define \1 ...\n", text)
@@ -87,30 +76,22 @@ def make_cdef(root=_ROOT):
     return "\n".join(parts) + "\n"
 
 
-SOURCE = '#include "pa_cffi.h"\n'
-
-
 def make_ffibuilder(root=""):
     """The FFI builder; paths relative to the project root (as setuptools wants
     them), or under `root` if given (ffi.compile() works in a temp directory)."""
     from cffi import FFI
 
     cflags, ldflags = compile_args()
+    headers = [os.path.join(root, "csrc", n) for n in os.listdir(os.path.join(_ROOT, "csrc")) if n.endswith(".h")]
     ffi = FFI()
     ffi.cdef(make_cdef(root or _ROOT))
-    ffi.set_source(
-        "pyatomics._cffi_binding_lib",
-        SOURCE,
-        sources=[os.path.join(root, p) for p in CORE_SOURCES],
-        include_dirs=[os.path.join(root, "csrc")],
-        depends=[os.path.join(root, "csrc", n) for n in os.listdir(os.path.join(_ROOT, "csrc")) if n.endswith(".h")],
-        extra_compile_args=cflags,
-        extra_link_args=ldflags,
-        libraries=LIBRARIES,
+    ffi.set_source(  # the source includes the headers the cdef was read from
+        "pyatomics._cffi_binding_lib", '#include "pa_cffi.h"\n', sources=[os.path.join(root, p) for p in CORE_SOURCES],
+        include_dirs=[os.path.join(root, "csrc")], depends=headers, extra_compile_args=cflags,
+        extra_link_args=ldflags, libraries=LIBRARIES,
         # Not abi3: the wheel is per interpreter anyway (the C-API extension
         # is), and the full API makes cffi's call path a little cheaper.
-        py_limited_api=False,
-    )
+        py_limited_api=False)
     return ffi
 
 

@@ -1,12 +1,10 @@
 """The cffi binding of the pyatomics C core: thin classes over pyatomics._cffi_binding_lib.
 
-The API and errors of the C-API binding (pyatomics/_capi_binding.c), over the
-same core, which owns the rules as well as the algorithms (csrc/pa_contract.h:
-the exception and words of every status, the timeout rules, the blocking
-driver, the read-table-full policy, the int-snapshot names).  This file turns
-Python objects into C values and statuses into exceptions, nothing more.  PyPy
-uses it (its JIT calls the C functions directly); CPython with PYATOMICS_BACKEND=cffi.
-cffi releases the GIL (detaches the thread state) around every call.
+The API and errors of the C-API binding, over the same core, which owns the rules
+as well as the algorithms (csrc/pa_contract.h): this file only turns Python objects
+into C values and statuses into exceptions.  PyPy uses it (its JIT calls the C
+functions directly); CPython with PYATOMICS_BACKEND=cffi.  cffi releases the GIL
+(detaches the thread state) around every call.
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ _NS_T, _BLOCKING_T, _INT_T = ffi.typeof("int64_t *"), ffi.typeof("pa_blocking *"
 _M1 = -1  # the default timeout, compared by identity on the fast path
 
 # --- Errors: the core's table, read once -------------------------------------
-
 _KINDS = (None, TypeError, ValueError, OverflowError, RuntimeError, TimeoutError)  # pa_exception_kind
 _EXCEPTION = tuple(_KINDS[lib.pa_status_exception(s)] for s in range(lib.PA_STATUS_COUNT))
 _MESSAGE = tuple(ffi.string(lib.pa_status_message(s)).decode() for s in range(lib.PA_STATUS_COUNT))
@@ -42,7 +39,6 @@ def _raise(status, *args):
 
 
 # --- Timeouts and blocking: the core's rules, fed C values ---------------------
-
 _MAIN_THREAD_IDENT = threading.main_thread().ident
 
 
@@ -53,8 +49,7 @@ def _after_fork_in_child():
 
 
 def _seconds(obj):
-    """A timeout as the double the rules take: a float, or an int-like (OverflowError
-    for a huge int, as float() raises); anything else is the core's TypeError."""
+    """A timeout as the double the rules take (OverflowError for a huge int, as float() says)."""
     if isinstance(obj, float):
         return float.__float__(obj)
     if isinstance(obj, int) or hasattr(type(obj), "__index__"):
@@ -70,8 +65,7 @@ def _out(status, out):
 
 def _acquire_ns(blocking, timeout):
     """acquire(blocking, timeout) -> relative ns: -1 forever, 0 one attempt."""
-    blocking = bool(blocking)
-    return _out(lib.pa_timeout_for_acquire(blocking, True, _seconds(timeout), out := _new(_NS_T)), out)
+    return _out(lib.pa_timeout_for_acquire(bool(blocking), True, _seconds(timeout), out := _new(_NS_T)), out)
 
 
 def _optional_ns(timeout):
@@ -81,10 +75,9 @@ def _optional_ns(timeout):
 
 
 def _block_on(call, timeout_ns, *args):
-    """call(*args, deadline) driven by pa_blocking_begin/again (main-thread
-    slices).  The loop's back edge is where the interpreter runs pending
-    signal handlers (CPython and PyPy check there); one that raises ends the
-    wait, holding nothing.  Never returns PA_INTERRUPTED."""
+    """call(*args, deadline) driven by pa_blocking_begin/again.  The loop's back
+    edge is where the interpreter runs pending signal handlers (CPython and
+    PyPy check there); one that raises ends the wait, holding nothing."""
     b = _new(_BLOCKING_T)
     lib.pa_blocking_begin(b, timeout_ns, _get_ident() == _MAIN_THREAD_IDENT)
     r = call(*args, b.until_ns)
@@ -94,15 +87,13 @@ def _block_on(call, timeout_ns, *args):
 
 
 def _reclaimed(r):
-    """The read-table-full policy: collect on this thread (dead locks'
-    destructors drop its entries) and say to retry if that freed anything
-    (PyPy's gc.collect() returns None: unknown, so retry)."""
+    """The read-table-full policy: collect on this thread (dead locks' destructors drop
+    its entries); retry if that freed anything (PyPy's gc.collect() says None: retry)."""
     return r > _INTERRUPTED and lib.pa_status_wants_reclaim(r) and gc.collect() != 0
 
 
 def _acquire(p, fn, timeout_ns):
-    """fn(p, deadline), an acquire wrapper of pa_cffi.h: one attempt, then the
-    blocking driver if the timeout allows.  True, False, or raise."""
+    """fn(p, deadline) of pa_cffi.h: one attempt, then the blocking driver if the timeout allows."""
     r = fn(p, 0)
     if _reclaimed(r):
         r = fn(p, 0)
@@ -113,26 +104,23 @@ def _acquire(p, fn, timeout_ns):
     return r == _ACQUIRED
 
 
-# --- Method generation -----------------------------------------------------------
-# One source template per kind of method, as the C binding's DEFINE_* macros.
-# They are exec'd in this module's globals: PyPy's JIT folds module globals to
-# constants, so a generated method runs as the hand-written one did; closures
-# (cells) or a private globals dict made PyPy's a.inc() about 1.5x slower.
+# --- Method generation: one source template per kind, as the C side's DEFINE_* macros.
+# Exec'd in this module's globals: PyPy's JIT folds module globals to constants, so a
+# generated method runs as a hand-written one; closures (cells) made a.inc() 1.5x slower.
 
 _TEMPLATES = {
     "call": """def _m(self):
     return {fn}(self._p{extra})""",
-    # An int argument outside int64 makes cffi raise OverflowError in its own
-    # words.  In place (a += n): one atomic operation on the object, the name
-    # stays bound to it; tail "return _raise(r) if r else self".
+    # cffi words its OverflowError for an int outside int64.  In place (a += n, tail
+    # "return _raise(r) if r else self"): the name stays bound to the AtomicInt.
     "value": """def _m(self, n, /):
     try:
         r = {fn}(self._p, n if type(n) is int else _index(n))
     except OverflowError:
         _raise(_ARG_RANGE)
     {tail}""",
-    # The fast wrapper refuses (PA_CFFI_SENTINEL, nothing stored) an overflow or
-    # a sentinel-valued result; the rare path has status and value apart.
+    # The fast wrapper refuses (PA_CFFI_SENTINEL, nothing stored) an overflow or a
+    # sentinel-valued result; the rare path has status and value apart (pa_cffi.h).
     "checked": """def _m(self{params}):
     p = self._p
     try:
@@ -156,10 +144,14 @@ _TEMPLATES = {
     try:
         if not {fn}(p, 0):  # uncontended: no nested Python frame
             return True
-        return _acquire(p, {fn}, ns)
+        {result}_acquire(p, {fn}, ns)
     except BaseException:
         _undo(p)
-        raise""",
+        raise
+    {after}""",
+    # `with rw.read(timeout)`: without a timeout the view is the context manager
+    "guard": """def _m(self, timeout=None):
+    return self.{view} if timeout is None else _new_side(RWLockGuard, self, {w}, _optional_ns(timeout))""",
     # one core call, no Python helper: a handler raising on entry of a
     # Python function here would skip the release (docs/reliability.md)
     "release": """def _m(self{params}):
@@ -175,7 +167,8 @@ def _generate(cls, rows):
     for name, kind, c_name, doc, fields in rows:
         if c_name:
             _GLOBALS["_c_" + c_name] = getattr(lib, c_name)
-        fields = {"fn": f"_c_{c_name}", "extra": "", "params": "", "tail": "return r", "ns": "-1", **fields}
+        fields = {"fn": f"_c_{c_name}", "extra": "", "params": "", "tail": "return r", "ns": "-1",
+                  "result": "return ", "after": "", **fields}
         source = _TEMPLATES[kind].format(**fields).replace("{v}", "_load(self._p)")
         exec(compile(source, f"<pyatomics._cffi_binding {cls.__name__}.{name}>", "exec"), _GLOBALS)
         f = _GLOBALS.pop("_m")
@@ -192,12 +185,8 @@ def _operand(o):
     return _load(o._p) if isinstance(o, AtomicInt) else o
 
 
-def _names(nth):
-    """The core's NULL-terminated list of int-snapshot names."""
+def _names(nth):  # the core's NULL-terminated lists of int-snapshot names
     return [ffi.string(name).decode() for name in itertools.takewhile(bool, map(nth, itertools.count()))]
-
-
-# --- AtomicInt -------------------------------------------------------------------
 
 
 class AtomicInt:
@@ -224,8 +213,7 @@ class AtomicInt:
     def compare_exchange(self, expected, desired, /):
         """If the value equals expected, store desired and return True; else change nothing, return False."""
         try:
-            return lib.pa_cffi_compare_exchange(self._p, expected if type(expected) is int else _index(expected),
-                                                desired if type(desired) is int else _index(desired))
+            return lib.pa_cffi_compare_exchange(self._p, _index(expected), _index(desired))
         except OverflowError:
             _raise(_ARG_RANGE)
 
@@ -243,10 +231,8 @@ class AtomicInt:
             except OverflowError:
                 _raise(_ARG_RANGE)
             if seen == old:
-                # An exact int, as the C-API binding returns: operator.index
-                # hands back an int subclass unchanged before 3.10 (PyPy 3.9),
-                # and int.__add__ is the conversion that calls none of the
-                # subclass's methods there (int.__pos__ calls its __int__).
+                # An exact int, as the C-API binding returns: before 3.10 (PyPy 3.9) index()
+                # returns an int subclass as is; int.__add__ calls none of its methods.
                 return new if type(new) is int else int.__add__(new, 0)
             old = seen
 
@@ -259,9 +245,8 @@ class AtomicInt:
         return _block_on(lib.pa_cffi_int_wait, _optional_ns(timeout), self._p, expected) == _ACQUIRED
 
 
-def _pairs(text):
-    words = text.split()
-    return zip(words[::2], words[1::2])
+def _pairs(text):  # "a b c d" -> (a, b), (c, d)
+    return zip(*[iter(text.split())] * 2)
 
 
 def _int_rows():
@@ -271,12 +256,13 @@ def _int_rows():
     checked_1 = {**checked, "params": "", "arg": "", "n": "1", "report_new": True}
     rows = [
         ("load", "call", "pa_cffi_load", "The current value.", {}),
-        ("notify_one", "call", "pa_cffi_int_notify", "Wake one thread blocked in wait().", {"extra": ", False"}),
-        ("notify_all", "call", "pa_cffi_int_notify", "Wake every thread blocked in wait().", {"extra": ", True"}),
+        ("notify_one", "call", "pa_cffi_int_notify", "Wake one waiter.", {"extra": ", False"}),
+        ("notify_all", "call", "pa_cffi_int_notify", "Wake all waiters.", {"extra": ", True"}),
         ("store", "value", "pa_cffi_store", "Replace the value.", {}),
         ("exchange", "value", "pa_cffi_exchange", "Store value, return the previous one.", {}),
         ("inc", "checked", "pa_cffi_inc", "Add 1, return the new value.", checked_1),
-        ("dec", "checked", "pa_cffi_dec", "Subtract 1, return the new value.", {**checked_1, "subtract": True}),
+        ("dec", "checked", "pa_cffi_dec", "Subtract 1, return the new value.",
+         {**checked_1, "subtract": True}),
         ("fetch_add", "checked", "pa_cffi_fetch_add", "Add n, return the previous value.", checked),
         ("fetch_sub", "checked", "pa_cffi_fetch_sub", "Subtract n, return the previous value.",
          {**checked, "subtract": True}),
@@ -285,12 +271,13 @@ def _int_rows():
          {**checked, "subtract": True, "report_new": True}),
     ]
     for op in ("and", "or", "xor", "max", "min"):
-        rows.append((f"fetch_{op}", "value", f"pa_cffi_fetch_{op}", f"Atomic {op}, return the previous value.", {}))
+        rows.append((f"fetch_{op}", "value", f"pa_cffi_fetch_{op}", f"Atomic {op}; the old value.", {}))
     rows += [(f"__i{op}__", "value", f"pa_cffi_i{op}", None, {"tail": "return _raise(r) if r else self"})
              for op in ("add", "sub", "and", "or", "xor")]
     rows += [(f"__i{name}__", "refused", None, None, {"op": op}) for name, op in
              _pairs("mul *= floordiv //= truediv /= mod %= lshift <<= rshift >>= pow **=")]
-    for name, op in _pairs("add + sub - mul * floordiv // truediv / mod % and & or | xor ^ lshift << rshift >>"):
+    binary = "add + sub - mul * floordiv // truediv / mod % and & or | xor ^ lshift << rshift >>"
+    for name, op in _pairs(binary):
         rows.append((f"__{name}__", "snapshot", None, None, {**arg, "expr": f"{{v}} {op} _operand(other)"}))
         rows.append((f"__r{name}__", "snapshot", None, None, {**arg, "expr": f"other {op} {{v}}"}))
     # every type int compares with (float, Fraction, other AtomicInts) works as for int
@@ -299,44 +286,36 @@ def _int_rows():
     # pow(2, a, 5) reaches __rpow__ on PyPy and CPython >= 3.14; CPython up to
     # 3.13 never calls a Python class's __rpow__ for three-argument pow.
     for name, params, expr in [
-        ("__divmod__", ", other, /", "divmod({v}, _operand(other))"), ("__rdivmod__", ", other, /", "divmod(other, {v})"),
+        ("__divmod__", ", other, /", "divmod({v}, _operand(other))"),
+        ("__rdivmod__", ", other, /", "divmod(other, {v})"),
         ("__pow__", ", other, mod=None", "pow({v}, _operand(other), _operand(mod))"),
         ("__rpow__", ", other, mod=None", "pow(other, {v}, _operand(mod))"),
-        ("__neg__", "", "-{v}"), ("__pos__", "", "+{v}"), ("__abs__", "", "abs({v})"), ("__invert__", "", "~{v}"),
-        ("__int__", "", "{v}"), ("__index__", "", "{v}"), ("__float__", "", "float({v})"),
-        ("__bool__", "", "{v} != 0"), ("__str__", "", "str({v})"), ("__format__", ", spec, /", "format({v}, spec)"),
+        ("__neg__", "", "-{v}"), ("__pos__", "", "+{v}"), ("__abs__", "", "abs({v})"),
+        ("__invert__", "", "~{v}"), ("__int__", "", "{v}"), ("__index__", "", "{v}"),
+        ("__float__", "", "float({v})"), ("__bool__", "", "{v} != 0"), ("__str__", "", "str({v})"),
+        ("__format__", ", spec, /", "format({v}, spec)"),
         ("__repr__", "", "'%s(%d)' % (type(self).__name__, {v})"), ("__copy__", "", "type(self)({v})"),
         ("__deepcopy__", ", memo, /", "type(self)({v})"), ("__reduce__", "", "(type(self), ({v},))"),
     ]:
         rows.append((name, "snapshot", None, None, {"params": params, "expr": expr}))
     # The int methods and attributes that a snapshot answers, as the core
     # lists them; a name this interpreter's int lacks is not defined.
-    for name in _names(lib.pa_int_snapshot_method):
-        if hasattr(int, name):
-            rows.append((name, "snapshot", None, f"int.{name} of the current value.",
-                         {"params": ", /, *args, **kwargs", "expr": f"int.{name}({{v}}, *args, **kwargs)"}))
-    for name in _names(lib.pa_int_snapshot_attribute):
-        if hasattr(int, name):
-            rows.append((name, "snapshot", None, f"int.{name} of the current value.",
-                         {"expr": f"{{v}}.{name}", "property": True}))
+    methods = {"params": ", /, *args, **kwargs", "expr": "int.%s({v}, *args, **kwargs)"}
+    for names, fields in [(_names(lib.pa_int_snapshot_method), methods),
+                          (_names(lib.pa_int_snapshot_attribute), {"expr": "{v}.%s", "property": True})]:
+        rows += [(name, "snapshot", None, f"int.{name} of the current value.",
+                  {**fields, "expr": fields["expr"] % name}) for name in names if hasattr(int, name)]
     return rows
 
 
 _generate(AtomicInt, _int_rows())
-
-# --- Locks ------------------------------------------------------------------------
-
-
-def _lock_repr(obj, locked, extra=""):
-    return f"<{'locked' if locked else 'unlocked'} {obj._TP_NAME} object{extra} at {id(obj):#x}>"
 
 
 def _final_class(cls, **kwargs):
     raise TypeError(f"type '{cls.__mro__[1]._TP_NAME}' is not an acceptable base type")
 
 
-def _c_type(cls):
-    """Named as the C-API binding's type, and like it (no Py_TPFLAGS_BASETYPE) not subclassable."""
+def _c_type(cls):  # named as the C-API binding's type, and like it (no BASETYPE flag) final
     cls.__module__, cls._TP_NAME = "pyatomics", f"pyatomics.{cls.__name__}"
     cls.__init_subclass__ = classmethod(_final_class)
     return cls
@@ -366,7 +345,7 @@ class SpinLock:
         return self
 
     def __repr__(self):
-        return _lock_repr(self, lib.pa_spinlock_locked(self._p))
+        return f"<{'locked' if self.locked() else 'unlocked'} {self._TP_NAME} object at {id(self):#x}>"
 
 
 @_c_type
@@ -377,9 +356,8 @@ class RWLock:
 
     def __new__(cls, *args, **kwargs):
         self = _no_arguments(cls, args, kwargs)
-        # When the lock is freed, pa_rwlock_destroy drops the freeing thread's
-        # read-hold entry for it and marks it dead, so the entries other
-        # threads still have for it get reclaimed (as the C-API dealloc does).
+        # Freed, it drops the freeing thread's read-hold entry and is marked dead, so the
+        # entries other threads still have for it get reclaimed (as the C-API dealloc does).
         self._p = p = ffi.gc(_new("pa_rwlock *"), lib.pa_rwlock_destroy)
         lib.pa_rwlock_init(p)
         self._reader, self._writer = _new_side(RWLockView, self, False), _new_side(RWLockView, self, True)
@@ -387,14 +365,6 @@ class RWLock:
 
     reader = property(lambda self: self._reader, doc="The read side as a threading.Lock-like object.")
     writer = property(lambda self: self._writer, doc="The write side as a threading.Lock-like object.")
-
-    def read(self, timeout=None):
-        """Context manager holding a read lock; TimeoutError if not had in time."""
-        return self._reader if timeout is None else _new_side(RWLockGuard, self, False, _optional_ns(timeout))
-
-    def write(self, timeout=None):
-        """Context manager holding the write lock; TimeoutError if not had in time."""
-        return self._writer if timeout is None else _new_side(RWLockGuard, self, True, _optional_ns(timeout))
 
     def downgrade(self):
         """Turn the held write lock into a read lock; no writer can get in between."""
@@ -425,7 +395,8 @@ class RWLockView:
         return lib.pa_rwlock_read_holds_by_me(self._p) > 0
 
     def __repr__(self):
-        return _lock_repr(self, self.locked(), " (write side)" if self._write else " (read side)")
+        state, side = "locked" if self.locked() else "unlocked", "write" if self._write else "read"
+        return f"<{state} {self._TP_NAME} object ({side} side) at {id(self):#x}>"
 
 
 @_c_type
@@ -434,16 +405,6 @@ class RWLockGuard:
 
     __slots__ = ("_rw", "_p", "_write", "_acq", "_timeout_ns")
     __new__ = _not_constructible
-
-    def __enter__(self):
-        p = self._p
-        try:
-            if _acquire(p, self._acq, self._timeout_ns):
-                return True
-        except BaseException:
-            _undo(p)
-            raise
-        _raise(lib.PA_NOT_ACQUIRED_IN_TIME, "write" if self._write else "read", f"{self._timeout_ns / 1e9:.3f}")
 
 
 def _new_side(cls, rw, write, timeout_ns=-1):
@@ -457,8 +418,8 @@ def _new_side(cls, rw, write, timeout_ns=-1):
 _ACQ_DOC = "As threading.Lock.acquire(blocking=True, timeout=-1) -> bool."
 _ACQ = {"params": ", blocking=True, timeout=-1",
         "ns": "-1 if blocking is True and timeout is _M1 else _acquire_ns(blocking, timeout)"}
-_EXIT, _SIDE, _SIDE_EXIT = {"params": ", *exc_info"}, {"extra": ", self._write"}, {
-    "params": ", *exc_info", "extra": ", self._write"}
+_EXIT, _SIDE = {"params": ", *exc_info"}, {"extra": ", self._write"}
+_SIDE_EXIT = {**_EXIT, **_SIDE}
 _generate(SpinLock, [
     ("acquire", "acquire", "pa_cffi_spin_acquire", _ACQ_DOC, _ACQ),
     ("__enter__", "acquire", "pa_cffi_spin_acquire", None, {}),
@@ -472,8 +433,12 @@ _generate(RWLock, [
     ("acquire_write", "acquire", "pa_cffi_rw_acquire_write", _ACQ_DOC, _ACQ),
     ("release_read", "release", "pa_cffi_rw_release", "Release a read lock.", {"extra": ", False"}),
     ("release_write", "release", "pa_cffi_rw_release", "Release the write lock.", {"extra": ", True"}),
+    ("read", "guard", None, "Context manager holding a read lock; TimeoutError if not had in time.",
+     {"view": "_reader", "w": False}),
+    ("write", "guard", None, "Context manager holding the write lock; TimeoutError if not had in time.",
+     {"view": "_writer", "w": True}),
     ("_at_fork_reinit", "call", "pa_rwlock_reinit_after_fork", None, {}),
-    ("readers", "call", "pa_rwlock_reader_count", "Number of read holds now (a snapshot).", {"property": True}),
+    ("readers", "call", "pa_rwlock_reader_count", "Read holds now (a snapshot).", {"property": True}),
     ("write_locked", "call", "pa_rwlock_is_write_locked", "Whether a writer holds it (a snapshot).",
      {"property": True}),
 ])
@@ -487,11 +452,16 @@ _generate(RWLockView, [
     # threading.Condition._at_fork_reinit calls this on its lock: reset the whole RWLock
     ("_at_fork_reinit", "call", "pa_rwlock_reinit_after_fork", None, {}),
 ])
-_generate(RWLockGuard, [("__exit__", "release", "pa_cffi_rw_exit", None, _SIDE_EXIT)])
+_generate(RWLockGuard, [
+    ("__enter__", "acquire", None, None, {"fn": "self._acq", "ns": "self._timeout_ns", "result": "got = ",
+     "after": "return got or _raise(lib.PA_NOT_ACQUIRED_IN_TIME, ('read', 'write')[self._write], "
+              "f'{self._timeout_ns / 1e9:.3f}')"}),
+    ("__exit__", "release", "pa_cffi_rw_exit", None, _SIDE_EXIT),
+])
 
 
 def build_info():
     """What the C core was built with (as _capi_binding.build_info())."""
     text = {"atomics": lib.pa_atomics_description, "wait": lib.pa_wait_mechanism,
             "compiler": lib.pa_compiler_description}
-    return {**{key: ffi.string(f()).decode() for key, f in text.items()}, "lock_free_64": lib.pa_lock_free_64()}
+    return {**{k: ffi.string(f()).decode() for k, f in text.items()}, "lock_free_64": lib.pa_lock_free_64()}

@@ -1,11 +1,9 @@
 """Build definitions of both extensions; the cffi one is made here.
 
-* setup.py loads this file (by path, without cffi) for CORE_SOURCES and
-  compile_args(): both extensions are compiled from the same core sources with
-  the same knobs (PYATOMICS_DEBUG, PYATOMICS_SANITIZE, PYATOMICS_WERROR: setup.py).
-* cffi's setuptools hook runs it (setup.py: cffi_modules=...:ffibuilder) for the
-  FFI builder of the out-of-line, API-mode module pyatomics._cffi_binding_lib.
-* `python pyatomics/_cffi_binding_build.py` compiles that module into build/cffi/.
+setup.py loads this file (by path, without cffi) for CORE_SOURCES and compile_args()
+(the knobs PYATOMICS_DEBUG, _SANITIZE, _WERROR: setup.py), so both extensions build
+alike; cffi's setuptools hook runs it for `ffibuilder`, the out-of-line API-mode module
+pyatomics._cffi_binding_lib; `python pyatomics/_cffi_binding_build.py` builds that into build/cffi/.
 """
 
 from __future__ import annotations
@@ -25,17 +23,12 @@ def compile_args() -> tuple[list[str], list[str]]:
         # MSVC: C11 atomics need both flags (VS 2022 17.5+).
         return ["/std:c11", "/experimental:c11atomics", "/W3"], []
     cflags = ["-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"]
-    ldflags: list[str] = []
-    if os.environ.get("PYATOMICS_WERROR") == "1":
-        cflags.append("-Werror")
-    if os.environ.get("PYATOMICS_DEBUG") == "1":
-        cflags += ["-O0", "-g3", "-UNDEBUG"]
+    cflags += ["-Werror"] if os.environ.get("PYATOMICS_WERROR") == "1" else []
+    cflags += ["-O0", "-g3", "-UNDEBUG"] if os.environ.get("PYATOMICS_DEBUG") == "1" else []
     sanitize = os.environ.get("PYATOMICS_SANITIZE")
     if sanitize:
-        flag = f"-fsanitize={sanitize}"
-        cflags += [flag, "-fno-omit-frame-pointer", "-g"]
-        ldflags.append(flag)
-    return cflags, ldflags
+        cflags += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-g"]
+    return cflags, [f"-fsanitize={sanitize}"] if sanitize else []
 
 
 # The cffi module's cdef is read out of the headers, never restated: all of
@@ -71,7 +64,7 @@ def make_cdef(root=_ROOT):
         if path.endswith("pa_cffi.h"):
             if text.count(_BEGIN) != 1 or text.count(_END) != 1:
                 raise RuntimeError(f"{path}: expected one {_BEGIN} ... {_END} block")
-            text = text[text.index(_BEGIN) + len(_BEGIN) : text.index(_END)]
+            text = text[text.index(_BEGIN) : text.index(_END)]
         parts.append(_declarations(text))
     return "\n".join(parts) + "\n"
 
@@ -82,12 +75,13 @@ def make_ffibuilder(root=""):
     from cffi import FFI
 
     cflags, ldflags = compile_args()
-    headers = [os.path.join(root, "csrc", n) for n in os.listdir(os.path.join(_ROOT, "csrc")) if n.endswith(".h")]
+    csrc = os.path.join(root, "csrc")
+    headers = [os.path.join(csrc, n) for n in os.listdir(os.path.join(_ROOT, "csrc")) if n.endswith(".h")]
     ffi = FFI()
     ffi.cdef(make_cdef(root or _ROOT))
     ffi.set_source(  # the source includes the headers the cdef was read from
-        "pyatomics._cffi_binding_lib", '#include "pa_cffi.h"\n', sources=[os.path.join(root, p) for p in CORE_SOURCES],
-        include_dirs=[os.path.join(root, "csrc")], depends=headers, extra_compile_args=cflags,
+        "pyatomics._cffi_binding_lib", '#include "pa_cffi.h"\n', include_dirs=[csrc], depends=headers,
+        sources=[os.path.join(root, p) for p in CORE_SOURCES], extra_compile_args=cflags,
         extra_link_args=ldflags, libraries=LIBRARIES,
         # Not abi3: the wheel is per interpreter anyway (the C-API extension
         # is), and the full API makes cffi's call path a little cheaper.

@@ -67,8 +67,7 @@ PA_INLINE int64_t pa_cffi_add_refusing(pa_cffi_int *a, int64_t v, bool subtract,
 
 /* The rare path: PA_ACQUIRED and the result in *out, or PA_RESULT_RANGE
  * (nothing stored). */
-static inline pa_lock_result pa_cffi_add_slow(pa_cffi_int *a, int64_t v, bool subtract, bool report_new,
-                                              int64_t *out) {
+static inline int pa_cffi_add_slow(pa_cffi_int *a, int64_t v, bool subtract, bool report_new, int64_t *out) {
     int64_t old;
     pa_status s = subtract ? pa_aint_fetch_sub_checked(a, v, &old) : pa_aint_fetch_add_checked(a, v, &old);
     if (s != PA_OK) return PA_RESULT_RANGE;
@@ -103,11 +102,11 @@ PA_INLINE int64_t pa_cffi_inc(pa_cffi_int *a) { return pa_cffi_add_refusing(a, 1
 PA_INLINE int64_t pa_cffi_dec(pa_cffi_int *a) { return pa_cffi_add_refusing(a, 1, true, true); }
 
 /* In-place forms (a += n ...): only the status matters. */
-PA_INLINE pa_lock_result pa_cffi_iadd(pa_cffi_int *a, int64_t v) {
+PA_INLINE int pa_cffi_iadd(pa_cffi_int *a, int64_t v) {
     int64_t old;
     return pa_aint_fetch_add_checked(a, v, &old) == PA_OK ? PA_ACQUIRED : PA_RESULT_RANGE;
 }
-PA_INLINE pa_lock_result pa_cffi_isub(pa_cffi_int *a, int64_t v) {
+PA_INLINE int pa_cffi_isub(pa_cffi_int *a, int64_t v) {
     int64_t old;
     return pa_aint_fetch_sub_checked(a, v, &old) == PA_OK ? PA_ACQUIRED : PA_RESULT_RANGE;
 }
@@ -125,7 +124,7 @@ PA_INLINE void pa_cffi_ior(pa_cffi_int *a, int64_t v) { (void)pa_aint_fetch_or(a
 PA_INLINE void pa_cffi_ixor(pa_cffi_int *a, int64_t v) { (void)pa_aint_fetch_xor(a, v); }
 
 /* wait/notify (pa_int_wait.h); the deadline comes from pa_deadline_after. */
-static inline pa_lock_result pa_cffi_int_wait(pa_cffi_int *a, int64_t expected, int64_t deadline_ns) {
+static inline int pa_cffi_int_wait(pa_cffi_int *a, int64_t expected, int64_t deadline_ns) {
     return pa_aint_wait(a, expected, deadline_ns);
 }
 static inline void pa_cffi_int_notify(pa_cffi_int *a, bool all) { pa_aint_notify(a, all); }
@@ -171,35 +170,42 @@ PA_INLINE void pa_cffi_forget(const void *lock) {
 /* The uncontended attempt inline, then the core's slow path (which, for a
  * deadline of 0, only tries once more): every acquire wrapper has the same
  * (lock, deadline) -> status shape, so the binding drives them alike. */
-PA_INLINE pa_lock_result pa_cffi_spin_acquire(pa_spinlock *l, int64_t deadline_ns) {
+PA_INLINE int pa_cffi_spin_acquire(pa_spinlock *l, int64_t deadline_ns) {
     pa_lock_result r = pa_spinlock_acquire(l, deadline_ns);
     pa_cffi_note(l, PA_CFFI_SPIN, r == PA_ACQUIRED);
     return r;
 }
-PA_INLINE pa_lock_result pa_cffi_spin_release(pa_spinlock *l) {
+/* The uncontended attempt alone, true when acquired (one argument: the cheapest
+ * cffi call on CPython). */
+PA_INLINE bool pa_cffi_spin_try(pa_spinlock *l) {
+    bool ok = pa_spinlock_try_acquire(l);
+    pa_cffi_note(l, PA_CFFI_SPIN, ok);
+    return ok;
+}
+PA_INLINE int pa_cffi_spin_release(pa_spinlock *l) {
     pa_cffi_forget(l);
     return pa_spinlock_release(l);
 }
 
-static inline pa_lock_result pa_cffi_rw_acquire_read(pa_rwlock *rw, int64_t deadline_ns) {
+static inline int pa_cffi_rw_acquire_read(pa_rwlock *rw, int64_t deadline_ns) {
     pa_lock_result r = pa_rwlock_acquire_read(rw, deadline_ns);
     pa_cffi_note(rw, PA_CFFI_READ, r == PA_ACQUIRED);
     return r;
 }
-static inline pa_lock_result pa_cffi_rw_acquire_write(pa_rwlock *rw, int64_t deadline_ns) {
+static inline int pa_cffi_rw_acquire_write(pa_rwlock *rw, int64_t deadline_ns) {
     pa_lock_result r = pa_rwlock_acquire_write(rw, deadline_ns);
     pa_cffi_note(rw, PA_CFFI_WRITE, r == PA_ACQUIRED);
     return r;
 }
-static inline pa_lock_result pa_cffi_rw_release(pa_rwlock *rw, bool write) {
+static inline int pa_cffi_rw_release(pa_rwlock *rw, bool write) {
     pa_cffi_forget(rw);
     return write ? pa_rwlock_release_write(rw) : pa_rwlock_release_read(rw);
 }
-static inline pa_lock_result pa_cffi_rw_exit(pa_rwlock *rw, bool write) {
+static inline int pa_cffi_rw_exit(pa_rwlock *rw, bool write) {
     pa_cffi_forget(rw);
     return pa_rwlock_exit(rw, write);
 }
-static inline pa_lock_result pa_cffi_rw_downgrade(pa_rwlock *rw) {
+static inline int pa_cffi_rw_downgrade(pa_rwlock *rw) {
     pa_cffi_forget(rw);
     return pa_rwlock_downgrade(rw);
 }
@@ -226,7 +232,9 @@ static inline bool pa_cffi_undo_acquire(const void *lock) {
  * asks the compiler for the size) and PA_CFFI_CONSTANT(n) into
  * `#define n ...`.  Here, after the definitions, each line is a declaration
  * the compiler checks against them: a changed signature is an error.
- * Plain C types only (no _Atomic, no macros in signatures).
+ * Plain C types only (no _Atomic, no macros in signatures).  The wrappers return
+ * their pa_lock_result as an int: cffi converts an enum result through a generic
+ * path that cost CPython about 50 ns per call.
  * ------------------------------------------------------------------------- */
 #define PA_CFFI_OPAQUE(type) _Static_assert(sizeof(type) > 0, #type)
 #define PA_CFFI_CONSTANT(name) _Static_assert((name) == (name), #name)
@@ -256,9 +264,9 @@ int64_t pa_cffi_add(pa_cffi_int *a, int64_t v);
 int64_t pa_cffi_sub(pa_cffi_int *a, int64_t v);
 int64_t pa_cffi_inc(pa_cffi_int *a);
 int64_t pa_cffi_dec(pa_cffi_int *a);
-pa_lock_result pa_cffi_add_slow(pa_cffi_int *a, int64_t v, bool subtract, bool report_new, int64_t *out);
-pa_lock_result pa_cffi_iadd(pa_cffi_int *a, int64_t v);
-pa_lock_result pa_cffi_isub(pa_cffi_int *a, int64_t v);
+int pa_cffi_add_slow(pa_cffi_int *a, int64_t v, bool subtract, bool report_new, int64_t *out);
+int pa_cffi_iadd(pa_cffi_int *a, int64_t v);
+int pa_cffi_isub(pa_cffi_int *a, int64_t v);
 int64_t pa_cffi_fetch_and(pa_cffi_int *a, int64_t v);
 int64_t pa_cffi_fetch_or(pa_cffi_int *a, int64_t v);
 int64_t pa_cffi_fetch_xor(pa_cffi_int *a, int64_t v);
@@ -267,24 +275,25 @@ int64_t pa_cffi_fetch_min(pa_cffi_int *a, int64_t v);
 void pa_cffi_iand(pa_cffi_int *a, int64_t v);
 void pa_cffi_ior(pa_cffi_int *a, int64_t v);
 void pa_cffi_ixor(pa_cffi_int *a, int64_t v);
-pa_lock_result pa_cffi_int_wait(pa_cffi_int *a, int64_t expected, int64_t deadline_ns);
+int pa_cffi_int_wait(pa_cffi_int *a, int64_t expected, int64_t deadline_ns);
 void pa_cffi_int_notify(pa_cffi_int *a, bool all);
 
 /* SpinLock */
 void pa_spinlock_init(pa_spinlock *l);
 bool pa_spinlock_locked(pa_spinlock *l);
-pa_lock_result pa_cffi_spin_acquire(pa_spinlock *l, int64_t deadline_ns);
-pa_lock_result pa_cffi_spin_release(pa_spinlock *l);
+int pa_cffi_spin_acquire(pa_spinlock *l, int64_t deadline_ns);
+bool pa_cffi_spin_try(pa_spinlock *l);
+int pa_cffi_spin_release(pa_spinlock *l);
 
 /* RWLock */
 void pa_rwlock_init(pa_rwlock *rw);
 void pa_rwlock_destroy(pa_rwlock *rw);
 void pa_rwlock_reinit_after_fork(pa_rwlock *rw);
-pa_lock_result pa_cffi_rw_acquire_read(pa_rwlock *rw, int64_t deadline_ns);
-pa_lock_result pa_cffi_rw_acquire_write(pa_rwlock *rw, int64_t deadline_ns);
-pa_lock_result pa_cffi_rw_release(pa_rwlock *rw, bool write);
-pa_lock_result pa_cffi_rw_exit(pa_rwlock *rw, bool write);
-pa_lock_result pa_cffi_rw_downgrade(pa_rwlock *rw);
+int pa_cffi_rw_acquire_read(pa_rwlock *rw, int64_t deadline_ns);
+int pa_cffi_rw_acquire_write(pa_rwlock *rw, int64_t deadline_ns);
+int pa_cffi_rw_release(pa_rwlock *rw, bool write);
+int pa_cffi_rw_exit(pa_rwlock *rw, bool write);
+int pa_cffi_rw_downgrade(pa_rwlock *rw);
 bool pa_rwlock_is_write_locked(pa_rwlock *rw);
 uint32_t pa_rwlock_reader_count(pa_rwlock *rw);
 bool pa_rwlock_write_held_by_me(pa_rwlock *rw);

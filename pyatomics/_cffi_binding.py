@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import re
 import threading
 from _thread import TIMEOUT_MAX as _TIMEOUT_MAX
 from _thread import get_ident as _get_ident
@@ -122,13 +123,12 @@ _TEMPLATES = {
     # The fast wrapper refuses (PA_CFFI_SENTINEL, nothing stored) an overflow or a
     # sentinel-valued result; the rare path has status and value apart (pa_cffi.h).
     "checked": """def _m(self{params}):
-    p = self._p
     try:
-        r = {fn}(p{arg})
+        r = {fn}(self._p{arg})
     except OverflowError:
         _raise(_ARG_RANGE)
     if r == _SENTINEL:
-        return _checked_slow(p, {n}, {subtract}, {report_new})
+        return _checked_slow(self._p, {n}, {subtract}, {report_new})
     return r""",
     # without these, `a *= 2` would silently rebind the name to a plain int
     "refused": """def _m(self, *args):
@@ -142,7 +142,7 @@ _TEMPLATES = {
     p = self._p
     ns = {ns}
     try:
-        if not {fn}(p, 0):  # uncontended: no nested Python frame
+        if {first}:  # uncontended: no nested Python frame
             return True
         {result}_acquire(p, {fn}, ns)
     except BaseException:
@@ -165,11 +165,11 @@ _GLOBALS = globals()
 def _generate(cls, rows):
     """rows: (python name, kind, core function, doc, template fields)."""
     for name, kind, c_name, doc, fields in rows:
-        if c_name:
-            _GLOBALS["_c_" + c_name] = getattr(lib, c_name)
         fields = {"fn": f"_c_{c_name}", "extra": "", "params": "", "tail": "return r", "ns": "-1",
                   "result": "return ", "after": "", **fields}
+        fields.setdefault("first", f"not {fields['fn']}(p, 0)")
         source = _TEMPLATES[kind].format(**fields).replace("{v}", "_load(self._p)")
+        _GLOBALS.update({"_c_" + c: getattr(lib, c) for c in re.findall(r"\b_c_(\w+)", source)})
         exec(compile(source, f"<pyatomics._cffi_binding {cls.__name__}.{name}>", "exec"), _GLOBALS)
         f = _GLOBALS.pop("_m")
         f.__name__, f.__qualname__, f.__doc__ = name, f"{cls.__name__}.{name}", doc
@@ -421,8 +421,9 @@ _ACQ = {"params": ", blocking=True, timeout=-1",
 _EXIT, _SIDE = {"params": ", *exc_info"}, {"extra": ", self._write"}
 _SIDE_EXIT = {**_EXIT, **_SIDE}
 _generate(SpinLock, [
-    ("acquire", "acquire", "pa_cffi_spin_acquire", _ACQ_DOC, _ACQ),
-    ("__enter__", "acquire", "pa_cffi_spin_acquire", None, {}),
+    # the inline attempt takes one argument: cffi's cheapest call on CPython (no tuple)
+    ("acquire", "acquire", "pa_cffi_spin_acquire", _ACQ_DOC, {**_ACQ, "first": "_c_pa_cffi_spin_try(p)"}),
+    ("__enter__", "acquire", "pa_cffi_spin_acquire", None, {"first": "_c_pa_cffi_spin_try(p)"}),
     ("release", "release", "pa_cffi_spin_release", "Release the lock (any thread may).", {}),
     ("__exit__", "release", "pa_cffi_spin_release", None, _EXIT),
     ("locked", "call", "pa_spinlock_locked", "Whether the lock is held (a snapshot).", {}),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import linecache
 import re
 import threading
 from _thread import TIMEOUT_MAX as _TIMEOUT_MAX
@@ -24,9 +25,8 @@ __all__ = ["AtomicInt", "SpinLock", "RWLock", "RWLockView", "RWLockGuard", "buil
 lib.pa_set_timeout_max(_TIMEOUT_MAX)
 _new, _load, _undo = ffi.new, lib.pa_cffi_load, lib.pa_cffi_undo_acquire
 _ACQUIRED, _TIMEDOUT, _INTERRUPTED = lib.PA_ACQUIRED, lib.PA_TIMEDOUT, lib.PA_INTERRUPTED
-_ARG_RANGE, _SENTINEL = lib.PA_ARG_RANGE, lib.PA_CFFI_SENTINEL
+_ARG_RANGE, _SENTINEL, _M1 = lib.PA_ARG_RANGE, lib.PA_CFFI_SENTINEL, -1  # _M1: default timeout (by `is`)
 _NS_T, _BLOCKING_T, _INT_T = ffi.typeof("int64_t *"), ffi.typeof("pa_blocking *"), ffi.typeof("pa_cffi_int *")
-_M1 = -1  # the default timeout, compared by identity on the fast path
 
 # --- Errors: the core's table, read once -------------------------------------
 _KINDS = (None, TypeError, ValueError, OverflowError, RuntimeError, TimeoutError)  # pa_exception_kind
@@ -170,7 +170,9 @@ def _generate(cls, rows):
         fields.setdefault("first", f"not {fields['fn']}(p, 0)")
         source = _TEMPLATES[kind].format(**fields).replace("{v}", "_load(self._p)")
         _GLOBALS.update({"_c_" + c: getattr(lib, c) for c in re.findall(r"\b_c_(\w+)", source)})
-        exec(compile(source, f"<pyatomics._cffi_binding {cls.__name__}.{name}>", "exec"), _GLOBALS)
+        filename = f"{__file__}<{cls.__name__}.{name}>"  # inside the package; its source for tracebacks:
+        linecache.cache[filename] = (0, None, source.splitlines(True), "")
+        exec(compile(source, filename, "exec"), _GLOBALS)
         f = _GLOBALS.pop("_m")
         f.__name__, f.__qualname__, f.__doc__ = name, f"{cls.__name__}.{name}", doc
         setattr(cls, name, property(f) if fields.get("property") else f)
@@ -419,7 +421,6 @@ _ACQ_DOC = "As threading.Lock.acquire(blocking=True, timeout=-1) -> bool."
 _ACQ = {"params": ", blocking=True, timeout=-1",
         "ns": "-1 if blocking is True and timeout is _M1 else _acquire_ns(blocking, timeout)"}
 _EXIT, _SIDE = {"params": ", *exc_info"}, {"extra": ", self._write"}
-_SIDE_EXIT = {**_EXIT, **_SIDE}
 _generate(SpinLock, [
     # the inline attempt takes one argument: cffi's cheapest call on CPython (no tuple)
     ("acquire", "acquire", "pa_cffi_spin_acquire", _ACQ_DOC, {**_ACQ, "first": "_c_pa_cffi_spin_try(p)"}),
@@ -448,7 +449,7 @@ _generate(RWLockView, [
     ("__enter__", "acquire", None, None, {"fn": "self._acq"}),
     ("release", "release", "pa_cffi_rw_release", "Release this side.", _SIDE),
     # a block entered for writing that called downgrade() releases the read lock (pa_rwlock_exit)
-    ("__exit__", "release", "pa_cffi_rw_exit", None, _SIDE_EXIT),
+    ("__exit__", "release", "pa_cffi_rw_exit", None, {**_EXIT, **_SIDE}),
     ("locked", "call", "pa_rwlock_side_locked", "Held, or acquire(blocking=False) would fail now.", _SIDE),
     # threading.Condition._at_fork_reinit calls this on its lock: reset the whole RWLock
     ("_at_fork_reinit", "call", "pa_rwlock_reinit_after_fork", None, {}),
@@ -457,7 +458,7 @@ _generate(RWLockGuard, [
     ("__enter__", "acquire", None, None, {"fn": "self._acq", "ns": "self._timeout_ns", "result": "got = ",
      "after": "return got or _raise(lib.PA_NOT_ACQUIRED_IN_TIME, ('read', 'write')[self._write], "
               "f'{self._timeout_ns / 1e9:.3f}')"}),
-    ("__exit__", "release", "pa_cffi_rw_exit", None, _SIDE_EXIT),
+    ("__exit__", "release", "pa_cffi_rw_exit", None, {**_EXIT, **_SIDE}),
 ])
 
 

@@ -10,12 +10,12 @@ import threading
 
 import pytest
 
-import pyatomics
 from pyatomics import AtomicInt, RWLock
 
-# A Python class gets three-argument pow(2, a, 5) only through __rpow__, which
-# CPython calls there from 3.14 on (PyPy always did); the C type's slot gets it anywhere.
-RPOW3 = pyatomics.BACKEND == "capi" or sys.implementation.name == "pypy" or sys.version_info >= (3, 14)
+# AtomicInt takes part in three-argument pow where a Python number class would
+# (both backends): as the base always; as the exponent with a modulus where the
+# interpreter calls __rpow__ for it (PyPy; CPython from 3.14); as the modulus alone never.
+RPOW3 = sys.implementation.name == "pypy" or sys.version_info >= (3, 14)
 
 
 def test_int_methods_answer_from_a_snapshot():
@@ -59,6 +59,8 @@ def test_three_argument_pow():
     else:
         with pytest.raises(TypeError):
             pow(2, a, 5)
+    with pytest.raises(TypeError):
+        pow(2, 3, a)
     assert a.load() == 3
 
 

@@ -20,6 +20,8 @@
 #ifndef PA_ATOMIC_H
 #define PA_ATOMIC_H
 
+#include "pa_common.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -46,17 +48,6 @@ typedef _Atomic(uint64_t) pa_atomic_u64;
 #define PA_CAS(p, expected, desired) \
     atomic_compare_exchange_strong((p), (expected), (desired))
 
-#if defined(_MSC_VER) && !defined(__clang__)
-#define PA_INLINE static __forceinline
-#define PA_COLD
-#define PA_LIKELY(x) (x)
-#define PA_UNLIKELY(x) (x)
-#else
-#define PA_INLINE static inline __attribute__((always_inline))
-#define PA_COLD __attribute__((cold, noinline))
-#define PA_LIKELY(x) __builtin_expect(!!(x), 1)
-#define PA_UNLIKELY(x) __builtin_expect(!!(x), 0)
-#endif
 
 /* Result of a checked operation. */
 typedef enum {

@@ -57,6 +57,9 @@ static const struct {
     [PA_VIEW_CLEARED] = {PA_RAISES_RUNTIME_ERROR, "RWLock view used after its lock was cleared"},
     [PA_FINALIZED] = {PA_RAISES_RUNTIME_ERROR,
                       "pyatomics is being finalized: its module state is gone"},
+    [PA_COUNTER_RANGE] = {PA_RAISES_OVERFLOW_ERROR,
+                          "the AtomicCounter cell this thread adds to would leave the signed "
+                          "64-bit range; nothing added"},
 };
 
 int pa_status_exception(int status) {

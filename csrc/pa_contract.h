@@ -27,7 +27,7 @@ typedef enum {
 
 int pa_status_exception(int status);
 /* The message; a printf format whose only conversions are %s (both Python's
- * % operator and PyErr_Format read it): the docs of each code in pa_lock.h
+ * % operator and the C-API formatter read it): the docs of each code in pa_lock.h
  * say which values it takes. */
 const char *pa_status_message(int status);
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib.util as _importlib_util
 import os as _os
 import sys as _sys
+from types import ModuleType as _ModuleType
 from typing import TYPE_CHECKING
 
 __version__ = "0.1.0"
@@ -48,14 +49,15 @@ def _select_backend() -> str:
     return requested
 
 
-def _import_backend(name: str):
+def _import_backend(name: str) -> tuple[_ModuleType, _ModuleType]:
     try:
         if name == "capi":
-            from . import _capi_binding as backend
-            from . import _capi_binding as extension
-        else:
-            from . import _cffi_binding as backend
-            from . import _cffi_binding_lib as extension
+            from . import _capi_binding
+
+            return _capi_binding, _capi_binding
+        from . import _cffi_binding, _cffi_binding_lib
+
+        return _cffi_binding, _cffi_binding_lib
     except ImportError as exc:
         if _importlib_util.find_spec(_EXTENSIONS[name]) is None and not available_backends():
             raise ImportError(
@@ -71,7 +73,6 @@ def _import_backend(name: str):
         else:
             why = f"{type(exc).__name__}: {exc}"
         raise ImportError(f"pyatomics: the {name!r} backend cannot be imported: {why}") from exc
-    return backend, extension
 
 
 BACKEND: str = _select_backend()
@@ -80,11 +81,35 @@ if hasattr(_os, "register_at_fork"):
     # A child's main thread is the one that forked (signals are run there).
     _os.register_at_fork(after_in_child=_backend._after_fork_in_child)
 
+# An AtomicInt answers the int protocol on a snapshot of its value (the
+# methods listed in csrc/pa_contract.h), so it is registered where int is:
+# isinstance(a, numbers.Integral), Fraction(a), statistics and the like.
+import numbers as _numbers
+
+_numbers.Integral.register(_backend.AtomicInt)
+
+# For type checkers the classes are the C-API binding's (its stub, pyatomics/_capi_binding.pyi,
+# is also the cffi binding's): one set of types whichever backend runs.
 if TYPE_CHECKING:
-    from ._capi_binding import AtomicInt, RWLock, SpinLock
+    from ._capi_binding import AtomicCounter, AtomicInt, RWLock, RWLockGuard, RWLockView, SpinLock
 else:
     AtomicInt = _backend.AtomicInt
+    AtomicCounter = _backend.AtomicCounter
     SpinLock = _backend.SpinLock
     RWLock = _backend.RWLock
+    # Not made directly: the types of rw.reader / rw.writer and of rw.read(timeout) /
+    # rw.write(timeout), exported to be named in annotations and isinstance().
+    RWLockView = _backend.RWLockView
+    RWLockGuard = _backend.RWLockGuard
 
-__all__ = ["AtomicInt", "RWLock", "SpinLock", "BACKEND", "available_backends", "__version__"]
+__all__ = [
+    "AtomicCounter",
+    "AtomicInt",
+    "RWLock",
+    "RWLockGuard",
+    "RWLockView",
+    "SpinLock",
+    "BACKEND",
+    "available_backends",
+    "__version__",
+]

@@ -11,7 +11,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
-#include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
 #include <structmember.h>
@@ -19,6 +19,8 @@
 #include "pa_atomic.h"
 #include "pa_atomic_int.h"
 #include "pa_build_info.h"
+#include "pa_contract.h"
+#include "pa_counter.h"
 #include "pa_rwlock.h"
 #include "pa_spinlock.h"
 #include "pa_wait.h"
@@ -26,6 +28,48 @@
 #ifndef Py_TPFLAGS_IMMUTABLETYPE
 #define Py_TPFLAGS_IMMUTABLETYPE 0
 #endif
+
+/* ===========================================================================
+ * Module state and process globals: everything this file keeps outside an
+ * object.  The types live in the module state (one per interpreter); the one
+ * process global is the main thread's ident, which pa_blocking_begin needs:
+ * only the main thread runs signal handlers, so only it waits in slices.
+ * Set at module exec and in a child after fork (after_fork_in_child).
+ * ========================================================================= */
+
+typedef struct {
+    PyTypeObject *AtomicInt_Type;
+    PyTypeObject *AtomicCounter_Type;
+    PyTypeObject *SpinLock_Type;
+    PyTypeObject *RWLock_Type;
+    PyTypeObject *RWLockView_Type;
+    PyTypeObject *RWLockGuard_Type;
+} module_state;
+
+static unsigned long main_thread_ident;
+
+/* ===========================================================================
+ * Shared helpers: errors, integers, timeouts, blocking
+ * ========================================================================= */
+
+/* Raises the exception the core's contract names for `status`, with its
+ * message (pa_contract.h; the variadic arguments fill its %s).  Returns NULL
+ * so that `return raise_status(...)` ends a method. */
+static void *raise_status(int status, ...) {
+    PyObject *exc;
+    switch (pa_status_exception(status)) {
+        case PA_RAISES_TYPE_ERROR: exc = PyExc_TypeError; break;
+        case PA_RAISES_VALUE_ERROR: exc = PyExc_ValueError; break;
+        case PA_RAISES_OVERFLOW_ERROR: exc = PyExc_OverflowError; break;
+        case PA_RAISES_TIMEOUT_ERROR: exc = PyExc_TimeoutError; break;
+        default: exc = PyExc_RuntimeError; break;
+    }
+    va_list va;
+    va_start(va, status);
+    PyErr_FormatV(exc, pa_status_message(status), va);
+    va_end(va);
+    return NULL;
+}
 /* The RWLock views and guards are made only by an RWLock: one built by
  * type(x)() would have no lock (with on it dereferenced NULL).  3.10+ has a
  * flag for "no constructor"; on 3.9 a heap type without tp_new inherits
@@ -35,8 +79,7 @@
 #else
 #define PA_NOT_CONSTRUCTIBLE 0
 static PyObject *refuse_construction(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    PyErr_Format(PyExc_TypeError, "cannot create '%s' instances", type->tp_name);
-    return NULL;
+    return raise_status(PA_NOT_CONSTRUCTIBLE, type->tp_name);
 }
 #endif
 #if PY_VERSION_HEX < 0x030D0000
@@ -50,10 +93,6 @@ static inline PyObject *Py_NewRef(PyObject *o) {
     return o;
 }
 #endif
-
-/* ===========================================================================
- * Shared helpers: integers, timeouts, blocking
- * ========================================================================= */
 
 static void AtomicInt_dealloc(PyObject *self);
 
@@ -86,7 +125,7 @@ static int as_int64(PyObject *obj, int64_t *out) {
         Py_DECREF(index);
     }
     if (overflow) {
-        PyErr_SetString(PyExc_OverflowError, "value out of range for a signed 64-bit integer");
+        raise_status(PA_ARG_RANGE);
         return -1;
     }
     if (v == -1 && PyErr_Occurred()) return -1;
@@ -94,136 +133,73 @@ static int as_int64(PyObject *obj, int64_t *out) {
     return 0;
 }
 
-static PyObject *overflow_result(void) {
-    PyErr_SetString(PyExc_OverflowError,
-                    "result out of range for a signed 64-bit integer; value unchanged");
-    return NULL;
-}
+static PyObject *overflow_result(void) { return raise_status(PA_RESULT_RANGE); }
 
-/* threading.TIMEOUT_MAX, read once at module exec (a process-wide constant). */
-static double timeout_max_seconds = 9223372036.0;
-/* Ident of the main thread: only it runs signal handlers, so only it needs to
- * wake up periodically to notice a signal delivered to another thread. */
-static unsigned long main_thread_ident;
-
-/* Seconds (int or float) -> double.  TypeError for non-numbers, ValueError
- * for NaN.  Returns 0, or -1 with an exception set. */
+/* A timeout argument (int, float or __index__ object) -> seconds as a double;
+ * the rules about its value are the core's (pa_timeout_*).  Returns 0, or -1
+ * with an exception set. */
 static int timeout_seconds(PyObject *obj, double *out) {
-    double d;
     if (PyFloat_Check(obj)) {
-        d = PyFloat_AS_DOUBLE(obj);
-    } else if (PyLong_Check(obj) || PyIndex_Check(obj)) {
-        PyObject *index = PyNumber_Index(obj);
-        if (index == NULL) return -1;
-        d = PyLong_AsDouble(index); /* OverflowError for huge ints */
-        Py_DECREF(index);
-        if (d == -1.0 && PyErr_Occurred()) return -1;
-    } else {
-        PyErr_Format(PyExc_TypeError, "timeout must be a number, not '%.200s'",
-                     Py_TYPE(obj)->tp_name);
+        *out = PyFloat_AS_DOUBLE(obj);
+        return 0;
+    }
+    if (!PyLong_Check(obj) && !PyIndex_Check(obj)) {
+        raise_status(PA_TIMEOUT_NOT_NUMBER, Py_TYPE(obj)->tp_name);
         return -1;
     }
-    if (isnan(d)) {
-        PyErr_SetString(PyExc_ValueError, "Invalid value NaN (not a number)");
-        return -1;
-    }
-    *out = d;
-    return 0;
+    PyObject *index = PyNumber_Index(obj);
+    if (index == NULL) return -1;
+    *out = PyLong_AsDouble(index); /* OverflowError for huge ints, as float() */
+    Py_DECREF(index);
+    return *out == -1.0 && PyErr_Occurred() ? -1 : 0;
 }
 
-/* Non-negative seconds (already range-checked) -> nanoseconds, rounded up so
- * a wait never ends early; saturates (pa_deadline_after treats it as forever). */
-static int64_t seconds_to_ns(double d) {
-    double ns = ceil(d * 1e9);
-    return ns >= 9.2e18 ? INT64_MAX : (int64_t)ns;
-}
-
-/* The threading.Lock.acquire(blocking=True, timeout=-1) contract.
- * *timeout_ns: -1 forever, 0 a single attempt, else the timeout. */
+/* acquire(blocking=True, timeout=-1).  *timeout_ns: -1 forever, 0 a single
+ * attempt, else the timeout. */
 static int parse_acquire_args(PyObject *args, PyObject *kwds, int64_t *timeout_ns) {
     static char *kwlist[] = {"blocking", "timeout", NULL};
     int blocking = 1;
     PyObject *timeout_obj = NULL;
-    double timeout = -1.0;
+    double seconds = -1.0;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|pO:acquire", kwlist, &blocking, &timeout_obj))
         return -1;
-    if (timeout_obj != NULL && timeout_seconds(timeout_obj, &timeout) < 0) return -1;
-    if (!blocking && timeout != -1.0) {
-        PyErr_SetString(PyExc_ValueError, "can't specify a timeout for a non-blocking call");
-        return -1;
-    }
-    if (timeout < 0 && timeout != -1.0) {
-        PyErr_SetString(PyExc_ValueError, "timeout value must be a non-negative number");
-        return -1;
-    }
-    if (!blocking) {
-        *timeout_ns = 0;
-    } else if (timeout == -1.0) {
-        *timeout_ns = -1;
-    } else {
-        if (timeout > timeout_max_seconds) {
-            PyErr_SetString(PyExc_OverflowError, "timeout value is too large");
-            return -1;
-        }
-        *timeout_ns = seconds_to_ns(timeout);
-    }
-    return 0;
+    if (timeout_obj != NULL && timeout_seconds(timeout_obj, &seconds) < 0) return -1;
+    pa_lock_result st = pa_timeout_for_acquire(blocking, timeout_obj != NULL, seconds, timeout_ns);
+    if (st != PA_ACQUIRED) raise_status(st);
+    return st == PA_ACQUIRED ? 0 : -1;
 }
 
-/* The `timeout=None` contract of context managers and wait(): None forever,
- * else a non-negative number of seconds up to TIMEOUT_MAX. */
+/* The `timeout=None` forms (context managers, wait()). */
 static int parse_optional_timeout(PyObject *obj, int64_t *timeout_ns) {
-    double timeout;
-    if (obj == NULL || obj == Py_None) {
-        *timeout_ns = -1;
-        return 0;
-    }
-    if (timeout_seconds(obj, &timeout) < 0) return -1;
-    if (timeout < 0) {
-        PyErr_SetString(PyExc_ValueError, "timeout value must be a non-negative number");
-        return -1;
-    }
-    if (timeout > timeout_max_seconds) {
-        PyErr_SetString(PyExc_OverflowError, "timeout value is too large");
-        return -1;
-    }
-    *timeout_ns = seconds_to_ns(timeout);
-    return 0;
+    double seconds = 0.0;
+    int is_none = obj == NULL || obj == Py_None;
+    if (!is_none && timeout_seconds(obj, &seconds) < 0) return -1;
+    pa_lock_result st = pa_timeout_optional(is_none, seconds, timeout_ns);
+    if (st != PA_ACQUIRED) raise_status(st);
+    return st == PA_ACQUIRED ? 0 : -1;
 }
 
 /* A core blocking call: tries until deadline_ns; see pa_lock.h for results. */
 typedef pa_lock_result (*blocking_call)(void *target, int64_t deadline_ns, void *ctx);
 
-/* The main thread wakes this often to run signal handlers even if the signal
- * was delivered to another thread (or the platform's wait does not return
- * EINTR, as with WaitOnAddress on Windows). */
-#define MAIN_THREAD_SLICE_NS ((int64_t)50 * 1000 * 1000)
-
-/* Runs `call` with the thread state detached, re-attaching to run signal
- * handlers when interrupted (CPython's acquire_timed loop, in one place for
- * every blocking call).  timeout_ns: -1 forever, 0 a single attempt.
- * Returns the core's result; PA_INTERRUPTED means a signal handler raised
- * and the exception is set (nothing is held). */
+/* Runs `call` with the thread state detached, driven by the core's blocking
+ * driver (pa_contract.h: deadline, main-thread slices), and runs signal
+ * handlers between its rounds.  timeout_ns: -1 forever, 0 a single attempt
+ * (which never sleeps, so it keeps the thread state).  Returns the core's
+ * result; PA_INTERRUPTED means a signal handler raised and the exception is
+ * set (nothing is held). */
 static pa_lock_result block_on(blocking_call call, void *target, void *ctx, int64_t timeout_ns) {
+    if (timeout_ns == 0) return call(target, 0, ctx);
+    pa_blocking b;
     pa_lock_result r;
-    if (timeout_ns == 0) return call(target, 0, ctx); /* never sleeps: keep the GIL */
-    int64_t deadline = pa_deadline_after(timeout_ns);
-    int is_main = PyThread_get_thread_ident() == main_thread_ident;
-    for (;;) {
-        int64_t until = deadline;
-        if (is_main) {
-            int64_t slice_end = pa_deadline_after(MAIN_THREAD_SLICE_NS);
-            if (deadline == PA_FOREVER || slice_end < deadline) until = slice_end;
-        }
+    pa_blocking_begin(&b, timeout_ns, PyThread_get_thread_ident() == main_thread_ident);
+    do {
         Py_BEGIN_ALLOW_THREADS
-        r = call(target, until, ctx);
+        r = call(target, b.until_ns, ctx);
         Py_END_ALLOW_THREADS
-        if (r == PA_TIMEDOUT && until == deadline) return PA_TIMEDOUT;
-        if (r != PA_TIMEDOUT && r != PA_INTERRUPTED) return r;
-        /* Interrupted, or the end of a slice: let Python run its handlers.
-         * If one raised (KeyboardInterrupt), give up holding nothing. */
-        if (PyErr_CheckSignals() < 0) return PA_INTERRUPTED;
-    }
+        if (!pa_blocking_again(&b, r)) return r;
+    } while (PyErr_CheckSignals() == 0);
+    return PA_INTERRUPTED;
 }
 
 /* ===========================================================================
@@ -237,16 +213,24 @@ typedef struct {
 
 #define AI(o) ((AtomicIntObject *)(o))
 
+/* __new__ makes a zero and __init__ stores the value, as for list: a
+ * subclass whose __init__ takes other arguments needs no __new__ of its own
+ * (it calls super().__init__(value), or leaves the value 0). */
 static PyObject *AtomicInt_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    AtomicIntObject *self = (AtomicIntObject *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    pa_aint_init(&self->a, 0);
+    return (PyObject *)self;
+}
+
+static int AtomicInt_init(PyObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"value", NULL};
     PyObject *value_obj = NULL;
     int64_t value = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:AtomicInt", kwlist, &value_obj)) return NULL;
-    if (value_obj != NULL && as_int64(value_obj, &value) < 0) return NULL;
-    AtomicIntObject *self = (AtomicIntObject *)type->tp_alloc(type, 0);
-    if (self == NULL) return NULL;
-    pa_aint_init(&self->a, value);
-    return (PyObject *)self;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:AtomicInt", kwlist, &value_obj)) return -1;
+    if (value_obj != NULL && as_int64(value_obj, &value) < 0) return -1;
+    pa_aint_store(&AI(self)->a, value); /* a store like any other: waiters wake */
+    return 0;
 }
 
 static void AtomicInt_dealloc(PyObject *self) {
@@ -340,11 +324,7 @@ DEFINE_FETCH_OP(fetch_min, pa_aint_fetch_min)
 /* update(func): the CAS loop with a Python function in it.  func may run
  * more than once under contention, so it must be pure. */
 static PyObject *AtomicInt_update(PyObject *self, PyObject *func) {
-    if (!PyCallable_Check(func)) {
-        PyErr_Format(PyExc_TypeError, "update() argument must be callable, not '%.200s'",
-                     Py_TYPE(func)->tp_name);
-        return NULL;
-    }
+    if (!PyCallable_Check(func)) return raise_status(PA_NOT_CALLABLE, Py_TYPE(func)->tp_name);
     int64_t old = pa_aint_load(&AI(self)->a);
     for (;;) {
         PyObject *old_obj = PyLong_FromLongLong(old);
@@ -391,6 +371,62 @@ static PyObject *AtomicInt_notify_all(PyObject *self, PyObject *Py_UNUSED(ignore
     Py_RETURN_NONE;
 }
 
+/* --- the int methods, on a snapshot ----------------------------------------
+ * The names are the core's (pa_contract.h); each asks int(a) for the same
+ * method with the same arguments, so round(a, -1), a.bit_length(),
+ * math.floor(a) answer for one instant exactly as int would. */
+static PyObject *snapshot_call(PyObject *self, const char *name, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames) {
+    PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
+    if (v == NULL) return NULL;
+    PyObject *method = PyObject_GetAttrString(v, name);
+    Py_DECREF(v);
+    if (method == NULL) return NULL;
+    PyObject *res = PyObject_Vectorcall(method, args, (size_t)nargs, kwnames);
+    Py_DECREF(method);
+    return res;
+}
+#define DEFINE_SNAPSHOT_METHOD(name)                                                                  \
+    static PyObject *AtomicInt_snapshot_##name(PyObject *self, PyObject *const *args, Py_ssize_t nargs, \
+                                               PyObject *kwnames) {                                  \
+        return snapshot_call(self, #name, args, nargs, kwnames);                                     \
+    }
+PA_INT_SNAPSHOT_METHODS(DEFINE_SNAPSHOT_METHOD)
+#define SNAPSHOT_METHOD_DEF(name)                                                                   \
+    {#name, (PyCFunction)(void (*)(void))AtomicInt_snapshot_##name, METH_FASTCALL | METH_KEYWORDS, \
+     "int." #name " of the current value (a snapshot)."},
+/* Added to the type by add_snapshot_methods(): only those this
+ * interpreter's int has (bit_count is 3.10+, is_integer 3.12+). */
+static PyMethodDef AtomicInt_snapshot_methods[] = {PA_INT_SNAPSHOT_METHODS(SNAPSHOT_METHOD_DEF){NULL, NULL, 0, NULL}};
+
+static PyObject *snapshot_attribute(PyObject *self, void *name) {
+    PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
+    if (v == NULL) return NULL;
+    PyObject *res = PyObject_GetAttrString(v, (const char *)name);
+    Py_DECREF(v);
+    return res;
+}
+#define SNAPSHOT_GETSET(name) {#name, snapshot_attribute, NULL, "int." #name " of the current value.", #name},
+static PyGetSetDef AtomicInt_getset[] = {PA_INT_SNAPSHOT_ATTRIBUTES(SNAPSHOT_GETSET){NULL, NULL, NULL, NULL, NULL}};
+
+/* Into tp_dict before any code sees the type (the immutable flag only stops
+ * setattr from Python; CPython's docs point extensions at tp_dict for this). */
+static int add_snapshot_methods(PyTypeObject *type) {
+    PyObject *dict = type->tp_dict;
+    for (PyMethodDef *def = AtomicInt_snapshot_methods; def->ml_name != NULL; def++) {
+        int has = PyObject_HasAttrString((PyObject *)&PyLong_Type, def->ml_name);
+        if (!has) continue;
+        PyObject *descr = PyDescr_NewMethod(type, def);
+        if (descr == NULL || PyDict_SetItemString(dict, def->ml_name, descr) < 0) {
+            Py_XDECREF(descr);
+            return -1;
+        }
+        Py_DECREF(descr);
+    }
+    PyType_Modified(type);
+    return 0;
+}
+
 /* --- copying, pickling, formatting --------------------------------------- */
 
 static PyObject *new_like(PyObject *self) {
@@ -407,6 +443,9 @@ static PyObject *AtomicInt_reduce(PyObject *self, PyObject *Py_UNUSED(ignored)) 
     return Py_BuildValue("O(L)", (PyObject *)Py_TYPE(self), (long long)pa_aint_load(&AI(self)->a));
 }
 static PyObject *AtomicInt_format(PyObject *self, PyObject *spec) {
+    if (!PyUnicode_Check(spec)) /* as int.__format__ (PyObject_Format would raise SystemError) */
+        return PyErr_Format(PyExc_TypeError, "__format__() argument must be str, not %.200s",
+                            Py_TYPE(spec)->tp_name);
     PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
     if (v == NULL) return NULL;
     PyObject *res = PyObject_Format(v, spec);
@@ -466,7 +505,16 @@ DEFINE_BINARY(nb_xor, PyNumber_Xor)
 DEFINE_BINARY(nb_lshift, PyNumber_Lshift)
 DEFINE_BINARY(nb_rshift, PyNumber_Rshift)
 
+/* Ternary pow takes part exactly where a Python class's __pow__/__rpow__
+ * would, so both backends agree (the cffi binding's class gets this from the
+ * interpreter): as the base always; as the exponent in pow(x, a) and, from
+ * 3.14 (which calls __rpow__ for three-argument pow), in pow(x, a, m); as the
+ * modulus alone never (CPython never asks a Python class there). */
 static PyObject *AtomicInt_nb_pow(PyObject *a, PyObject *b, PyObject *mod) {
+    if (!IS_ATOMIC_INT(a)) {
+        int exponent_form = IS_ATOMIC_INT(b) && (mod == Py_None || PY_VERSION_HEX >= 0x030E0000);
+        if (!exponent_form) Py_RETURN_NOTIMPLEMENTED;
+    }
     PyObject *x = operand(a), *y = NULL, *m = NULL, *res = NULL;
     if (x == NULL) return NULL;
     if ((y = operand(b)) != NULL && (m = operand(mod)) != NULL) res = PyNumber_Power(x, y, m);
@@ -516,13 +564,7 @@ DEFINE_INPLACE_BITWISE(ixor, pa_aint_fetch_xor)
 
 /* Without these, `a *= 2` would fall back to `a = a * 2` and silently rebind
  * the name to a plain int: refuse instead, and say what to do. */
-static PyObject *not_atomic(const char *op) {
-    PyErr_Format(PyExc_TypeError,
-                 "AtomicInt has no atomic '%s'; use a.update(func) for an atomic "
-                 "read-modify-write, or int(a) for a plain int",
-                 op);
-    return NULL;
-}
+static PyObject *not_atomic(const char *op) { return raise_status(PA_NOT_ATOMIC, op); }
 #define DEFINE_REFUSED_INPLACE(name, op) \
     static PyObject *AtomicInt_##name(PyObject *a, PyObject *b) { return not_atomic(op); }
 DEFINE_REFUSED_INPLACE(imul, "*=")
@@ -550,31 +592,31 @@ static PyObject *AtomicInt_richcompare(PyObject *self, PyObject *other, int op) 
 }
 
 static PyMethodDef AtomicInt_methods[] = {
-    {"load", AtomicInt_load, METH_NOARGS, "load() -> int\n\nThe current value."},
-    {"store", AtomicInt_store, METH_O, "store(value) -> None\n\nReplace the value."},
-    {"exchange", AtomicInt_exchange, METH_O, "exchange(value) -> int\n\nStore value, return the previous one."},
+    {"load", AtomicInt_load, METH_NOARGS, "load($self, /)\n--\n\nThe current value."},
+    {"store", AtomicInt_store, METH_O, "store($self, value, /)\n--\n\nReplace the value."},
+    {"exchange", AtomicInt_exchange, METH_O, "exchange($self, value, /)\n--\n\nStore value, return the previous one."},
     {"compare_exchange", (PyCFunction)(void (*)(void))AtomicInt_compare_exchange, METH_FASTCALL,
-     "compare_exchange(expected, desired) -> bool\n\nIf the value equals expected, store desired and return True; "
+     "compare_exchange($self, expected, desired, /)\n--\n\nIf the value equals expected, store desired and return True; "
      "otherwise change nothing and return False."},
-    {"fetch_add", AtomicInt_fetch_add, METH_O, "fetch_add(n) -> int\n\nAdd n, return the previous value."},
-    {"fetch_sub", AtomicInt_fetch_sub, METH_O, "fetch_sub(n) -> int\n\nSubtract n, return the previous value."},
-    {"fetch_and", AtomicInt_fetch_and, METH_O, "fetch_and(n) -> int\n\nBitwise and, return the previous value."},
-    {"fetch_or", AtomicInt_fetch_or, METH_O, "fetch_or(n) -> int\n\nBitwise or, return the previous value."},
-    {"fetch_xor", AtomicInt_fetch_xor, METH_O, "fetch_xor(n) -> int\n\nBitwise xor, return the previous value."},
-    {"fetch_max", AtomicInt_fetch_max, METH_O, "fetch_max(n) -> int\n\nStore max(value, n), return the previous value."},
-    {"fetch_min", AtomicInt_fetch_min, METH_O, "fetch_min(n) -> int\n\nStore min(value, n), return the previous value."},
-    {"add", AtomicInt_add, METH_O, "add(n) -> int\n\nAdd n, return the new value."},
-    {"sub", AtomicInt_sub, METH_O, "sub(n) -> int\n\nSubtract n, return the new value."},
-    {"inc", AtomicInt_inc, METH_NOARGS, "inc() -> int\n\nAdd 1, return the new value."},
-    {"dec", AtomicInt_dec, METH_NOARGS, "dec() -> int\n\nSubtract 1, return the new value."},
+    {"fetch_add", AtomicInt_fetch_add, METH_O, "fetch_add($self, n, /)\n--\n\nAdd n, return the previous value."},
+    {"fetch_sub", AtomicInt_fetch_sub, METH_O, "fetch_sub($self, n, /)\n--\n\nSubtract n, return the previous value."},
+    {"fetch_and", AtomicInt_fetch_and, METH_O, "fetch_and($self, n, /)\n--\n\nBitwise and, return the previous value."},
+    {"fetch_or", AtomicInt_fetch_or, METH_O, "fetch_or($self, n, /)\n--\n\nBitwise or, return the previous value."},
+    {"fetch_xor", AtomicInt_fetch_xor, METH_O, "fetch_xor($self, n, /)\n--\n\nBitwise xor, return the previous value."},
+    {"fetch_max", AtomicInt_fetch_max, METH_O, "fetch_max($self, n, /)\n--\n\nStore max(value, n), return the previous value."},
+    {"fetch_min", AtomicInt_fetch_min, METH_O, "fetch_min($self, n, /)\n--\n\nStore min(value, n), return the previous value."},
+    {"add", AtomicInt_add, METH_O, "add($self, n, /)\n--\n\nAdd n, return the new value."},
+    {"sub", AtomicInt_sub, METH_O, "sub($self, n, /)\n--\n\nSubtract n, return the new value."},
+    {"inc", AtomicInt_inc, METH_NOARGS, "inc($self, /)\n--\n\nAdd 1, return the new value."},
+    {"dec", AtomicInt_dec, METH_NOARGS, "dec($self, /)\n--\n\nSubtract 1, return the new value."},
     {"update", AtomicInt_update, METH_O,
-     "update(func) -> int\n\nStore func(old) atomically (retrying if another thread got in first) and return it. "
+     "update($self, func, /)\n--\n\nStore func(old) atomically (retrying if another thread got in first) and return it. "
      "func may be called more than once."},
     {"wait", (PyCFunction)(void (*)(void))AtomicInt_wait, METH_VARARGS | METH_KEYWORDS,
-     "wait(expected, timeout=None) -> bool\n\nBlock while the value equals expected. True once it differs, "
+     "wait($self, /, expected, timeout=None)\n--\n\nBlock while the value equals expected. True once it differs, "
      "False if the timeout expired."},
-    {"notify_one", AtomicInt_notify_one, METH_NOARGS, "notify_one() -> None\n\nWake one thread blocked in wait()."},
-    {"notify_all", AtomicInt_notify_all, METH_NOARGS, "notify_all() -> None\n\nWake every thread blocked in wait()."},
+    {"notify_one", AtomicInt_notify_one, METH_NOARGS, "notify_one($self, /)\n--\n\nWake one thread blocked in wait()."},
+    {"notify_all", AtomicInt_notify_all, METH_NOARGS, "notify_all($self, /)\n--\n\nWake every thread blocked in wait()."},
     {"__copy__", AtomicInt_copy, METH_NOARGS, NULL},
     {"__deepcopy__", AtomicInt_deepcopy, METH_O, NULL},
     {"__reduce__", AtomicInt_reduce, METH_NOARGS, NULL},
@@ -586,7 +628,9 @@ static PyType_Slot AtomicInt_slots[] = {
     {Py_tp_doc, "AtomicInt(value=0)\n--\n\nA lock-free signed 64-bit integer. Every operation is atomic and "
                 "sequentially consistent."},
     {Py_tp_new, AtomicInt_new},
+    {Py_tp_init, AtomicInt_init},
     {Py_tp_dealloc, AtomicInt_dealloc},
+    {Py_tp_getset, AtomicInt_getset},
     {Py_tp_repr, AtomicInt_repr},
     {Py_tp_str, AtomicInt_str},
     {Py_tp_hash, PyObject_HashNotImplemented},
@@ -636,23 +680,182 @@ static PyType_Spec AtomicInt_spec = {
 };
 
 /* ===========================================================================
+ * AtomicCounter (csrc/pa_counter.h: striped cells, exact 128-bit totals)
+ * ========================================================================= */
+
+typedef struct {
+    PyObject_HEAD
+    pa_counter c;
+} AtomicCounterObject;
+
+#define AC(o) ((AtomicCounterObject *)(o))
+
+static PyObject *AtomicCounter_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    AtomicCounterObject *self = (AtomicCounterObject *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    pa_counter_init(&self->c, 0);
+    return (PyObject *)self;
+}
+
+/* As AtomicInt: the value is __init__'s, so subclasses may take their own
+ * arguments.  A second __init__ adds what it takes to get to the value. */
+static int AtomicCounter_init(PyObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"value", NULL};
+    PyObject *value_obj = NULL;
+    int64_t value = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:AtomicCounter", kwlist, &value_obj)) return -1;
+    if (value_obj != NULL && as_int64(value_obj, &value) < 0) return -1;
+    pa_counter_reset(&AC(self)->c);
+    if (value != 0 && pa_counter_add(&AC(self)->c, value) != PA_OK) {
+        raise_status(PA_COUNTER_RANGE);
+        return -1;
+    }
+    return 0;
+}
+
+static void AtomicCounter_dealloc(PyObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    pa_counter_destroy(&AC(self)->c);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+/* A 128-bit total as an int. */
+static PyObject *total_to_int(pa_counter_total t) {
+    if (t.fits_i64) return PyLong_FromLongLong(t.small);
+    PyObject *hi = PyLong_FromLongLong(t.hi), *lo = PyLong_FromUnsignedLongLong(t.lo), *shift = NULL,
+             *high = NULL, *res = NULL;
+    if (hi && lo && (shift = PyLong_FromLong(64)) && (high = PyNumber_Lshift(hi, shift)))
+        res = PyNumber_Add(high, lo);
+    Py_XDECREF(hi);
+    Py_XDECREF(lo);
+    Py_XDECREF(shift);
+    Py_XDECREF(high);
+    return res;
+}
+
+/* add(n=1) / sub(n=1): None, so the caller never waits for a total. */
+static PyObject *counter_add(PyObject *self, PyObject *const *args, Py_ssize_t nargs, int subtract,
+                             const char *name) {
+    int64_t n = 1;
+    if (nargs > 1) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument (%zd given)", name, nargs);
+        return NULL;
+    }
+    if (nargs == 1 && as_int64(args[0], &n) < 0) return NULL;
+    pa_status st = subtract ? pa_counter_sub(&AC(self)->c, n) : pa_counter_add(&AC(self)->c, n);
+    if (PA_UNLIKELY(st != PA_OK)) return raise_status(PA_COUNTER_RANGE);
+    Py_RETURN_NONE;
+}
+static PyObject *AtomicCounter_add(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    return counter_add(self, args, nargs, 0, "add");
+}
+static PyObject *AtomicCounter_sub(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    return counter_add(self, args, nargs, 1, "sub");
+}
+static PyObject *AtomicCounter_inc(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (PA_UNLIKELY(pa_counter_add(&AC(self)->c, 1) != PA_OK)) return raise_status(PA_COUNTER_RANGE);
+    Py_RETURN_NONE;
+}
+static PyObject *AtomicCounter_dec(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (PA_UNLIKELY(pa_counter_add(&AC(self)->c, -1) != PA_OK)) return raise_status(PA_COUNTER_RANGE);
+    Py_RETURN_NONE;
+}
+static PyObject *AtomicCounter_value(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return total_to_int(pa_counter_sum(&AC(self)->c));
+}
+static PyObject *AtomicCounter_reset(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return total_to_int(pa_counter_reset(&AC(self)->c));
+}
+static PyObject *AtomicCounter_int(PyObject *self) { return AtomicCounter_value(self, NULL); }
+
+/* c += n, c -= n: one add, the name stays bound to the counter. */
+static PyObject *counter_inplace(PyObject *self, PyObject *arg, int subtract) {
+    if (!PyIndex_Check(arg)) Py_RETURN_NOTIMPLEMENTED; /* Python then raises TypeError */
+    PyObject *r = counter_add(self, &arg, 1, subtract, subtract ? "sub" : "add");
+    if (r == NULL) return NULL;
+    Py_DECREF(r);
+    return Py_NewRef(self);
+}
+static PyObject *AtomicCounter_iadd(PyObject *self, PyObject *arg) { return counter_inplace(self, arg, 0); }
+static PyObject *AtomicCounter_isub(PyObject *self, PyObject *arg) { return counter_inplace(self, arg, 1); }
+
+static PyObject *AtomicCounter_repr(PyObject *self) {
+    PyObject *v = AtomicCounter_value(self, NULL);
+    if (v == NULL) return NULL;
+    const char *name = Py_TYPE(self)->tp_name, *dot = strrchr(name, '.');
+    PyObject *res = PyUnicode_FromFormat("%s(%R)", dot ? dot + 1 : name, v);
+    Py_DECREF(v);
+    return res;
+}
+/* copy, deepcopy and pickle: a new counter holding the total at that moment. */
+static PyObject *AtomicCounter_reduce(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    PyObject *v = AtomicCounter_value(self, NULL);
+    if (v == NULL) return NULL;
+    PyObject *res = Py_BuildValue("O(N)", (PyObject *)Py_TYPE(self), v);
+    return res;
+}
+static PyObject *AtomicCounter_get_cells(PyObject *self, void *Py_UNUSED(closure)) {
+    return PyLong_FromUnsignedLong(pa_counter_cell_count(&AC(self)->c));
+}
+
+static PyMethodDef AtomicCounter_methods[] = {
+    {"add", (PyCFunction)(void (*)(void))AtomicCounter_add, METH_FASTCALL,
+     "add($self, n=1, /)\n--\n\nAdd n (returns nothing: not reading the total is what makes it cheap)."},
+    {"sub", (PyCFunction)(void (*)(void))AtomicCounter_sub, METH_FASTCALL, "sub($self, n=1, /)\n--\n\nSubtract n."},
+    {"inc", AtomicCounter_inc, METH_NOARGS, "inc($self, /)\n--\n\nAdd 1."},
+    {"dec", AtomicCounter_dec, METH_NOARGS, "dec($self, /)\n--\n\nSubtract 1."},
+    {"value", AtomicCounter_value, METH_NOARGS,
+     "value($self, /)\n--\n\nThe sum of the cells: exact when no update runs concurrently; while updates run, "
+     "each cell is read once, so the sum may miss updates still running."},
+    {"reset", AtomicCounter_reset, METH_NOARGS,
+     "reset($self, /)\n--\n\nTake the sum and zero the counter: an update running meanwhile is either in the "
+     "returned sum or left in the counter, never lost."},
+    {"__reduce__", AtomicCounter_reduce, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef AtomicCounter_getset[] = {
+    {"_cells", AtomicCounter_get_cells, NULL, "Cells in use (0 until threads contend).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot AtomicCounter_slots[] = {
+    {Py_tp_doc, "AtomicCounter(value=0)\n--\n\nA counter for many threads that add and few that read: "
+                "adds go to per-thread cells (each on its own 128-byte block), value() sums them."},
+    {Py_tp_new, AtomicCounter_new},
+    {Py_tp_init, AtomicCounter_init},
+    {Py_tp_dealloc, AtomicCounter_dealloc},
+    {Py_tp_repr, AtomicCounter_repr},
+    {Py_tp_hash, PyObject_HashNotImplemented},
+    {Py_tp_methods, AtomicCounter_methods},
+    {Py_tp_getset, AtomicCounter_getset},
+    {Py_nb_int, AtomicCounter_int},
+    {Py_nb_index, AtomicCounter_int},
+    {Py_nb_inplace_add, AtomicCounter_iadd},
+    {Py_nb_inplace_subtract, AtomicCounter_isub},
+    {0, NULL},
+};
+
+static PyType_Spec AtomicCounter_spec = {
+    .name = "pyatomics.AtomicCounter",
+    .basicsize = sizeof(AtomicCounterObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = AtomicCounter_slots,
+};
+
+/* ===========================================================================
  * Lock helpers shared by SpinLock and RWLock
  * ========================================================================= */
 
-/* Maps a failed acquisition to Python: True/False, or NULL with an exception.
- * `deadlock_msg` and `too_many_msg` word the errors for the lock at hand. */
-static PyObject *acquire_result(pa_lock_result r, const char *deadlock_msg) {
+/* An acquisition's result -> True/False, or NULL with the exception the
+ * contract names (PA_INTERRUPTED: a signal handler's, already set). */
+static PyObject *acquire_result(pa_lock_result r) {
     switch (r) {
         case PA_ACQUIRED: Py_RETURN_TRUE;
         case PA_TIMEDOUT: Py_RETURN_FALSE;
-        case PA_INTERRUPTED: return NULL; /* exception from a signal handler */
-        case PA_WOULD_DEADLOCK: PyErr_SetString(PyExc_RuntimeError, deadlock_msg); return NULL;
-        case PA_TOO_MANY:
-            PyErr_SetString(PyExc_RuntimeError,
-                            "too many read locks (readers of this lock, or distinct RWLocks "
-                            "read-held by this thread)");
-            return NULL;
-        default: PyErr_SetString(PyExc_RuntimeError, "lock not held"); return NULL;
+        case PA_INTERRUPTED: return NULL;
+        default: return raise_status(r);
     }
 }
 
@@ -675,8 +878,7 @@ typedef struct {
 
 static PyObject *SpinLock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     if ((args && PyTuple_GET_SIZE(args)) || (kwds && PyDict_GET_SIZE(kwds))) {
-        PyErr_SetString(PyExc_TypeError, "SpinLock() takes no arguments");
-        return NULL;
+        return raise_status(PA_NO_ARGUMENTS, "SpinLock");
     }
     SpinLockObject *self = (SpinLockObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
@@ -699,7 +901,7 @@ static pa_lock_result spinlock_call(void *target, int64_t deadline, void *ctx) {
 
 static PyObject *spinlock_acquire_timeout(PyObject *self, int64_t timeout_ns) {
     if (PA_LIKELY(pa_spinlock_try_acquire(&SL(self)->lock))) Py_RETURN_TRUE;
-    return acquire_result(block_on(spinlock_call, self, NULL, timeout_ns), "");
+    return acquire_result(block_on(spinlock_call, self, NULL, timeout_ns));
 }
 
 static PyObject *SpinLock_acquire(PyObject *self, PyObject *args, PyObject *kwds) {
@@ -716,10 +918,8 @@ static PyObject *SpinLock_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
 }
 
 static PyObject *SpinLock_release(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (pa_spinlock_release(&SL(self)->lock) == PA_NOT_HELD) {
-        PyErr_SetString(PyExc_RuntimeError, "release unlocked lock");
-        return NULL;
-    }
+    pa_lock_result r = pa_spinlock_release(&SL(self)->lock);
+    if (r != PA_ACQUIRED) return raise_status(r);
     Py_RETURN_NONE;
 }
 
@@ -744,10 +944,10 @@ static PyObject *SpinLock_repr(PyObject *self) {
 
 static PyMethodDef SpinLock_methods[] = {
     {"acquire", (PyCFunction)(void (*)(void))SpinLock_acquire, METH_VARARGS | METH_KEYWORDS,
-     "acquire(blocking=True, timeout=-1) -> bool\n\nAs threading.Lock.acquire."},
+     "acquire($self, /, blocking=True, timeout=-1)\n--\n\nAs threading.Lock.acquire."},
     {"release", SpinLock_release, METH_NOARGS,
-     "release() -> None\n\nRelease the lock (any thread may). RuntimeError if it is not locked."},
-    {"locked", SpinLock_locked, METH_NOARGS, "locked() -> bool"},
+     "release($self, /)\n--\n\nRelease the lock (any thread may). RuntimeError if it is not locked."},
+    {"locked", SpinLock_locked, METH_NOARGS, "locked($self, /)\n--\n\nWhether the lock is held (a snapshot)."},
     {"_at_fork_reinit", SpinLock_at_fork_reinit, METH_NOARGS, NULL},
     {"__enter__", SpinLock_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))SpinLock_exit, METH_FASTCALL, NULL},
@@ -782,14 +982,6 @@ static PyType_Spec SpinLock_spec = {
  * ========================================================================= */
 
 typedef struct {
-    PyTypeObject *AtomicInt_Type;
-    PyTypeObject *SpinLock_Type;
-    PyTypeObject *RWLock_Type;
-    PyTypeObject *RWLockView_Type;
-    PyTypeObject *RWLockGuard_Type;
-} module_state;
-
-typedef struct {
     PyObject_HEAD
     pa_rwlock lock;
     PyObject *reader; /* RWLockViewObject, created with the lock */
@@ -816,14 +1008,6 @@ typedef struct {
 
 #define RWL(o) ((RWLockObject *)(o))
 
-static const char WRITE_TWICE_MSG[] =
-    "cannot acquire the write lock: this thread already holds it (it would wait for itself)";
-static const char UPGRADE_MSG[] =
-    "cannot acquire the write lock while this thread holds a read lock on the same RWLock "
-    "(the upgrade would wait for itself); release the read lock first";
-static const char READ_WHILE_WRITING_MSG[] =
-    "cannot acquire a read lock while this thread holds the write lock; use downgrade()";
-
 static pa_lock_result rw_read_call(void *target, int64_t deadline, void *ctx) {
     (void)ctx;
     return pa_rwlock_acquire_read(&((RWLockObject *)target)->lock, deadline);
@@ -833,53 +1017,35 @@ static pa_lock_result rw_write_call(void *target, int64_t deadline, void *ctx) {
     return pa_rwlock_acquire_write(&((RWLockObject *)target)->lock, deadline);
 }
 
-/* The per-thread table of read holds (pa_rwlock.h) is full.  It may be full of
- * dead locks: an RWLock and its views form a reference cycle, so a lock dropped
- * while this thread read-holds it is freed, and its entry dropped by
- * RWLock_dealloc, only when the cyclic GC runs.  Collect (here, so the
- * deallocations run on this thread) and say whether to try again; without
- * this, dropping 32 read-held locks between two collections would lock the
- * thread out of every RWLock. */
+/* The core's read-table-full policy (pa_status_wants_reclaim): collect here,
+ * so the deallocations of dead read-held locks run on this thread and drop
+ * its entries; say whether anything was freed (then try once more). */
 static int collect_dead_read_holds(void) { return PyGC_Collect() > 0; }
 
-/* Acquire one side; returns True/False or NULL with an exception. */
+/* Acquire one side; returns True/False or NULL with an exception.  The
+ * single attempt runs with the thread state attached: it never sleeps. */
 static PyObject *rw_acquire(RWLockObject *rw, int write, int64_t timeout_ns) {
-    pa_lock_result r;
-    if (write) {
-        r = pa_rwlock_acquire_write(&rw->lock, 0); /* fast path, thread state attached */
-        if (r == PA_TIMEDOUT && timeout_ns != 0) r = block_on(rw_write_call, rw, NULL, timeout_ns);
-        if (r == PA_WOULD_DEADLOCK)
-            return acquire_result(r, pa_rwlock_write_held_by_me(&rw->lock) ? WRITE_TWICE_MSG : UPGRADE_MSG);
-    } else {
+    pa_lock_result r = write ? pa_rwlock_acquire_write(&rw->lock, 0) : pa_rwlock_acquire_read(&rw->lock, 0);
+    if (pa_status_wants_reclaim(r) && collect_dead_read_holds())
         r = pa_rwlock_acquire_read(&rw->lock, 0);
-        if (r == PA_TOO_MANY && collect_dead_read_holds()) r = pa_rwlock_acquire_read(&rw->lock, 0);
-        if (r == PA_TIMEDOUT && timeout_ns != 0) r = block_on(rw_read_call, rw, NULL, timeout_ns);
-        if (r == PA_WOULD_DEADLOCK) return acquire_result(r, READ_WHILE_WRITING_MSG);
-    }
-    return acquire_result(r, "");
+    if (r == PA_TIMEDOUT && timeout_ns != 0)
+        r = block_on(write ? rw_write_call : rw_read_call, rw, NULL, timeout_ns);
+    return acquire_result(r);
 }
-
-static PyObject *rw_release(RWLockObject *rw, int write);
 
 /* Leaving a `with rw.write():` block releases what the block holds: the write
  * lock, or the read lock it became if the body called downgrade()
  * (pa_rwlock_exit has the rule). */
-static const char *const NOT_HELD_MSG[2] = {
-    "cannot release a read lock: this thread does not hold one",
-    "cannot release the write lock: this thread does not hold it",
-};
-
 static PyObject *rw_exit(RWLockObject *rw, int write) {
-    if (pa_rwlock_exit(&rw->lock, write) == PA_ACQUIRED) Py_RETURN_NONE;
-    PyErr_SetString(PyExc_RuntimeError, NOT_HELD_MSG[write != 0]);
-    return NULL;
+    pa_lock_result r = pa_rwlock_exit(&rw->lock, write);
+    if (r != PA_ACQUIRED) return raise_status(r);
+    Py_RETURN_NONE;
 }
 
 static PyObject *rw_release(RWLockObject *rw, int write) {
     pa_lock_result r = write ? pa_rwlock_release_write(&rw->lock) : pa_rwlock_release_read(&rw->lock);
-    if (r == PA_ACQUIRED) Py_RETURN_NONE;
-    PyErr_SetString(PyExc_RuntimeError, NOT_HELD_MSG[write != 0]);
-    return NULL;
+    if (r != PA_ACQUIRED) return raise_status(r);
+    Py_RETURN_NONE;
 }
 
 /* acquire_*(blocking=True, timeout=-1) argument handling, shared. */
@@ -896,8 +1062,7 @@ static PyObject *rw_acquire_args(RWLockObject *rw, int write, PyObject *args, Py
  * clear this module while objects whose finalizers still make RWLocks (or
  * timed guards) are alive, and PyObject_New on a NULL type would crash. */
 static PyTypeObject *helper_type(PyTypeObject *tp) {
-    if (tp == NULL)
-        PyErr_SetString(PyExc_RuntimeError, "pyatomics is being finalized: its module state is gone");
+    if (tp == NULL) raise_status(PA_FINALIZED);
     return tp;
 }
 
@@ -914,8 +1079,7 @@ static PyObject *new_view(module_state *st, RWLockObject *rw, int write) {
 
 static PyObject *RWLock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     if ((args && PyTuple_GET_SIZE(args)) || (kwds && PyDict_GET_SIZE(kwds))) {
-        PyErr_SetString(PyExc_TypeError, "RWLock() takes no arguments");
-        return NULL;
+        return raise_status(PA_NO_ARGUMENTS, "RWLock");
     }
     module_state *st = PyType_GetModuleState(type);
     if (st == NULL || helper_type(st->RWLockView_Type) == NULL) return NULL;
@@ -970,12 +1134,8 @@ static PyObject *RWLock_release_write(PyObject *self, PyObject *Py_UNUSED(ignore
 
 static PyObject *RWLock_downgrade(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     pa_lock_result r = pa_rwlock_downgrade(&RWL(self)->lock);
-    if (r == PA_TOO_MANY && collect_dead_read_holds()) r = pa_rwlock_downgrade(&RWL(self)->lock);
-    if (r == PA_NOT_HELD) {
-        PyErr_SetString(PyExc_RuntimeError, "cannot downgrade: this thread does not hold the write lock");
-        return NULL;
-    }
-    if (r != PA_ACQUIRED) return acquire_result(r, "");
+    if (pa_status_wants_reclaim(r) && collect_dead_read_holds()) r = pa_rwlock_downgrade(&RWL(self)->lock);
+    if (r != PA_ACQUIRED) return raise_status(r);
     Py_RETURN_NONE;
 }
 
@@ -1042,17 +1202,17 @@ static PyObject *RWLock_repr(PyObject *self) {
 
 static PyMethodDef RWLock_methods[] = {
     {"acquire_read", (PyCFunction)(void (*)(void))RWLock_acquire_read, METH_VARARGS | METH_KEYWORDS,
-     "acquire_read(blocking=True, timeout=-1) -> bool"},
-    {"release_read", RWLock_release_read, METH_NOARGS, "release_read() -> None"},
+     "acquire_read($self, /, blocking=True, timeout=-1)\n--\n\nTake a read lock, as threading.Lock.acquire takes its lock: True if had, False on timeout."},
+    {"release_read", RWLock_release_read, METH_NOARGS, "release_read($self, /)\n--\n\nRelease this thread's read lock; RuntimeError if it holds none."},
     {"acquire_write", (PyCFunction)(void (*)(void))RWLock_acquire_write, METH_VARARGS | METH_KEYWORDS,
-     "acquire_write(blocking=True, timeout=-1) -> bool"},
-    {"release_write", RWLock_release_write, METH_NOARGS, "release_write() -> None"},
+     "acquire_write($self, /, blocking=True, timeout=-1)\n--\n\nTake the write lock, as threading.Lock.acquire: True if had, False on timeout."},
+    {"release_write", RWLock_release_write, METH_NOARGS, "release_write($self, /)\n--\n\nRelease the write lock; RuntimeError if this thread does not hold it."},
     {"read", (PyCFunction)(void (*)(void))RWLock_read, METH_FASTCALL | METH_KEYWORDS,
-     "read(timeout=None)\n\nContext manager holding a read lock; TimeoutError if not had in time."},
+     "read($self, /, timeout=None)\n--\n\nContext manager holding a read lock; TimeoutError if not had in time."},
     {"write", (PyCFunction)(void (*)(void))RWLock_write, METH_FASTCALL | METH_KEYWORDS,
-     "write(timeout=None)\n\nContext manager holding the write lock; TimeoutError if not had in time."},
+     "write($self, /, timeout=None)\n--\n\nContext manager holding the write lock; TimeoutError if not had in time."},
     {"downgrade", RWLock_downgrade, METH_NOARGS,
-     "downgrade() -> None\n\nTurn the held write lock into a read lock; no writer can get in between."},
+     "downgrade($self, /)\n--\n\nTurn the held write lock into a read lock; no writer can get in between."},
     {"_at_fork_reinit", RWLock_at_fork_reinit, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
@@ -1116,7 +1276,7 @@ static void View_dealloc(PyObject *self) {
 
 static RWLockObject *view_lock(PyObject *self) {
     RWLockObject *rw = VIEW(self)->rw;
-    if (rw == NULL) PyErr_SetString(PyExc_RuntimeError, "RWLock view used after its lock was cleared");
+    if (rw == NULL) raise_status(PA_VIEW_CLEARED);
     return rw;
 }
 
@@ -1171,10 +1331,10 @@ static PyObject *View_get_lock(PyObject *self, void *Py_UNUSED(closure)) {
 
 static PyMethodDef View_methods[] = {
     {"acquire", (PyCFunction)(void (*)(void))View_acquire, METH_VARARGS | METH_KEYWORDS,
-     "acquire(blocking=True, timeout=-1) -> bool"},
-    {"release", View_release, METH_NOARGS, "release() -> None"},
+     "acquire($self, /, blocking=True, timeout=-1)\n--\n\nTake this side of the RWLock, as threading.Lock.acquire."},
+    {"release", View_release, METH_NOARGS, "release($self, /)\n--\n\nRelease this side; RuntimeError if this thread does not hold it."},
     {"locked", View_locked, METH_NOARGS,
-     "locked() -> bool\n\nWhether this side is held, or acquire(blocking=False) on it would fail now for a "
+     "locked($self, /)\n--\n\nWhether this side is held, or acquire(blocking=False) on it would fail now for a "
      "thread that holds nothing (a snapshot). Writer side: a reader or a writer holds the lock. Reader side: "
      "a reader or a writer holds it, or a writer waits for it."},
     {"_at_fork_reinit", View_at_fork_reinit, METH_NOARGS, NULL},
@@ -1235,12 +1395,11 @@ static PyObject *Guard_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
          * versions print it literally): format the seconds first. */
         char *secs = PyOS_double_to_string((double)g->timeout_ns / 1e9, 'f', 3, 0, NULL);
         if (secs == NULL) return NULL;
-        PyErr_Format(PyExc_TimeoutError, "could not acquire the %s lock within %s s",
-                     g->write ? "write" : "read", secs);
+        raise_status(PA_NOT_ACQUIRED_IN_TIME, g->write ? "write" : "read", secs);
         PyMem_Free(secs);
         return NULL;
     }
-    return r == NULL ? NULL : (Py_DECREF(r), Py_NewRef(self));
+    return r; /* True, as `with lock as x` binds for every lock here */
 }
 static PyObject *Guard_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)args;
@@ -1306,6 +1465,8 @@ static int add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **slot) {
 static int module_exec(PyObject *module) {
     module_state *st = PyModule_GetState(module);
     if (add_type(module, &AtomicInt_spec, &st->AtomicInt_Type) < 0 ||
+        add_snapshot_methods(st->AtomicInt_Type) < 0 ||
+        add_type(module, &AtomicCounter_spec, &st->AtomicCounter_Type) < 0 ||
         add_type(module, &SpinLock_spec, &st->SpinLock_Type) < 0 ||
         add_type(module, &RWLock_spec, &st->RWLock_Type) < 0 ||
         add_type(module, &View_spec, &st->RWLockView_Type) < 0 ||
@@ -1317,9 +1478,10 @@ static int module_exec(PyObject *module) {
     PyObject *tmax = PyObject_GetAttrString(thread_mod, "TIMEOUT_MAX");
     Py_DECREF(thread_mod);
     if (tmax == NULL) return -1;
-    timeout_max_seconds = PyFloat_AsDouble(tmax);
+    double timeout_max_seconds = PyFloat_AsDouble(tmax);
     Py_DECREF(tmax);
     if (timeout_max_seconds == -1.0 && PyErr_Occurred()) return -1;
+    pa_set_timeout_max(timeout_max_seconds);
 
     PyObject *threading = PyImport_ImportModule("threading");
     if (threading == NULL) return -1;
@@ -1338,6 +1500,7 @@ static int module_exec(PyObject *module) {
 static int module_traverse(PyObject *module, visitproc visit, void *arg) {
     module_state *st = PyModule_GetState(module);
     Py_VISIT(st->AtomicInt_Type);
+    Py_VISIT(st->AtomicCounter_Type);
     Py_VISIT(st->SpinLock_Type);
     Py_VISIT(st->RWLock_Type);
     Py_VISIT(st->RWLockView_Type);
@@ -1348,6 +1511,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg) {
 static int module_clear(PyObject *module) {
     module_state *st = PyModule_GetState(module);
     Py_CLEAR(st->AtomicInt_Type);
+    Py_CLEAR(st->AtomicCounter_Type);
     Py_CLEAR(st->SpinLock_Type);
     Py_CLEAR(st->RWLock_Type);
     Py_CLEAR(st->RWLockView_Type);

@@ -70,10 +70,16 @@ from threading import (
     local,
 )
 from typing import TYPE_CHECKING, Any, Callable
+from typing import Protocol as _Protocol
+from typing import TypeVar as _TypeVar
+from typing import cast as _cast
+from typing import overload as _overload
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+    from contextlib import AbstractContextManager
     from queue import Queue, SimpleQueue
+    from types import FrameType
 
 # From the package, not from a backend module: whichever backend pyatomics selected
 # (the C-API extension, or cffi on PyPy).  Needs only these three names to be set in
@@ -102,6 +108,7 @@ __all__ = [
     "RWLock",
     "AtomicInt",
     # helpers
+    "LockLike",
     "hold",
     "acquire_all",
     "join_all",
@@ -121,6 +128,7 @@ __all__ = [
     "CheckedRLock",
     "CheckedSpinLock",
     "CheckedRWLock",
+    "CheckedRWSide",
 ]
 
 _PlainLock = threading.Lock
@@ -166,16 +174,21 @@ class _PlainFactory:
         return f"<pyatomics.sync.{self._public}: plain {self._make!r} while lock-order checking is off>"
 
 
-_PlainLockFactory = _PlainFactory(_PlainLock, "Lock", "new_lock")
-_PlainRLockFactory = _PlainFactory(_PlainRLock, "RLock", "new_rlock")
-_PlainSpinLockFactory = _PlainFactory(_PlainSpinLock, "SpinLock", "new_spinlock")
-_PlainRWLockFactory = _PlainFactory(_PlainRWLock, "RWLock", "new_rwlock")
+# Typed as the classes they stand in for: calling one makes that class's lock, and
+# isinstance() against one tests for it.
+_PlainLockFactory = _cast("type[threading.Lock]", _PlainFactory(_PlainLock, "Lock", "new_lock"))
+_PlainRLockFactory = _cast("type[threading.RLock]", _PlainFactory(_PlainRLock, "RLock", "new_rlock"))
+_PlainSpinLockFactory = _cast(
+    "type[_PlainSpinLock]", _PlainFactory(_PlainSpinLock, "SpinLock", "new_spinlock")
+)
+_PlainRWLockFactory = _cast("type[_PlainRWLock]", _PlainFactory(_PlainRWLock, "RWLock", "new_rwlock"))
 
-# Rebound by enable_lock_order_checking() / disable_lock_order_checking().
-Lock: Any = _PlainLockFactory
-RLock: Any = _PlainRLockFactory
-SpinLock: Any = _PlainSpinLockFactory
-RWLock: Any = _PlainRWLockFactory
+# Rebound by enable_lock_order_checking() / disable_lock_order_checking(): the plain class
+# (through its factory) or the checked one, so a type checker sees either.
+Lock: type[threading.Lock] | type[CheckedLock] = _PlainLockFactory
+RLock: type[threading.RLock] | type[CheckedRLock] = _PlainRLockFactory
+SpinLock: type[_PlainSpinLock] | type[CheckedSpinLock] = _PlainSpinLockFactory
+RWLock: type[_PlainRWLock] | type[CheckedRWLock] = _PlainRWLockFactory
 
 _monotonic = time.monotonic
 
@@ -203,21 +216,40 @@ def __getattr__(name: str) -> Any:
 
 
 def _normalize_timeout(timeout: float | None, what: str) -> float | None:
-    """None (or a timeout too large for the OS) -> None = forever; else a number >= 0."""
+    """The convention of every blocking call here (the core's, csrc/pa_contract.h):
+    None or -1 -> None = forever; NaN and other negatives ValueError; more than
+    threading.TIMEOUT_MAX OverflowError; else the number as a float."""
     if timeout is None:
         return None
     if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):
         raise TypeError(f"{what}: timeout must be None or a number, not {type(timeout).__name__!r}")
-    if math.isnan(timeout) or timeout < 0:
-        raise ValueError(f"{what}: timeout must be None or a non-negative number, not {timeout!r}")
-    if timeout >= threading.TIMEOUT_MAX:
+    if timeout == -1:
         return None
+    if math.isnan(timeout) or timeout < 0:
+        raise ValueError(f"{what}: timeout must be None, -1 or a non-negative number, not {timeout!r}")
+    if timeout > threading.TIMEOUT_MAX:
+        raise OverflowError(f"{what}: timeout value is too large (more than threading.TIMEOUT_MAX)")
     return float(timeout)
 
 
 # ===========================================================================
 # hold()
 # ===========================================================================
+
+
+class LockLike(_Protocol):
+    """The type of what hold() and acquire_all() take: anything with ``acquire(blocking,
+    timeout) -> bool`` and ``release()``, as the threading locks, Semaphores, Conditions,
+    SpinLock, the sides of an RWLock and the checked locks of this module have.  For
+    annotations only (a typing.Protocol): hold() and acquire_all() check at run time."""
+
+    def acquire(self, blocking: bool = ..., timeout: float = ..., /) -> bool: ...
+
+    def release(self) -> None: ...
+
+
+_L = _TypeVar("_L", bound=LockLike)
+_T = _TypeVar("_T", bound=threading.Thread)
 
 
 class _Hold:
@@ -262,7 +294,7 @@ def _check_lock_like(lock: Any, what: str) -> None:
         raise TypeError(f"{what}() needs objects with acquire() and release(), not {lock!r}{hint}")
 
 
-def hold(lock: Any, timeout: float | None = None) -> _Hold:
+def hold(lock: _L, timeout: float | None = None) -> AbstractContextManager[_L, None]:
     """Context manager: acquire ``lock``, or raise TimeoutError after ``timeout`` seconds.
 
     ``lock`` is anything with ``acquire(blocking, timeout)`` and ``release()``: threading
@@ -283,7 +315,7 @@ def hold(lock: Any, timeout: float | None = None) -> _Hold:
 def _underlying(lock: Any) -> Any:
     """The lock that matters for deadlocks: a Condition's lock, an RWLock side's RWLock."""
     while isinstance(lock, Condition):
-        lock = lock._lock
+        lock = lock._lock  # type: ignore[attr-defined]  # the lock it was made with
     rw = getattr(lock, "rwlock", None)
     return lock if rw is None else rw
 
@@ -294,7 +326,7 @@ def _lock_identity(lock: Any) -> int:
     return id(_underlying(lock))
 
 
-def _order_keys(locks: tuple) -> list:
+def _order_keys(locks: tuple[Any, ...]) -> list[tuple[int, int]]:
     """The keys acquire_all() sorts by, one per lock: one global order, the same for every
     caller, whatever order the locks are named in.
 
@@ -321,14 +353,14 @@ def _order_keys(locks: tuple) -> list:
 class _AcquireAll:
     __slots__ = ("_order", "_timeout")
 
-    def __init__(self, order: tuple, timeout: float | None) -> None:
+    def __init__(self, order: tuple[Any, ...], timeout: float | None) -> None:
         self._order = order
         self._timeout = timeout
 
-    def __enter__(self) -> tuple:
+    def __enter__(self) -> tuple[Any, ...]:
         timeout = self._timeout
         deadline = None if timeout is None else _monotonic() + timeout
-        acquired: list = []
+        acquired: list[Any] = []
         try:
             for lock in self._order:
                 if deadline is None:
@@ -351,7 +383,7 @@ class _AcquireAll:
         _release_reversed(self._order)
 
 
-def _release_reversed(locks: Iterable) -> None:
+def _release_reversed(locks: Iterable[Any]) -> None:
     """Release every lock, last first; if some release raises, still release the rest,
     then re-raise the first error."""
     error = None
@@ -365,7 +397,9 @@ def _release_reversed(locks: Iterable) -> None:
         raise error
 
 
-def acquire_all(*locks: Any, timeout: float | None = None) -> _AcquireAll:
+def acquire_all(
+    *locks: LockLike, timeout: float | None = None
+) -> AbstractContextManager[tuple[LockLike, ...], None]:
     """Context manager: acquire all ``locks`` in one global, stable order; release in reverse.
 
     The order does not depend on the order the caller names the locks, so two callers
@@ -386,7 +420,7 @@ def acquire_all(*locks: Any, timeout: float | None = None) -> _AcquireAll:
     for lock in locks:
         _check_lock_like(lock, "acquire_all")
     timeout = _normalize_timeout(timeout, "acquire_all()")
-    seen: dict = {}
+    seen: dict[int, int] = {}
     for i, lock in enumerate(locks):
         j = seen.setdefault(_lock_identity(lock), i)
         if j != i:
@@ -411,7 +445,7 @@ _JOIN_SLICE = 0.05
 _JOIN_SURVIVES_INTERRUPT = sys.version_info >= (3, 13)
 
 
-def join_all(threads: Iterable[threading.Thread], timeout: float | None = None) -> list:
+def join_all(threads: Iterable[_T], timeout: float | None = None) -> list[_T]:
     """Wait until every thread has ended, or ``timeout`` seconds (total) have passed.
 
     Returns the threads still alive (an empty list if all ended), in the order given.
@@ -453,7 +487,7 @@ def join_all(threads: Iterable[threading.Thread], timeout: float | None = None) 
     return [t for t in threads if t.is_alive()]
 
 
-def _takes_stop_event(target: Callable[..., object], args: tuple, kwargs: dict) -> bool:
+def _takes_stop_event(target: Callable[..., object], args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     """Whether StoppableThread calls ``target(stop_event, *args, **kwargs)`` (True) or
     ``target(*args, **kwargs)`` (False): whichever the signature accepts; True if both do
     or the signature is unknown (what StoppableThread always did)."""
@@ -572,7 +606,12 @@ class LockOrderError(RuntimeError):
     """
 
     def __init__(
-        self, message: str, acquiring: str = "", holding: str = "", location: str = "", cycle: Iterable = ()
+        self,
+        message: str,
+        acquiring: str = "",
+        holding: str = "",
+        location: str = "",
+        cycle: Iterable[OrderEdge] = (),
     ) -> None:
         super().__init__(message)
         self.acquiring = acquiring
@@ -587,9 +626,9 @@ _checking = False
 # edges).  Mutated only under _graph_lock; read without it on the fast path (a single dict
 # lookup is safe on free-threaded builds too: dicts lock themselves).
 _graph_lock = _PlainLock()
-_edges: dict = {}
+_edges: dict[int, dict[int, OrderEdge]] = {}
 # _preds[acquired_key] = {held_key, ...}: the edges backwards, for reordering _rank.
-_preds: dict = {}
+_preds: dict[int, set[int]] = {}
 # _rank[key]: each checked lock's place in one linear order consistent with every edge
 # (held before acquired), which acquire_all() follows.  A new lock gets its serial number,
 # larger than every rank in use, so it goes last; an edge against the order moves only
@@ -600,8 +639,8 @@ _preds: dict = {}
 # disagree once -- with checked locks only, so the second gets a LockOrderError before it
 # blocks, not a deadlock.  Replaced as a whole under _graph_lock, so that readers under it
 # see one version.
-_rank: dict = {}
-_dead_keys: list = []  # keys of collected locks, purged from the graph lazily
+_rank: dict[int, int] = {}
+_dead_keys: list[int] = []  # keys of collected locks, purged from the graph lazily
 _next_key = 0
 _tls = threading.local()  # _tls.held: see _held()
 
@@ -624,9 +663,9 @@ _SKIP_FILES = frozenset(
 )
 
 
-def _caller_frame() -> Any:
+def _caller_frame() -> FrameType | None:
     """The first frame outside this module, threading and contextlib (the user's call)."""
-    f = sys._getframe(1)
+    f: FrameType | None = sys._getframe(1)
     while f is not None and f.f_code.co_filename in _SKIP_FILES:
         f = f.f_back
     return f
@@ -665,15 +704,20 @@ class _Node:
 # (no specializing interpreter) each Python call costs about as much as the lock itself.
 
 
-def _held() -> dict:
+# A thread's entry for a checked lock it holds: [node, count, the thread's held dict].
+_Entry = list[Any]
+
+
+def _held() -> dict[int, _Entry]:
     try:
-        return _tls.held
+        held: dict[int, _Entry] = _tls.held
+        return held
     except AttributeError:
         held = _tls.held = {}
         return held
 
 
-def _check(node: _Node, held: dict) -> None:
+def _check(node: _Node, held: dict[int, _Entry]) -> None:
     """Before a blocking acquisition of `node` by a thread holding `held` (not empty): make
     sure every (held -> node) edge is known, recording new ones or raising LockOrderError."""
     key = node.key
@@ -689,7 +733,7 @@ def _check(node: _Node, held: dict) -> None:
                 return
 
 
-def _record(node: _Node, held: dict) -> None:
+def _record(node: _Node, held: dict[int, _Entry]) -> None:
     key = node.key
     for stale in [k for k, e in held.items() if e[1] <= 0]:  # released by another thread
         del held[stale]
@@ -747,7 +791,7 @@ def _reorder(before: int, after: int) -> None:
     _rank = new
 
 
-def _reach(start: int, adjacency: dict, inside: Callable[[int], bool]) -> set:
+def _reach(start: int, adjacency: dict[int, Any], inside: Callable[[int], bool]) -> set[int]:
     seen = {start}
     stack = [start]
     while stack:
@@ -758,9 +802,9 @@ def _reach(start: int, adjacency: dict, inside: Callable[[int], bool]) -> set:
     return seen
 
 
-def _find_path(src: int, dst: int) -> list | None:
+def _find_path(src: int, dst: int) -> list[OrderEdge] | None:
     """The recorded edges of a path src -> ... -> dst, or None.  Under _graph_lock."""
-    previous: dict = {src: None}
+    previous: dict[int, tuple[int, OrderEdge] | None] = {src: None}
     stack = [src]
     while stack:
         k = stack.pop()
@@ -770,16 +814,20 @@ def _find_path(src: int, dst: int) -> list | None:
             previous[nxt] = (k, edge)
             if nxt == dst:
                 path = []
-                while previous[nxt] is not None:
-                    nxt, edge = previous[nxt]
+                step = previous[nxt]
+                while step is not None:
+                    nxt, edge = step
                     path.append(edge)
+                    step = previous[nxt]
                 path.reverse()
                 return path
             stack.append(nxt)
     return None
 
 
-def _order_error(node: _Node, holding: _Node, where: str, thread: str, path: list) -> LockOrderError:
+def _order_error(
+    node: _Node, holding: _Node, where: str, thread: str, path: list[OrderEdge]
+) -> LockOrderError:
     lines = [
         f"lock order inversion (potential deadlock): thread {thread!r} is acquiring "
         f"{node.name!r} while holding {holding.name!r}, at {where}",
@@ -818,7 +866,7 @@ def _purge_dead() -> None:
     _rank = rank
 
 
-def _count_in(node: _Node, held: dict) -> None:
+def _count_in(node: _Node, held: dict[int, _Entry]) -> None:
     """After acquiring a re-entrant `node` (RLock, RWLock side): one more hold by this thread."""
     entry = held.get(node.key)
     if entry is not None and entry[1] > 0:
@@ -879,6 +927,22 @@ def _inner_details(lock: Any) -> str:
     return text.partition(" object ")[2].rpartition(" at ")[0].strip()
 
 
+if TYPE_CHECKING:
+
+    class _InnerLock(_Protocol):
+        """What the checked locks call on the plain lock they wrap, threading's private
+        lock protocol included (typeshed lists none of it)."""
+
+        def acquire(self, blocking: bool = ..., timeout: float = ..., /) -> bool: ...
+        def release(self) -> None: ...
+        def locked(self) -> bool: ...
+        def _at_fork_reinit(self) -> None: ...
+        def _is_owned(self) -> bool: ...
+        def _release_save(self) -> Any: ...
+        def _acquire_restore(self, state: Any, /) -> None: ...
+        def _recursion_count(self) -> int: ...
+
+
 class CheckedLock:
     """A threading.Lock that takes part in lock-order checking (see the module docstring).
 
@@ -898,9 +962,9 @@ class CheckedLock:
         return _PlainLock()
 
     def __init__(self, name: str | None = None) -> None:
-        self._lock = self._factory()
+        self._lock: _InnerLock = self._factory()
         self._node = _Node(name, self._kind)
-        self._entry: list | None = None
+        self._entry: _Entry | None = None
 
     @property
     def name(self) -> str:
@@ -1011,7 +1075,7 @@ class CheckedRLock:
     __slots__ = ("_lock", "_node", "__weakref__")
 
     def __init__(self, name: str | None = None) -> None:
-        self._lock = _PlainRLock()
+        self._lock = _cast("_InnerLock", _PlainRLock())
         self._node = _Node(name, "RLock")
 
     @property
@@ -1064,12 +1128,12 @@ class CheckedRLock:
     def _is_owned(self) -> bool:
         return self._lock._is_owned()
 
-    def _release_save(self) -> tuple:
+    def _release_save(self) -> tuple[Any, int]:
         state = self._lock._release_save()
         entry = _held().pop(self._node.key, None)
         return state, (entry[1] if entry is not None else 1)
 
-    def _acquire_restore(self, saved: tuple) -> None:
+    def _acquire_restore(self, saved: tuple[Any, int]) -> None:
         state, count = saved
         node = self._node
         held = _held()
@@ -1107,7 +1171,7 @@ class _CheckedRWSide:
     def __init__(self, rwlock: CheckedRWLock, view: Any, write: bool) -> None:
         self.rwlock = rwlock
         self._node = rwlock._node
-        self._view = view
+        self._view: _InnerLock = view
         self._acquire = view.acquire
         self._release = view.release
         # Not release: the view's __exit__ releases the read lock a downgrade() in the
@@ -1211,11 +1275,34 @@ class CheckedRWLock:
     def release_write(self) -> None:
         self.writer.release()
 
-    def read(self, timeout: float | None = None) -> Any:
+    # As RWLock.read/write: with no timeout the side itself is the context manager.
+    @_overload
+    def read(self, timeout: None = None) -> CheckedRWSide: ...
+    @_overload
+    def read(self, timeout: float) -> AbstractContextManager[CheckedRWSide, None]: ...
+    @_overload
+    def read(
+        self, timeout: float | None
+    ) -> CheckedRWSide | AbstractContextManager[CheckedRWSide, None]: ...
+
+    def read(
+        self, timeout: float | None = None
+    ) -> CheckedRWSide | AbstractContextManager[CheckedRWSide, None]:
         """Context manager holding a read lock; TimeoutError if not had in time."""
         return self.reader if timeout is None else hold(self.reader, timeout)
 
-    def write(self, timeout: float | None = None) -> Any:
+    @_overload
+    def write(self, timeout: None = None) -> CheckedRWSide: ...
+    @_overload
+    def write(self, timeout: float) -> AbstractContextManager[CheckedRWSide, None]: ...
+    @_overload
+    def write(
+        self, timeout: float | None
+    ) -> CheckedRWSide | AbstractContextManager[CheckedRWSide, None]: ...
+
+    def write(
+        self, timeout: float | None = None
+    ) -> CheckedRWSide | AbstractContextManager[CheckedRWSide, None]:
         """Context manager holding the write lock (or the read lock a downgrade() in the
         block made of it); TimeoutError if not had in time."""
         return self.writer if timeout is None else hold(self.writer, timeout)
@@ -1245,12 +1332,15 @@ class CheckedRWLock:
     __del__ = _forget_on_del
 
 
+# The type of CheckedRWLock.reader and .writer, by a public name.
+CheckedRWSide = _CheckedRWSide
+
 _trim_protocol(CheckedRWLock, _PlainRWLock(), ("_at_fork_reinit",))
 _trim_protocol(_CheckedRWSide, _PlainRWLock().reader, ("_at_fork_reinit",))
 
 # What threading.Lock and threading.RLock were before enable_lock_order_checking(
 # patch_threading=True) replaced them; None while they are not replaced.
-_threading_saved: tuple | None = None
+_threading_saved: tuple[Any, Any] | None = None
 
 
 def enable_lock_order_checking(*, patch_threading: bool = False) -> None:
@@ -1269,7 +1359,7 @@ def enable_lock_order_checking(*, patch_threading: bool = False) -> None:
     Lock, RLock, SpinLock, RWLock = CheckedLock, CheckedRLock, CheckedSpinLock, CheckedRWLock
     if patch_threading and _threading_saved is None:
         _threading_saved = (threading.Lock, threading.RLock)
-        threading.Lock, threading.RLock = CheckedLock, CheckedRLock  # type: ignore[misc]
+        threading.Lock, threading.RLock = CheckedLock, CheckedRLock  # type: ignore[assignment]
 
 
 def disable_lock_order_checking() -> None:
@@ -1285,32 +1375,32 @@ def disable_lock_order_checking() -> None:
     if saved is not None:
         # Only our own replacement is undone: if something patched threading after us, it
         # is its to undo.
-        if threading.Lock is CheckedLock:
-            threading.Lock = saved[0]  # type: ignore[misc]
-        if threading.RLock is CheckedRLock:
-            threading.RLock = saved[1]  # type: ignore[misc]
+        if _cast(object, threading.Lock) is CheckedLock:
+            threading.Lock = saved[0]
+        if _cast(object, threading.RLock) is CheckedRLock:
+            threading.RLock = saved[1]
 
 
 def lock_order_checking_enabled() -> bool:
     return _checking
 
 
-def new_lock(name: str | None = None) -> Any:
+def new_lock(name: str | None = None) -> threading.Lock | CheckedLock:
     """A threading.Lock, or a CheckedLock named ``name`` while checking is on."""
     return CheckedLock(name) if _checking else _PlainLock()
 
 
-def new_rlock(name: str | None = None) -> Any:
+def new_rlock(name: str | None = None) -> threading.RLock | CheckedRLock:
     """A threading.RLock, or a CheckedRLock named ``name`` while checking is on."""
     return CheckedRLock(name) if _checking else _PlainRLock()
 
 
-def new_spinlock(name: str | None = None) -> Any:
+def new_spinlock(name: str | None = None) -> _PlainSpinLock | CheckedSpinLock:
     """A pyatomics.SpinLock, or a CheckedSpinLock named ``name`` while checking is on."""
     return CheckedSpinLock(name) if _checking else _PlainSpinLock()
 
 
-def new_rwlock(name: str | None = None) -> Any:
+def new_rwlock(name: str | None = None) -> _PlainRWLock | CheckedRWLock:
     """A pyatomics.RWLock, or a CheckedRWLock named ``name`` while checking is on."""
     return CheckedRWLock(name) if _checking else _PlainRWLock()
 

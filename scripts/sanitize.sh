@@ -2,17 +2,22 @@
 # Sanitizer, race-detector and model-checking jobs (docs/reliability.md has
 # what each one covers and what it found).  One subcommand per job:
 #
-#   bash scripts/sanitize.sh asan        the whole pytest suite against the extension
-#                                        built with -fsanitize=address,undefined
-#                                        (-fno-sanitize-recover: any UBSan finding is
-#                                        fatal), on the default python3 and on a
-#                                        free-threaded CPython (PYATOMICS_QUICK=1: only
-#                                        the default python3; PYATOMICS_ASAN_PYTHONS=
-#                                        "py1 py2": those).  Venvs: .venvs/asan-<tag>.
+#   bash scripts/sanitize.sh asan        the whole pytest suite against both extensions
+#                                        (the C-API one and the cffi one) built with
+#                                        -fsanitize=address,undefined (-fno-sanitize-
+#                                        recover: any UBSan finding is fatal) at the
+#                                        optimisation level that ships (sysconfig's -O3),
+#                                        with each backend where it is built: on the
+#                                        default python3 capi and cffi, on a free-threaded
+#                                        CPython capi (PYATOMICS_QUICK=1: only the default
+#                                        python3; PYATOMICS_ASAN_PYTHONS="py1 py2": those).
+#                                        Venvs: .venvs/asan-<tag>.
 #   bash scripts/sanitize.sh fuzz        tests/test_fuzz.py (every AtomicInt slot and lock
 #                                        method, evil arguments, several threads) with a
 #                                        fixed budget, PYATOMICS_FUZZ_EXAMPLES (default
-#                                        2000) examples, on the asan builds above.
+#                                        2000) examples, under ASan+UBSan built at -O0
+#                                        with the core's assertions on (PYATOMICS_DEBUG=1;
+#                                        venvs .venvs/asan-O0-<tag>), each backend.
 #   bash scripts/sanitize.sh c-tsan      the C core's test program (csrc/tests) built
 #                                        with -fsanitize=thread; zero reports required.
 #                                        First checks that TSan does flag a deliberate
@@ -53,6 +58,7 @@ TSAN_TESTS=(tests/test_atomicint.py tests/test_rwlock.py tests/test_spinlock.py 
             tests/test_lock_conformance.py tests/test_fuzz.py)
 
 failures=()
+evidence=()   # one line per job run: what it ran and what it found (printed at the end)
 log() { printf '\n=== sanitize: %s ===\n' "$*"; }
 fail() { echo "sanitize: FAILED: $*" >&2; failures+=("$*"); }
 
@@ -84,7 +90,9 @@ make_venv() {
     src=$(mktemp -d)
     git ls-files -z -co --exclude-standard | tar --null --ignore-failed-read -cf - -T - 2>/dev/null |
         tar -xf - -C "$src" || { rm -rf "$src"; return 1; }
-    PYATOMICS_SANITIZE=$sanitize CFLAGS="$cflags" \
+    # CFLAGS only when given: set at all, it replaces sysconfig's (-O3
+    # -DNDEBUG ...), and the build would not be the one that ships.
+    env ${cflags:+CFLAGS="$cflags"} PYATOMICS_SANITIZE="$sanitize" \
         "$venv/bin/python" -m pip install -q --no-deps --force-reinstall --no-cache-dir "$src" || rc=1
     rm -rf "$src"
     return $rc
@@ -109,31 +117,51 @@ asan_interpreters() { # the interpreters the asan and fuzz jobs use, one per lin
     fi
 }
 
-# asan_pytest <job> <python> pytest-args...: build the extension with
-# ASan+UBSan into .venvs/asan-<tag> (once per run of this script) and run
-# pytest there; a sanitizer report or a test failure fails <job>.
+# asan_pytest <job> <python> <level> pytest-args...: build both extensions with
+# ASan+UBSan into .venvs/asan-<tag> (<level> "ship": the optimisation level
+# that ships) or .venvs/asan-O0-<tag> (<level> "O0": -O0 with assertions),
+# once per run of this script, and run pytest there once per backend built;
+# a sanitizer report or a test failure fails <job>.
 declare -A asan_built=()
 asan_pytest() {
-    local job=$1 py=$2; shift 2
-    local tag venv ext pymalloc libasan libubsan
+    local job=$1 py=$2 level=$3; shift 3
+    local tag venv dir ext pymalloc libasan libubsan backends backend debug=0
     libasan=$(gcc -print-file-name=libasan.so) libubsan=$(gcc -print-file-name=libubsan.so)
     [[ -e "$libasan" && -e "$libubsan" ]] || { fail "$job: gcc has no libasan/libubsan"; return; }
     tag=$(py_tag "$py"); venv=$root/.venvs/asan-$tag
-    log "$job on $tag ($py)"
+    [[ $level == ship ]] || { venv=$root/.venvs/asan-O0-$tag; debug=1; }
     if [[ -z "${asan_built[$venv]:-}" ]]; then
-        # -fno-sanitize-recover=all: UBSan aborts at its first finding instead
-        # of printing and going on, so a finding fails the run.
-        make_venv "$py" "$venv" address,undefined "-fno-sanitize-recover=all" || { fail "$job: build on $tag"; return; }
-        # Make sure the build really is instrumented (and non-recovering).
+        log "$job: building both extensions with ASan+UBSan on $tag (level $level)"
+        PYATOMICS_DEBUG=$debug make_venv "$py" "$venv" address,undefined || { fail "$job: build on $tag"; return; }
+        # Make sure every extension really is instrumented, non-recovering,
+        # and at the level asked for (-O0 builds keep the core's assertions,
+        # whose failure message names pa_*).
         # (-I: not the source tree's uncompiled pyatomics/ from the current directory)
-        ext=$("$venv/bin/python" -I -c 'import importlib.util as u, os; print(os.path.dirname(u.find_spec("pyatomics").origin))')
-        ext=$(ls "$ext"/_capi_binding.*.so | head -n1)
-        local syms; syms=$(nm -D "$ext")   # (not nm | grep -q: SIGPIPE + pipefail)
-        if ! grep -q __asan_report <<<"$syms" || ! grep -q '__ubsan_handle_.*_abort' <<<"$syms"; then
-            fail "$job: $ext is not built with ASan+UBSan (non-recovering)"; return
-        fi
+        dir=$("$venv/bin/python" -I -c 'import importlib.util as u, os; print(os.path.dirname(u.find_spec("pyatomics").origin))')
+        for ext in "$dir"/_capi_binding.*.so "$dir"/_cffi_binding_lib.*.so; do
+            [[ -e "$ext" ]] || continue
+            local syms; syms=$(nm -D "$ext")   # (not nm | grep -q: SIGPIPE + pipefail)
+            if ! grep -q __asan_report <<<"$syms" || ! grep -q '__ubsan_handle_.*_abort' <<<"$syms"; then
+                fail "$job: $ext is not built with ASan+UBSan (non-recovering)"; return
+            fi
+            echo "instrumented: $(basename "$ext") ($(grep -c __asan_report <<<"$syms") ASan entry points)"
+        done
         asan_built[$venv]=1
     fi
+    # Each backend built into this installation (cffi is not on 3.13t).
+    backends=$(cd / && env -u PYATOMICS_BACKEND LD_PRELOAD="$libasan $libubsan" ASAN_OPTIONS=detect_leaks=0 \
+        "$venv/bin/python" -I -c 'import pyatomics
+print(*sorted(pyatomics.available_backends()))') || { fail "$job: import on $tag"; return; }
+    for backend in $backends; do
+        PYATOMICS_BACKEND=$backend asan_run "$job" "$tag/$backend" "$venv" "$libasan $libubsan" "$@"
+    done
+}
+
+# asan_run <job> <label> <venv> <preload> pytest-args...
+asan_run() {
+    local job=$1 label=$2 venv=$3 preload=$4 tag; shift 4
+    tag=${label%%/*}
+    log "$job on $label"
     # The interpreter is not instrumented, so the runtimes must be loaded
     # first (LD_PRELOAD).  detect_leaks=0: CPython does not free everything
     # at exit (interned strings, static types, module state kept alive by
@@ -147,22 +175,24 @@ asan_pytest() {
     pymalloc=malloc
     [[ $tag != *t ]] || pymalloc=mimalloc
     local out rc n; out=$(mktemp)
-    LD_PRELOAD="$libasan $libubsan" \
+    LD_PRELOAD="$preload" \
         ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1:exitcode=86 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87 \
         PYTHONMALLOC=$pymalloc PYTHONFAULTHANDLER=1 \
         pytest_cmd "$venv" "$@" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
     n=$(grep -c "ERROR: AddressSanitizer\|runtime error:" "$out")
-    echo "$job on $tag: pytest exit $rc, $n sanitizer report(s)"
-    (( rc == 0 && n == 0 )) || fail "$job on $tag: pytest exit $rc, $n ASan/UBSan report(s)"
+    local counts; counts=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$out" | tail -n1 | tr -d '=' | xargs)
+    echo "$job on $label: pytest exit $rc, $n sanitizer report(s) ($counts)"
+    evidence+=("$job on $label: pytest exit $rc, ASan/UBSan reports: $n, tests: ${counts:-none}")
+    (( rc == 0 && n == 0 )) || fail "$job on $label: pytest exit $rc, $n ASan/UBSan report(s)"
     rm -f "$out"
 }
 
 job_asan() {
     local py pys
     pys=$(asan_interpreters) || { fail "asan: no free-threaded CPython"; return; }
-    for py in $pys; do asan_pytest asan "$py" -q "$root/tests"; done
+    for py in $pys; do asan_pytest asan "$py" ship -q "$root/tests"; done
 }
 
 # ---------------------------------------------------------------------------
@@ -172,7 +202,7 @@ job_fuzz() {
     local py pys examples=${PYATOMICS_FUZZ_EXAMPLES:-2000}
     pys=$(asan_interpreters) || { fail "fuzz: no free-threaded CPython"; return; }
     for py in $pys; do
-        PYATOMICS_FUZZ_EXAMPLES=$examples asan_pytest "fuzz ($examples examples)" "$py" -q \
+        PYATOMICS_FUZZ_EXAMPLES=$examples asan_pytest "fuzz ($examples examples)" "$py" O0 -q \
             --hypothesis-show-statistics "$root/tests/test_fuzz.py"
     done
 }
@@ -218,6 +248,7 @@ job_c_tsan() {
     TSAN_OPTIONS="halt_on_error=0 exitcode=66 second_deadlock_stack=1" csrc/tests/build/test_core-tsan 2>&1 | tee "$out"
     local rc=${PIPESTATUS[0]} n; n=$(grep -c "WARNING: ThreadSanitizer" "$out")
     echo "c-tsan: exit $rc, $n ThreadSanitizer report(s)"
+    evidence+=("c-tsan: csrc/tests exit $rc, ThreadSanitizer reports: $n ($(grep -cE '^ok ' "$out") C tests ok)")
     (( rc == 0 && n == 0 )) || fail "c-tsan: exit $rc, $n report(s)"
     rm -f "$out"
 }
@@ -243,6 +274,7 @@ job_c_helgrind() {
         csrc/tests/build/test_core-vg 2>&1 | tee "$out"
     local rc=${PIPESTATUS[0]} n; n=$(grep -c "Possible data race\|lock order\|Thread #[0-9]* unlocked" "$out")
     echo "c-helgrind: exit $rc, $n helgrind report(s) outside the suppressions"
+    evidence+=("c-helgrind: csrc/tests exit $rc, helgrind reports: $n ($(grep -cE '^ok ' "$out") C tests ok)")
     (( rc == 0 && n == 0 )) || fail "c-helgrind: exit $rc, $n report(s)"
     rm -f "$out"
 }
@@ -425,6 +457,8 @@ for cmd in "$@"; do
 done
 
 log "summary"
+# The evidence, one line per run (docs/reliability.md quotes a committed copy).
+printf '%s\n' "${evidence[@]}" | tee "${PYATOMICS_SANITIZE_REPORT:-/dev/null}"
 if (( ${#failures[@]} )); then
     printf 'FAILED: %s\n' "${failures[@]}"
     exit 1

@@ -4,6 +4,7 @@ and a property-based comparison against a plain-int model."""
 from __future__ import annotations
 
 import copy
+import math
 import operator
 import pickle
 import threading
@@ -14,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import SCALE, run_threads
-from pyatomics import AtomicInt
+from pyatomics import AtomicInt, RWLock
 
 MAX = 2**63 - 1
 MIN = -(2**63)
@@ -549,3 +550,98 @@ def test_matches_int_model(start, steps):
                 assert getattr(a, name)(n) == ret
                 model = new
         assert a.load() == model
+
+
+# ---------------------------------------------------------------------------
+# The int protocol on a snapshot (csrc/pa_contract.h lists the names)
+# ---------------------------------------------------------------------------
+
+
+def test_int_methods_answer_on_a_snapshot():
+    import fractions
+    import numbers
+
+    for v in (0, 7, -7, 1234, -(2**63), 2**63 - 1):
+        a = AtomicInt(v)
+        assert round(a) == round(v) and type(round(a)) is int
+        assert round(a, -1) == round(v, -1) and round(a, 2) == v
+        assert math.trunc(a) == v and math.floor(a) == v and math.ceil(a) == v
+        assert a.bit_length() == v.bit_length()
+        assert a.to_bytes(8, "big", signed=True) == v.to_bytes(8, "big", signed=True)
+        assert a.as_integer_ratio() == (v, 1)
+        assert (a.real, a.imag, a.numerator, a.denominator) == (v, 0, v, 1)
+        assert a.conjugate() == v
+        assert fractions.Fraction(a) == v
+        assert isinstance(a, numbers.Integral)
+        if hasattr(int, "bit_count"):
+            assert a.bit_count() == v.bit_count()
+        if hasattr(int, "is_integer"):
+            assert a.is_integer() is True
+        assert a.load() == v  # nothing changed
+    # Errors are int's own, the value unchanged.
+    a = AtomicInt(5)
+    with pytest.raises(TypeError):
+        round(a, "x")
+    with pytest.raises(OverflowError):
+        a.to_bytes(0, "big")
+    assert a.load() == 5
+    # A name int lacks on this interpreter is absent, not a method that fails.
+    for name in ("bit_count", "is_integer"):
+        assert hasattr(a, name) == hasattr(int, name)
+
+
+def test_subclass_with_its_own_init_arguments():
+    class Named(AtomicInt):
+        def __init__(self, name, value=0):
+            super().__init__(value)
+            self.name = name
+
+    n = Named("hits", 5)
+    assert (n.name, n.load(), n.inc()) == ("hits", 5, 6)
+    assert Named("zero").load() == 0
+
+    class NoSuper(AtomicInt):
+        def __init__(self, a, b, c):
+            self.total = a + b + c
+
+    assert NoSuper(1, 2, 3).load() == 0  # like list: the value is __init__'s
+    with pytest.raises(TypeError):
+        AtomicInt(1, 2)
+    with pytest.raises(OverflowError):
+        AtomicInt(2**63)
+
+
+def test_minus_one_waits_forever_in_every_timeout_form():
+    a = AtomicInt(1)
+    assert a.wait(0, -1) is True  # the value differs: returns at once
+    assert a.wait(0, timeout=-1) is True
+    rw = RWLock()
+    with rw.read(timeout=-1) as bound:
+        assert bound is True and rw.readers == 1
+    with rw.write(-1) as bound:
+        assert bound is True and rw.write_locked
+    for bad in (-2, -0.5, -math.inf):
+        with pytest.raises(ValueError):
+            a.wait(0, bad)
+        with pytest.raises(ValueError):
+            rw.read(timeout=bad)
+    assert (a.load(), rw.readers, rw.write_locked) == (1, 0, False)
+
+
+def test_ternary_pow_positions_as_for_a_python_number_class():
+    # The same on both backends: as the base always; as the exponent in
+    # pow(x, a) and, from 3.14 (three-argument pow calls __rpow__), in
+    # pow(x, a, m); as the modulus never (CPython asks no Python class there).
+    import sys
+
+    a = AtomicInt(3)
+    assert pow(AtomicInt(2), 3, 5) == 3 and pow(AtomicInt(2), a, AtomicInt(5)) == 3
+    assert pow(2, a) == 8 and 2**a == 8
+    if sys.version_info >= (3, 14):
+        assert pow(2, a, 5) == 3
+    else:
+        with pytest.raises(TypeError, match="unsupported operand"):
+            pow(2, a, 5)
+    with pytest.raises(TypeError, match="unsupported operand"):
+        pow(2, 3, AtomicInt(5))
+    assert a.load() == 3

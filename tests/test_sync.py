@@ -309,14 +309,24 @@ def test_hold_rejects_bad_arguments():
     with pytest.raises(TypeError):
         sync.hold(object())
     with pytest.raises(ValueError):
-        sync.hold(threading.Lock(), timeout=-1)
+        sync.hold(threading.Lock(), timeout=-2)
     with pytest.raises(ValueError):
         sync.hold(threading.Lock(), timeout=float("nan"))
     with pytest.raises(TypeError):
         sync.hold(threading.Lock(), timeout="1")
     lock = threading.Lock()
-    with sync.hold(lock, timeout=float("inf")):  # beyond TIMEOUT_MAX: forever
+    # The convention of every blocking call (csrc/pa_contract.h): more than
+    # TIMEOUT_MAX is an OverflowError, as lock.acquire(timeout=...) says;
+    # -1 waits forever, as in acquire().
+    for huge in (float("inf"), threading.TIMEOUT_MAX * 2):
+        with pytest.raises(OverflowError):
+            sync.hold(lock, timeout=huge)
+        with pytest.raises(OverflowError):
+            lock.acquire(timeout=huge)
+    assert not lock.locked()
+    with sync.hold(lock, timeout=-1):
         assert lock.locked()
+    assert not lock.locked()
 
 
 # ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@
 #include "pa_int_wait.h"
 #include "pa_lock.h"
 #include "pa_contract.h"
+#include "pa_counter.h"
 #include "pa_rwlock.h"
 #include "pa_spinlock.h"
 #include "pa_thread.h"
@@ -1249,6 +1250,79 @@ static void test_contract(void) {
     CHECK(strcmp(pa_int_snapshot_attribute(0), "real") == 0 && pa_int_snapshot_attribute(4) == NULL);
 }
 
+/* AtomicCounter's core (pa_counter.h): exact totals from outside the
+ * threads, the cells really used under contention, reset taking everything
+ * exactly once, and the 64-bit edge (refused adds, a total beyond int64). */
+static pa_counter shared_counter;
+enum { COUNTER_THREADS = 8, COUNTER_ADDS = 200000 };
+static void counter_adder(void *p) {
+    int64_t *taken = p; /* what this thread's resets took */
+    gate_wait();
+    for (int i = 0; i < COUNTER_ADDS; i++) {
+        CHECK(pa_counter_add(&shared_counter, (i & 1) ? 3 : -1) == PA_OK);
+        if (i % 50000 == 49999) {
+            pa_counter_total t = pa_counter_reset(&shared_counter);
+            CHECK(t.fits_i64);
+            *taken += t.small;
+        }
+    }
+}
+
+/* Publishes a one-cell array, as the first contended add would (with
+ * PA_COUNTER_FIRST_CELLS cells), so that the next add lands in a cell. */
+static void force_one_cell(pa_counter *c) {
+    pa_counter_cells *fresh = calloc(1, sizeof *fresh), *none = NULL;
+    void *mem = calloc(2, sizeof(pa_counter_cell));
+    if (fresh == NULL || mem == NULL) exit(2);
+    fresh->allocation = mem;
+    fresh->cell = (pa_counter_cell *)(((uintptr_t)mem + PA_COUNTER_CELL_BYTES - 1) &
+                                      ~(uintptr_t)(PA_COUNTER_CELL_BYTES - 1));
+    fresh->count = 1;
+    CHECK(PA_CAS(&c->cells, &none, fresh));
+}
+
+static void test_counter(void) {
+    int64_t taken[COUNTER_THREADS] = {0};
+    pa_counter_init(&shared_counter, 5);
+    CHECK(pa_counter_sum(&shared_counter).small == 5 && pa_counter_cell_count(&shared_counter) == 0);
+    run_threads(COUNTER_THREADS, counter_adder, taken, sizeof taken[0]);
+    int64_t total = pa_counter_sum(&shared_counter).small;
+    for (int i = 0; i < COUNTER_THREADS; i++) total += taken[i];
+    /* each thread: COUNTER_ADDS/2 times +3 and -1 */
+    CHECK_EQ_I64(total, 5 + (int64_t)COUNTER_THREADS * (COUNTER_ADDS / 2) * 2);
+    if (!quiet) printf("    (%u cells in use after %d threads)\n", pa_counter_cell_count(&shared_counter),
+                       COUNTER_THREADS);
+    pa_counter_destroy(&shared_counter);
+
+    /* The edge: a refused add stores nothing; totals beyond int64 are exact. */
+    pa_counter c;
+    pa_counter_init(&c, INT64_MAX);
+    CHECK(pa_counter_add(&c, 1) == PA_OVERFLOW);
+    CHECK(pa_counter_sub(&c, INT64_MIN) == PA_OVERFLOW);
+    pa_counter_total t = pa_counter_sum(&c);
+    CHECK(t.fits_i64 && t.small == INT64_MAX);
+    pa_counter_destroy(&c);
+    /* A base and one cell near the top: the sum is 2**64 - 2 (hi 0, lo all
+     * ones but one); near the bottom, -(2**64) (hi -1, lo 0). */
+    pa_counter_init(&c, INT64_MAX);
+    force_one_cell(&c);
+    CHECK(pa_counter_add(&c, INT64_MAX) == PA_OK); /* lands in the cell */
+    t = pa_counter_sum(&c);
+    CHECK(!t.fits_i64 && t.hi == 0 && t.lo == UINT64_MAX - 1);
+    t = pa_counter_reset(&c);
+    CHECK(!t.fits_i64 && t.hi == 0 && t.lo == UINT64_MAX - 1);
+    t = pa_counter_sum(&c);
+    CHECK(t.fits_i64 && t.small == 0);
+    pa_counter_destroy(&c);
+    pa_counter_init(&c, INT64_MIN);
+    force_one_cell(&c);
+    CHECK(pa_counter_add(&c, INT64_MIN) == PA_OK);
+    CHECK(pa_counter_add(&c, -1) == PA_OVERFLOW); /* the cell is at the bottom */
+    t = pa_counter_sum(&c);
+    CHECK(!t.fits_i64 && t.hi == -1 && t.lo == 0);
+    pa_counter_destroy(&c);
+}
+
 /* ---------------------------------------------------------------------------
  * main
  * ------------------------------------------------------------------------- */
@@ -1265,6 +1339,7 @@ static const test_case tests[] = {
     {"atomic_max_min", test_max_min},
     {"atomic_overflow_refused", test_overflow},
     {"contract", test_contract},
+    {"counter", test_counter},
     {"wait_layer", test_wait_layer},
     {"capped_wait", test_capped_wait},
     {"thread_id", test_thread_id},

@@ -25,6 +25,7 @@
 #include "pa_atomic_int.h"
 #include "pa_build_info.h"
 #include "pa_contract.h"
+#include "pa_counter.h"
 #include "pa_lock.h"
 #include "pa_rwlock.h"
 #include "pa_spinlock.h"
@@ -128,6 +129,22 @@ static inline int pa_cffi_int_wait(pa_cffi_int *a, int64_t expected, int64_t dea
     return pa_aint_wait(a, expected, deadline_ns);
 }
 static inline void pa_cffi_int_notify(pa_cffi_int *a, bool all) { pa_aint_notify(a, all); }
+
+/* AtomicCounter (pa_counter.h): an add's status, and a total (or the total a
+ * reset took) as two halves, hi * 2**64 + *lo. */
+static inline int pa_cffi_counter_add(pa_counter *c, int64_t n) {
+    return pa_counter_add(c, n) == PA_OK ? PA_ACQUIRED : PA_COUNTER_RANGE;
+}
+static inline int pa_cffi_counter_sub(pa_counter *c, int64_t n) {
+    return pa_counter_sub(c, n) == PA_OK ? PA_ACQUIRED : PA_COUNTER_RANGE;
+}
+static inline int pa_cffi_counter_inc(pa_counter *c) { return pa_cffi_counter_add(c, 1); }
+static inline int pa_cffi_counter_dec(pa_counter *c) { return pa_cffi_counter_add(c, -1); }
+static inline int64_t pa_cffi_counter_total(pa_counter *c, bool reset, uint64_t *lo) {
+    pa_counter_total t = reset ? pa_counter_reset(c) : pa_counter_sum(c);
+    *lo = t.lo;
+    return t.hi;
+}
 
 /* ---------------------------------------------------------------------------
  * Acquisitions that a KeyboardInterrupt cannot leak.
@@ -243,6 +260,7 @@ static inline bool pa_cffi_undo_acquire(const void *lock) {
 PA_CFFI_OPAQUE(pa_cffi_int);
 PA_CFFI_OPAQUE(pa_spinlock);
 PA_CFFI_OPAQUE(pa_rwlock);
+PA_CFFI_OPAQUE(pa_counter);
 PA_CFFI_CONSTANT(PA_CFFI_SENTINEL);
 
 /* pa_wait.h, pa_build_info.h */
@@ -277,6 +295,16 @@ void pa_cffi_ior(pa_cffi_int *a, int64_t v);
 void pa_cffi_ixor(pa_cffi_int *a, int64_t v);
 int pa_cffi_int_wait(pa_cffi_int *a, int64_t expected, int64_t deadline_ns);
 void pa_cffi_int_notify(pa_cffi_int *a, bool all);
+
+/* AtomicCounter */
+void pa_counter_init(pa_counter *c, int64_t value);
+void pa_counter_destroy(pa_counter *c);
+uint32_t pa_counter_cell_count(pa_counter *c);
+int pa_cffi_counter_add(pa_counter *c, int64_t n);
+int pa_cffi_counter_sub(pa_counter *c, int64_t n);
+int pa_cffi_counter_inc(pa_counter *c);
+int pa_cffi_counter_dec(pa_counter *c);
+int64_t pa_cffi_counter_total(pa_counter *c, bool reset, uint64_t *lo);
 
 /* SpinLock */
 void pa_spinlock_init(pa_spinlock *l);

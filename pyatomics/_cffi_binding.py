@@ -20,7 +20,7 @@ from operator import index as _index
 
 from ._cffi_binding_lib import ffi, lib
 
-__all__ = ["AtomicInt", "SpinLock", "RWLock", "RWLockView", "RWLockGuard", "build_info"]
+__all__ = ["AtomicCounter", "AtomicInt", "SpinLock", "RWLock", "RWLockView", "RWLockGuard", "build_info"]
 
 lib.pa_set_timeout_max(_TIMEOUT_MAX)
 _new, _load, _undo = ffi.new, lib.pa_cffi_load, lib.pa_cffi_undo_acquire
@@ -114,9 +114,9 @@ _TEMPLATES = {
     return {fn}(self._p{extra})""",
     # cffi words its OverflowError for an int outside int64.  In place (a += n, tail
     # "return _raise(r) if r else self"): the name stays bound to the AtomicInt.
-    "value": """def _m(self, n, /):
+    "value": """def _m(self, {param}{default}, /):
     try:
-        r = {fn}(self._p, n if type(n) is int else _index(n))
+        r = {fn}(self._p, {param} if type({param}) is int else _index({param}))
     except OverflowError:
         _raise(_ARG_RANGE)
     {tail}""",
@@ -149,9 +149,10 @@ _TEMPLATES = {
         _undo(p)
         raise
     {after}""",
-    # `with rw.read(timeout)`: without a timeout the view is the context manager
-    "guard": """def _m(self, timeout=None):
-    return self.{view} if timeout is None else _new_side(RWLockGuard, self, {w}, _optional_ns(timeout))""",
+    # `with rw.read(timeout)`: without a timeout (None, -1) the view is the context manager
+    "guard": """def _m(self, /, timeout=None):
+    ns = -1 if timeout is None else _optional_ns(timeout)
+    return self.{view} if ns == -1 else _new_side(RWLockGuard, self, {w}, ns)""",
     # one core call, no Python helper: a handler raising on entry of a
     # Python function here would skip the release (docs/reliability.md)
     "release": """def _m(self{params}):
@@ -165,7 +166,7 @@ _GLOBALS = globals()
 def _generate(cls, rows):
     """rows: (python name, kind, core function, doc, template fields)."""
     for name, kind, c_name, doc, fields in rows:
-        fields = {"fn": f"_c_{c_name}", "extra": "", "params": "", "tail": "return r", "ns": "-1",
+        fields = {"fn": f"_c_{c_name}", "extra": "", "params": "", "tail": "return r", "ns": "-1", "default": "", "param": "n",
                   "result": "return ", "after": "", **fields}
         fields.setdefault("first", f"not {fields['fn']}(p, 0)")
         source = _TEMPLATES[kind].format(**fields).replace("{v}", "_load(self._p)")
@@ -180,6 +181,10 @@ def _generate(cls, rows):
 
 def _checked_slow(p, n, subtract, report_new):
     return _out(lib.pa_cffi_add_slow(p, n, subtract, report_new, out := _new(_NS_T)), out)
+
+
+def _spec_error(spec):  # the words of the C-API binding's check (int's own say "not None")
+    raise TypeError(f"__format__() argument must be str, not {type(spec).__name__}")
 
 
 def _operand(o):
@@ -238,7 +243,7 @@ class AtomicInt:
                 return new if type(new) is int else int.__add__(new, 0)
             old = seen
 
-    def wait(self, expected, timeout=None):
+    def wait(self, /, expected, timeout=None):
         """Block while the value equals expected. True once it differs, False if the timeout expired."""
         try:
             expected = _new(_NS_T, _index(expected))[0]  # cffi's int64 check, before the timeout's
@@ -260,8 +265,8 @@ def _int_rows():
         ("load", "call", "pa_cffi_load", "The current value.", {}),
         ("notify_one", "call", "pa_cffi_int_notify", "Wake one waiter.", {"extra": ", False"}),
         ("notify_all", "call", "pa_cffi_int_notify", "Wake all waiters.", {"extra": ", True"}),
-        ("store", "value", "pa_cffi_store", "Replace the value.", {}),
-        ("exchange", "value", "pa_cffi_exchange", "Store value, return the previous one.", {}),
+        ("store", "value", "pa_cffi_store", "Replace the value.", {"param": "value"}),
+        ("exchange", "value", "pa_cffi_exchange", "Store value, return the previous one.", {"param": "value"}),
         ("inc", "checked", "pa_cffi_inc", "Add 1, return the new value.", checked_1),
         ("dec", "checked", "pa_cffi_dec", "Subtract 1, return the new value.",
          {**checked_1, "subtract": True}),
@@ -290,12 +295,12 @@ def _int_rows():
     for name, params, expr in [
         ("__divmod__", ", other, /", "divmod({v}, _operand(other))"),
         ("__rdivmod__", ", other, /", "divmod(other, {v})"),
-        ("__pow__", ", other, mod=None", "pow({v}, _operand(other), _operand(mod))"),
-        ("__rpow__", ", other, mod=None", "pow(other, {v}, _operand(mod))"),
+        ("__pow__", ", value, mod=None, /", "pow({v}, _operand(value), _operand(mod))"),
+        ("__rpow__", ", value, mod=None, /", "pow(value, {v}, _operand(mod))"),
         ("__neg__", "", "-{v}"), ("__pos__", "", "+{v}"), ("__abs__", "", "abs({v})"),
         ("__invert__", "", "~{v}"), ("__int__", "", "{v}"), ("__index__", "", "{v}"),
         ("__float__", "", "float({v})"), ("__bool__", "", "{v} != 0"), ("__str__", "", "str({v})"),
-        ("__format__", ", spec, /", "format({v}, spec)"),
+        ("__format__", ", spec, /", "int.__format__({v}, spec) if isinstance(spec, str) else _spec_error(spec)"),
         ("__repr__", "", "'%s(%d)' % (type(self).__name__, {v})"), ("__copy__", "", "type(self)({v})"),
         ("__deepcopy__", ", memo, /", "type(self)({v})"), ("__reduce__", "", "(type(self), ({v},))"),
     ]:
@@ -311,6 +316,60 @@ def _int_rows():
 
 
 _generate(AtomicInt, _int_rows())
+
+
+class AtomicCounter:
+    """A striped counter for many threads that add and few that read (Java's LongAdder)."""
+
+    __slots__ = ("_p",)
+    __module__ = "pyatomics"
+    __hash__ = None  # mutable
+
+    def __new__(cls, *args, **kwargs):  # the value is __init__'s, as AtomicInt's
+        self = object.__new__(cls)
+        self._p = p = ffi.gc(_new("pa_counter *"), lib.pa_counter_destroy)
+        lib.pa_counter_init(p, 0)
+        return self
+
+    def __init__(self, value=0):
+        # A second __init__ restarts from value, as the C-API binding's.
+        value = _index(value)
+        self.reset()
+        if value:
+            self.add(value)
+
+    def value(self):
+        """The total now (exact: the cells are summed in 128 bits)."""
+        return _total(self._p, False)
+
+    def reset(self):
+        """Set to 0, returning the total taken (each add counted exactly once)."""
+        return _total(self._p, True)
+
+    __int__ = __index__ = value
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.value()})"
+
+    def __reduce__(self):
+        return (type(self), (self.value(),))
+
+
+def _total(p, reset):
+    hi = lib.pa_cffi_counter_total(p, reset, lo := _new("uint64_t *"))
+    return (hi << 64) + lo[0]
+
+
+_ADD = {"default": "=1", "tail": "return _raise(r) if r else None"}
+_generate(AtomicCounter, [
+    ("add", "value", "pa_cffi_counter_add", "Add n.", _ADD),
+    ("sub", "value", "pa_cffi_counter_sub", "Subtract n.", _ADD),
+    ("inc", "release", "pa_cffi_counter_inc", "Add 1.", {}),
+    ("dec", "release", "pa_cffi_counter_dec", "Subtract 1.", {}),
+    ("__iadd__", "value", "pa_cffi_counter_add", None, {"tail": "return _raise(r) if r else self"}),
+    ("__isub__", "value", "pa_cffi_counter_sub", None, {"tail": "return _raise(r) if r else self"}),
+    ("_cells", "call", "pa_counter_cell_count", "Cells in use (0 until threads contend).", {"property": True}),
+])
 
 
 def _final_class(cls, **kwargs):
@@ -418,7 +477,7 @@ def _new_side(cls, rw, write, timeout_ns=-1):
 
 
 _ACQ_DOC = "As threading.Lock.acquire(blocking=True, timeout=-1) -> bool."
-_ACQ = {"params": ", blocking=True, timeout=-1",
+_ACQ = {"params": ", /, blocking=True, timeout=-1",
         "ns": "-1 if blocking is True and timeout is _M1 else _acquire_ns(blocking, timeout)"}
 _EXIT, _SIDE = {"params": ", *exc_info"}, {"extra": ", self._write"}
 _generate(SpinLock, [

@@ -20,6 +20,7 @@ Build knobs, read from the environment (here and by pyatomics/_cffi_binding_buil
   PYATOMICS_SANITIZE=...   e.g. "thread" or "address,undefined" (gcc/clang)
   PYATOMICS_WERROR=1       warnings are errors (CI sets this)
   PYATOMICS_CFFI=0         do not build the cffi binding (=1: fail where it cannot be built)
+  PYATOMICS_NO_CAPI=1      do not build the C-API binding (to test the cffi one alone)
 """
 
 import importlib.util
@@ -85,7 +86,7 @@ capi_extension = Extension(
 options = {
     # PyPy runs C-API extensions only through its slow emulation layer: there
     # the cffi binding is the one to use, and the only one built.
-    "ext_modules": [] if PYPY else [capi_extension],
+    "ext_modules": [] if PYPY or os.environ.get("PYATOMICS_NO_CAPI") == "1" else [capi_extension],
 }
 if BUILD_CFFI:
     options["cffi_modules"] = ["pyatomics/_cffi_binding_build.py:ffibuilder"]

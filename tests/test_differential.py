@@ -586,8 +586,8 @@ def atomic_update(pair, fname):
 def atomic_wait(pair, expected_spec, timeout_spec):
     def action(a, mod):
         expected = OPERANDS[expected_spec](mod, a)
-        if timeout_spec in ("omitted", "None"):
-            # No timeout: wait() blocks unless the value already differs.
+        if timeout_spec in ("omitted", "None", "-1", "-1.0", "Index(-1)"):
+            # No timeout (-1 is forever too): wait() blocks unless the value already differs.
             try:
                 if operator.index(expected) == a.load():
                     return "skipped: would block"

@@ -11,6 +11,7 @@ import pathlib
 import pickle
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import types
@@ -356,19 +357,50 @@ def test_core_is_free_of_python_h():
             assert not re.search(r"\bPy[A-Z_]\w*", text), path
 
 
-def test_cffi_cdef_is_plain_c():
-    """The cffi binding sees the core through plain declarations: no _Atomic
-    in the cdef, opaque structs, and only functions that exist in csrc/."""
+def _cffi_build_definitions():
     build_py = REPO / "pyatomics" / "_cffi_binding_build.py"
     spec = importlib.util.spec_from_file_location("_cffi_binding_build_for_tests", build_py)
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)  # without cffi: the FFI is made only when cffi runs the file
-    assert "_Atomic" not in build.CDEF and "pa_atomic_" not in build.CDEF
-    headers = "".join((REPO / h).read_text() for h in build.HEADERS)
-    declared = re.findall(r"\b(pa_\w+)\(", build.CDEF)
+    return build
+
+
+def test_cffi_cdef_is_plain_c():
+    """The cffi binding sees the core through plain declarations read out of
+    the headers: no _Atomic in the cdef, opaque structs, open enums, and only
+    functions that exist in csrc/."""
+    cdef = _cffi_build_definitions().make_cdef(str(REPO))
+    assert "_Atomic" not in cdef and "pa_atomic_" not in cdef and "/*" not in cdef
+    assert "typedef struct { ...; } pa_rwlock;" in cdef and "#define PA_CFFI_SENTINEL ..." in cdef
+    assert re.search(r"PA_STATUS_COUNT, \.\.\. \} pa_lock_result;", cdef)
+    assert "bool pa_status_wants_reclaim(pa_lock_result r);" in cdef  # an inline function's prototype
+    headers = "".join(p.read_text() for p in (REPO / "csrc").glob("*.h"))
+    declared = re.findall(r"\b(pa_\w+)\(", cdef)
     assert len(declared) > 40
     for name in declared:
         assert re.search(rf"\b{name}\(", headers), f"{name} is declared in the cdef but not in csrc/"
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_cffi_cdef_drift_is_a_compile_error(tmp_path):
+    """pa_cffi.h's cdef block is compiled with the header it declares: a
+    declaration that no longer matches its definition does not compile."""
+    shutil.copytree(REPO / "csrc", tmp_path / "csrc")
+    header = tmp_path / "csrc" / "pa_cffi.h"
+    text = header.read_text()
+
+    def compiles():
+        cmd = ["cc", "-std=c11", "-fsyntax-only", "-I", str(tmp_path / "csrc"), "-x", "c", "-"]
+        return subprocess.run(cmd, input='#include "pa_cffi.h"\n', capture_output=True, text=True).returncode == 0
+
+    assert compiles()
+    block = text.index("/* cffi-cdef-begin */")
+    for old, new in [("int64_t pa_cffi_load(", "int32_t pa_cffi_load("),
+                     ("bool write);", "int write);"), ("PA_CFFI_OPAQUE(pa_rwlock)", "PA_CFFI_OPAQUE(pa_rwlock_t)")]:
+        assert old in text[block:]
+        header.write_text(text[:block] + text[block:].replace(old, new, 1))
+        assert not compiles(), f"{old!r} -> {new!r} still compiles"
+    assert "pa_cffi_load" in _cffi_build_definitions().make_cdef(str(REPO))
 
 
 def test_importing_the_unbuilt_source_tree_says_to_install(tmp_path):

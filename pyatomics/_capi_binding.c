@@ -394,7 +394,7 @@ static PyObject *snapshot_call(PyObject *self, const char *name, PyObject *const
 PA_INT_SNAPSHOT_METHODS(DEFINE_SNAPSHOT_METHOD)
 #define SNAPSHOT_METHOD_DEF(name)                                                                   \
     {#name, (PyCFunction)(void (*)(void))AtomicInt_snapshot_##name, METH_FASTCALL | METH_KEYWORDS, \
-     "int." #name " of the current value (a snapshot)."},
+     #name "($self, /, *args, **kwargs)\n--\n\nint." #name " of the current value (a snapshot)."},
 /* Added to the type by add_snapshot_methods(): only those this
  * interpreter's int has (bit_count is 3.10+, is_integer 3.12+). */
 static PyMethodDef AtomicInt_snapshot_methods[] = {PA_INT_SNAPSHOT_METHODS(SNAPSHOT_METHOD_DEF){NULL, NULL, 0, NULL}};
@@ -949,8 +949,8 @@ static PyMethodDef SpinLock_methods[] = {
      "release($self, /)\n--\n\nRelease the lock (any thread may). RuntimeError if it is not locked."},
     {"locked", SpinLock_locked, METH_NOARGS, "locked($self, /)\n--\n\nWhether the lock is held (a snapshot)."},
     {"_at_fork_reinit", SpinLock_at_fork_reinit, METH_NOARGS, NULL},
-    {"__enter__", SpinLock_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))SpinLock_exit, METH_FASTCALL, NULL},
+    {"__enter__", SpinLock_enter, METH_NOARGS, "__enter__($self, /)\n--\n\n"},
+    {"__exit__", (PyCFunction)(void (*)(void))SpinLock_exit, METH_FASTCALL, "__exit__($self, /, *exc_info)\n--\n\n"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1339,8 +1339,8 @@ static PyMethodDef View_methods[] = {
      "a reader or a writer holds it, or a writer waits for it."},
     {"_at_fork_reinit", View_at_fork_reinit, METH_NOARGS, NULL},
     {"_is_owned", View_is_owned, METH_NOARGS, NULL},
-    {"__enter__", View_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))View_exit, METH_FASTCALL, NULL},
+    {"__enter__", View_enter, METH_NOARGS, "__enter__($self, /)\n--\n\n"},
+    {"__exit__", (PyCFunction)(void (*)(void))View_exit, METH_FASTCALL, "__exit__($self, /, *exc_info)\n--\n\n"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1408,8 +1408,8 @@ static PyObject *Guard_exit(PyObject *self, PyObject *const *args, Py_ssize_t na
 }
 
 static PyMethodDef Guard_methods[] = {
-    {"__enter__", Guard_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))Guard_exit, METH_FASTCALL, NULL},
+    {"__enter__", Guard_enter, METH_NOARGS, "__enter__($self, /)\n--\n\n"},
+    {"__exit__", (PyCFunction)(void (*)(void))Guard_exit, METH_FASTCALL, "__exit__($self, /, *exc_info)\n--\n\n"},
     {NULL, NULL, 0, NULL},
 };
 

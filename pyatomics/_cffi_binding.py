@@ -170,6 +170,8 @@ def _generate(cls, rows):
                   "result": "return ", "after": "", **fields}
         fields.setdefault("first", f"not {fields['fn']}(p, 0)")
         source = _TEMPLATES[kind].format(**fields).replace("{v}", "_load(self._p)")
+        # self positional-only, as in the C methods' text signatures
+        source = re.sub(r"def _m\(self(?![^)]*/)", "def _m(self, /", source, count=1).replace("/, )", "/)")
         _GLOBALS.update({"_c_" + c: getattr(lib, c) for c in re.findall(r"\b_c_(\w+)", source)})
         filename = f"{__file__}<{cls.__name__}.{name}>"  # inside the package; its source for tracebacks:
         linecache.cache[filename] = (0, None, source.splitlines(True), "")
@@ -219,8 +221,9 @@ class AtomicInt:
 
     def compare_exchange(self, expected, desired, /):
         """If the value equals expected, store desired and return True; else change nothing, return False."""
-        try:
-            return lib.pa_cffi_compare_exchange(self._p, _index(expected), _index(desired))
+        try:  # expected converted and range-checked first, as the C-API binding does
+            expected = _new(_NS_T, _index(expected))[0]
+            return lib.pa_cffi_compare_exchange(self._p, expected, _index(desired))
         except OverflowError:
             _raise(_ARG_RANGE)
 
@@ -338,11 +341,11 @@ class AtomicCounter:
         if value:
             self.add(value)
 
-    def value(self):
+    def value(self, /):
         """The total now (exact: the cells are summed in 128 bits)."""
         return _total(self._p, False)
 
-    def reset(self):
+    def reset(self, /):
         """Set to 0, returning the total taken (each add counted exactly once)."""
         return _total(self._p, True)
 
@@ -427,7 +430,7 @@ class RWLock:
     reader = property(lambda self: self._reader, doc="The read side as a threading.Lock-like object.")
     writer = property(lambda self: self._writer, doc="The write side as a threading.Lock-like object.")
 
-    def downgrade(self):
+    def downgrade(self, /):
         """Turn the held write lock into a read lock; no writer can get in between."""
         r = lib.pa_cffi_rw_downgrade(self._p)
         if _reclaimed(r):

@@ -97,6 +97,16 @@ def _pickle_the_other_backends_atomic(mod):
     return pickle.loads(pickle.dumps(mod.AtomicInt(3))).load()
 
 
+def _type_name_qualified_by_capi(label: str, capi: Outcome, cffi: Outcome) -> bool:
+    # "pyatomics.AtomicInt" for the C type, "AtomicInt" for the Python class
+    # (stripped from both: an operand of the other backend is named in the cffi message).
+    def strip(message: str) -> str:
+        return re.sub(r"\bpyatomics\.(?=AtomicInt|AtomicCounter|SpinLock|RWLock)", "", message)
+
+    return (capi.exc is not None and capi.exc is cffi.exc and capi.message != cffi.message
+            and strip(capi.message) == strip(cffi.message))
+
+
 def _method_object_kind(label: str, capi: Outcome, cffi: Outcome) -> bool:
     return label.startswith("type(method)") and capi.value == ("str", "method_descriptor") and \
         cffi.value == ("str", "function")
@@ -124,6 +134,19 @@ BACKEND_FEATURES: dict[str, Difference] = {
         matches=_both_argument_parser_errors,
         reproducer=lambda m: m.AtomicInt(1).load(1),
         reproducer_label="a.load(1)",
+    ),
+    "type-name-in-interpreter-messages": Difference(
+        reason=(
+            "Messages the interpreter words from a type's tp_name (unhashable type, unsupported operand "
+            "type(s), object has no len(), cannot create instances) say 'pyatomics.AtomicInt' on the "
+            "C-API backend and 'AtomicInt' on cffi.  A C type's tp_name is the dotted name its spec "
+            "gives (that is how it gets its __module__, which pickling needs), and a Python class's "
+            "tp_name is its __name__ (renaming it would change type(a).__name__ instead).  Only the "
+            "qualification differs"
+        ),
+        matches=_type_name_qualified_by_capi,
+        reproducer=lambda m: hash(m.AtomicInt(1)),
+        reproducer_label="hash(a)",
     ),
     "pickle-by-name": Difference(
         reason=(

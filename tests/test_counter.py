@@ -89,11 +89,17 @@ def test_totals_near_the_edge_are_exact_or_refused():
     # (The C test "counter" checks totals beyond int64 deterministically.)
     c = AtomicCounter()
     big = 2**62
+    # The big adds start once every thread is done with its small ones: a cell
+    # is shared by threads whose probes collide, so a small inc() on a cell that
+    # another thread's big adds have brought to the top is refused too (as
+    # documented: every cell is a checked int64).
+    contended = threading.Barrier(4)
 
     def work(i):
         for _ in range(20000 * SCALE):
             c.inc()
             c.dec()
+        contended.wait()
         added = 0
         for _ in range(2):
             try:

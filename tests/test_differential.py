@@ -79,146 +79,13 @@ _SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # ---------------------------------------------------------------------------
 
 
-# (CPython before 3.10 says "for pow()", later "for ** or pow()")
-_POW_REFUSED = re.compile(r"unsupported operand type\(s\) for (\*\* or )?pow\(\): ")
-
-
-def _is_ternary_pow(label):
-    return label.startswith("pow(") and label.count(",") == 2
-
-
-def _refuses_pow(o):
-    return o.exc is TypeError and bool(_POW_REFUSED.match(o.message))
-
-
-def _ternary_pow_one_side_refuses(label, capi, cffi):
-    # One backend refuses (TypeError from the interpreter), the other computes
-    # or raises what int would (ValueError for a zero modulus, ...).  Which one
-    # refuses depends on whose AtomicInt sits outside the base position: only
-    # a cffi AtomicInt there is refused.
-    return _is_ternary_pow(label) and (
-        (_refuses_pow(cffi) and capi.exc is not TypeError)
-        or (_refuses_pow(capi) and cffi.exc is not TypeError)
-    )
-
-
-def _ternary_pow_names_int(label, capi, cffi):
-    # The C slot replaces its own AtomicInts by their values and dispatches
-    # again, so the refusal names 'int' where the caller passed an AtomicInt.
-    def as_int(message):
-        return message.replace("'AtomicInt'", "'int'")
-
-    return (_is_ternary_pow(label) and _refuses_pow(capi) and _refuses_pow(cffi)
-            and as_int(capi.message) == as_int(cffi.message))
-
-
-def _type_name_qualified_by_capi(label, capi, cffi):
-    # The interpreter names a type by its tp_name: "pyatomics.AtomicInt" for
-    # the static C type, "AtomicInt" for the Python class.
-    # (Stripped from both: an operand of the other backend is named in the cffi message.)
-    def strip(message):
-        return re.sub(r"\bpyatomics\.(?=AtomicInt|SpinLock|RWLock)", "", message)
-
-    return (capi.exc is not None and capi.exc is cffi.exc and capi.message != cffi.message
-            and strip(capi.message) == strip(cffi.message))
-
-
-def _format_spec_not_str(label, capi, cffi):
-    return (label.startswith("a.__format__(") and capi.exc is SystemError and cffi.exc is TypeError
-            and capi.message.startswith("Format specifier must be a string, not ")
-            and cffi.message.startswith("format() argument 2 must be str, not "))
-
-
-def _conversion_order(label, capi, cffi):
-    # compare_exchange(expected, desired): the C-API binding converts and
-    # range-checks expected before it looks at desired; cffi converts both
-    # (operator.index) first and range-checks after, so a bad desired (or the
-    # exception its __index__ raises) wins.
-    return (label.startswith("a.compare_exchange(") and capi.exc is OverflowError
-            and capi.message == "value out of range for a signed 64-bit integer"
-            and cffi.raised and cffi.exc is not OverflowError)
-
-
-def _no_signature_on_capi(label, capi, cffi):
-    # Without a text signature of its own, a C method shows none (ValueError),
-    # or from CPython 3.13 on the generic one of its calling convention:
-    # (self, /) for METH_NOARGS, (self, object, /) for METH_O; a C type's
-    # __new__ shows the slot wrapper's (*args, **kwargs).
-    capi_has_none = ((capi.exc is ValueError and capi.message.startswith("no signature found for builtin"))
-                     or capi.value in (("str", "(*args, **kwargs)"), ("str", "(self, /)"),
-                                       ("str", "(self, object, /)")))
-    return label.startswith("inspect.signature(") and capi_has_none and not cffi.raised
-
-
 KNOWN_DIFFERENCES: dict[str, Difference] = {
-    "no-signatures-on-capi": Difference(
-        reason=(
-            "inspect.signature() of a C-API method raises ValueError (CPython 3.13+: shows a generic "
-            "(self, object, /)): their docstrings start 'store(value) -> None' rather than the "
-            "'store($self, value, /)\\n--\\n\\n' text signature CPython reads; the cffi methods are "
-            "Python functions with real signatures"
-        ),
-        matches=_no_signature_on_capi,
-        reproducer=lambda m: str(inspect.signature(m.AtomicInt.store)),
-        reproducer_label="inspect.signature(AtomicInt.store)",
-    ),
-    "format-spec-not-str": Difference(
-        reason=(
-            "a.__format__(spec) with a spec that is not a str: the C-API binding passes it on to "
-            "PyObject_Format, which raises SystemError (a C-API misuse); cffi calls format(), whose "
-            "TypeError names format() rather than __format__().  int.__format__(5) raises "
-            "TypeError('__format__() argument must be str, not int'), which both should raise"
-        ),
-        matches=_format_spec_not_str,
-        reproducer=lambda m: m.AtomicInt(1).__format__(5),
-        reproducer_label="a.__format__(5)",
-    ),
-    "compare-exchange-conversion-order": Difference(
-        reason=(
-            "compare_exchange(expected, desired) with an out-of-range expected and a non-integer desired: "
-            "the C-API binding checks the arguments in order (OverflowError for expected); cffi converts "
-            "both before range-checking (TypeError for desired, or whatever its __index__ raises)"
-        ),
-        matches=_conversion_order,
-        reproducer=lambda m: m.AtomicInt(0).compare_exchange(2**64, 2.5),
-        reproducer_label="a.compare_exchange(2**64, 2.5)",
-    ),
-    "ternary-pow-non-first": Difference(
-        reason=(
-            "pow(x, y, m) with an AtomicInt as the modulus m (or, before CPython 3.14, as the exponent y) "
-            "and ints elsewhere: the C-API nb_power slot loads every AtomicInt operand of its own type "
-            "and computes it; "
-            "for a Python class the interpreter never calls a method for the modulus (and calls "
-            "__rpow__ for a three-argument pow only from 3.14 on), so cffi raises TypeError.  The cffi "
-            "class cannot change that; the C-API slot can refuse the same cases (return NotImplemented "
-            "unless the AtomicInt is the base, or the exponent on 3.14+) -- else this entry moves to "
-            "tests/backend_features.py.  Mixed: pow(capi_a, cffi_b, m) is refused, pow(cffi_a, capi_b, m) "
-            "computed"
-        ),
-        matches=_ternary_pow_one_side_refuses,
-        reproducer=lambda m: pow(2, 3, m.AtomicInt(5)),
-        reproducer_label="pow(2, 3, a)",
-    ),
-    "ternary-pow-capi-names-int": Difference(
-        reason=(
-            "pow(x, y, m) with an AtomicInt as y or m that neither backend computes: the C-API slot "
-            "raises the interpreter's TypeError naming 'int' where its AtomicInt was (it re-dispatches "
-            "on the loaded value); cffi names 'AtomicInt', as the interpreter does for any operand type"
-        ),
-        matches=_ternary_pow_names_int,
-        reproducer=lambda m: pow(None, 1, m.AtomicInt(3)),
-        reproducer_label="pow(None, 1, a)",
-    ),
-    "type-name-in-interpreter-messages": Difference(
-        reason=(
-            "Messages the interpreter words from the type's tp_name (unhashable type, unsupported "
-            "operand type(s) for @, object has no len()) say 'pyatomics.AtomicInt' on the C-API backend "
-            "(its static types' tp_name carries the module) and 'AtomicInt' on cffi (a class's __name__)"
-        ),
-        matches=_type_name_qualified_by_capi,
-        reproducer=lambda m: hash(m.AtomicInt(1)),
-        reproducer_label="hash(a)",
-    ),
+    # Defects still to fix, each with its matcher and reproducer.  Fixed on
+    # 2026-12-01 (entries removed): inspect.signature() of the C methods (text
+    # signatures), __format__ with a non-str spec (SystemError), the conversion
+    # order of compare_exchange, three-argument pow with an AtomicInt outside
+    # the base position (computed by the C slot only: now both follow what the
+    # interpreter does for a Python class).
 }
 
 ALL_LISTED = {**{f"feature:{k}": v for k, v in BACKEND_FEATURES.items()},
@@ -1193,7 +1060,9 @@ def test_listed_difference_is_real(name):
 PUBLIC_METHODS = sorted(
     (cls, name) for cls in ("AtomicInt", "SpinLock", "RWLock", "RWLockView", "RWLockGuard")
     for name in dir(getattr(CAPI, cls))
-    if (not name.startswith("_") or name in ("__enter__", "__exit__", "__new__"))
+    # The public methods; of the dunders, what Python code calls by name
+    # (__new__ is the C slot wrapper's (*args, **kwargs): backend_features.py)
+    if (not name.startswith("_") or name in ("__enter__", "__exit__"))
     and callable(getattr(getattr(CAPI, cls), name))
 )
 

@@ -30,6 +30,7 @@ import sys
 import sysconfig
 
 from setuptools import Extension, setup
+from setuptools.command.build_py import build_py as _build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -83,7 +84,26 @@ capi_extension = Extension(
     libraries=build.LIBRARIES,
 )
 
+class build_py(_build_py):
+    """Also writes pyatomics/_cffi_binding.pyi, the cffi binding's stub: the same
+    classes as the C-API binding, so the C-API stub's text under its own
+    docstring (stubtest checks each module against its own stub, and skips
+    re-exported names, so the stub must be the text itself, not an import)."""
+
+    def run(self):
+        super().run()
+        with open(os.path.join(HERE, "pyatomics", "_capi_binding.pyi"), encoding="utf-8") as f:
+            text = f.read()
+        body = text[text.index('"""\n', 3) + 4 :]
+        header = ('"""Type stubs for the cffi binding (pyatomics/_cffi_binding.py): written at build\n'
+                  'time from pyatomics/_capi_binding.pyi (setup.py), whose classes it has."""\n')
+        target = os.path.join(self.build_lib, "pyatomics", "_cffi_binding.pyi")
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(header + body)
+
+
 options = {
+    "cmdclass": {"build_py": build_py},
     # PyPy runs C-API extensions only through its slow emulation layer: there
     # the cffi binding is the one to use, and the only one built.
     "ext_modules": [] if PYPY or os.environ.get("PYATOMICS_NO_CAPI") == "1" else [capi_extension],

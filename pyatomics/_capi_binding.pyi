@@ -1,7 +1,7 @@
 """Type stubs for the two bindings' classes: the C-API module pyatomics._capi_binding
-(pyatomics/_capi_binding.c), and, through pyatomics/_cffi_binding.pyi, which re-exports
-these, the cffi binding pyatomics._cffi_binding.  tests/test_typing.py runs stubtest on
-both against the compiled modules.
+(pyatomics/_capi_binding.c) and the cffi binding pyatomics._cffi_binding, whose stub
+setup.py writes from this text at build time.  tests/test_typing.py runs stubtest on both
+against the installed modules.
 
 pyatomics re-exports the classes (AtomicInt, SpinLock, RWLock, RWLockView, RWLockGuard):
 code names them from there.

@@ -476,7 +476,8 @@ OPS = [
     lambda env, x, y: float(env.a),
     lambda env, x, y: complex(env.a),
     lambda env, x, y: bool(env.a),
-    lambda env, x, y: round(env.a, x),
+    # round(a, n) is int's: a huge negative n makes int compute 10**-n (for ever)
+    lambda env, x, y: round(env.a, x if not (type(x) is int and abs(x) > 40) else -3),
     lambda env, x, y: math.floor(env.a),
     lambda env, x, y: hash(env.a),
     lambda env, x, y: format(env.a, x),

@@ -75,9 +75,9 @@ static void *raise_status(int status, ...) {
  * flag for "no constructor"; on 3.9 a heap type without tp_new inherits
  * object's, so it gets one that refuses. */
 #ifdef Py_TPFLAGS_DISALLOW_INSTANTIATION
-#define PA_NOT_CONSTRUCTIBLE Py_TPFLAGS_DISALLOW_INSTANTIATION
+#define PA_TPFLAGS_NOT_CONSTRUCTIBLE Py_TPFLAGS_DISALLOW_INSTANTIATION
 #else
-#define PA_NOT_CONSTRUCTIBLE 0
+#define PA_TPFLAGS_NOT_CONSTRUCTIBLE 0
 static PyObject *refuse_construction(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     return raise_status(PA_NOT_CONSTRUCTIBLE, type->tp_name);
 }
@@ -1372,7 +1372,7 @@ static PyType_Slot View_slots[] = {
 static PyType_Spec View_spec = {
     .name = "pyatomics.RWLockView",
     .basicsize = sizeof(RWLockViewObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | PA_NOT_CONSTRUCTIBLE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | PA_TPFLAGS_NOT_CONSTRUCTIBLE,
     .slots = View_slots,
 };
 
@@ -1426,7 +1426,7 @@ static PyType_Slot Guard_slots[] = {
 static PyType_Spec Guard_spec = {
     .name = "pyatomics.RWLockGuard",
     .basicsize = sizeof(RWLockGuardObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | PA_NOT_CONSTRUCTIBLE,
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | PA_TPFLAGS_NOT_CONSTRUCTIBLE,
     .slots = Guard_slots,
 };
 

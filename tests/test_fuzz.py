@@ -222,6 +222,17 @@ class BoolReturns:
         return f"BoolReturns({self.value!r})"
 
 
+def _bounded_ndigits(x):
+    """round(a, n) is int's, and a huge negative n makes int compute 10**-n (for
+    ever): an integer argument outside [-40, 40] (whatever its __index__ says)
+    becomes -3; anything else goes to round() as it is."""
+    try:
+        n = operator.index(x)
+    except TypeError:
+        return x
+    return x if -40 <= n <= 40 else -3
+
+
 class OddInt(int):
     """An int subclass whose __index__ and __eq__ misbehave."""
 
@@ -476,8 +487,7 @@ OPS = [
     lambda env, x, y: float(env.a),
     lambda env, x, y: complex(env.a),
     lambda env, x, y: bool(env.a),
-    # round(a, n) is int's: a huge negative n makes int compute 10**-n (for ever)
-    lambda env, x, y: round(env.a, x if not (type(x) is int and abs(x) > 40) else -3),
+    lambda env, x, y: round(env.a, _bounded_ndigits(x)),
     lambda env, x, y: math.floor(env.a),
     lambda env, x, y: hash(env.a),
     lambda env, x, y: format(env.a, x),

@@ -616,6 +616,6 @@ def test_ternary_pow_positions_as_for_a_python_number_class():
     else:
         with pytest.raises(TypeError, match="unsupported operand"):
             pow(2, a, 5)
-    with pytest.raises(TypeError, match="unsupported operand"):
+    with pytest.raises(TypeError):  # CPython: "unsupported operand ...", PyPy: "operands do not support **"
         pow(2, 3, AtomicInt(5))
     assert a.load() == 3

@@ -60,6 +60,8 @@ static const struct {
     [PA_COUNTER_RANGE] = {PA_RAISES_OVERFLOW_ERROR,
                           "the AtomicCounter cell this thread adds to would leave the signed "
                           "64-bit range; nothing added"},
+    /* int.__format__'s words (without quotes around the type) */
+    [PA_FORMAT_SPEC_NOT_STR] = {PA_RAISES_TYPE_ERROR, "__format__() argument must be str, not %s"},
 };
 
 int pa_status_exception(int status) {

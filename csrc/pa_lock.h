@@ -45,6 +45,7 @@ typedef enum {
     PA_VIEW_CLEARED = 24,        /* a view whose RWLock the GC cleared */
     PA_FINALIZED = 25,           /* the module state is gone (finalisation) */
     PA_COUNTER_RANGE = 26,       /* an AtomicCounter cell would leave int64 */
+    PA_FORMAT_SPEC_NOT_STR = 27, /* format(a, 5); takes the type name */
 
     PA_STATUS_COUNT
 } pa_lock_result;

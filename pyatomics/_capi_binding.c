@@ -444,8 +444,7 @@ static PyObject *AtomicInt_reduce(PyObject *self, PyObject *Py_UNUSED(ignored)) 
 }
 static PyObject *AtomicInt_format(PyObject *self, PyObject *spec) {
     if (!PyUnicode_Check(spec)) /* as int.__format__ (PyObject_Format would raise SystemError) */
-        return PyErr_Format(PyExc_TypeError, "__format__() argument must be str, not %.200s",
-                            Py_TYPE(spec)->tp_name);
+        return raise_status(PA_FORMAT_SPEC_NOT_STR, Py_TYPE(spec)->tp_name);
     PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
     if (v == NULL) return NULL;
     PyObject *res = PyObject_Format(v, spec);

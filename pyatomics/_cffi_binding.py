@@ -185,8 +185,8 @@ def _checked_slow(p, n, subtract, report_new):
     return _out(lib.pa_cffi_add_slow(p, n, subtract, report_new, out := _new(_NS_T)), out)
 
 
-def _spec_error(spec):  # the words of the C-API binding's check (int's own say "not None")
-    raise TypeError(f"__format__() argument must be str, not {type(spec).__name__}")
+def _spec_error(spec):  # the core's words for it, as the C-API binding's
+    _raise(lib.PA_FORMAT_SPEC_NOT_STR, type(spec).__name__)
 
 
 def _operand(o):
@@ -222,7 +222,8 @@ class AtomicInt:
     def compare_exchange(self, expected, desired, /):
         """If the value equals expected, store desired and return True; else change nothing, return False."""
         try:  # expected converted and range-checked first, as the C-API binding does
-            expected = _new(_NS_T, _index(expected))[0]
+            if not -0x8000000000000000 <= (expected := _index(expected)) <= 0x7FFFFFFFFFFFFFFF:
+                raise OverflowError  # no allocation on this path: a range check
             return lib.pa_cffi_compare_exchange(self._p, expected, _index(desired))
         except OverflowError:
             _raise(_ARG_RANGE)

@@ -602,20 +602,4 @@ def test_minus_one_waits_forever_in_every_timeout_form():
     assert (a.load(), rw.readers, rw.write_locked) == (1, 0, False)
 
 
-def test_ternary_pow_positions_as_for_a_python_number_class():
-    # The same on both backends: as the base always; as the exponent in
-    # pow(x, a) and, from 3.14 (three-argument pow calls __rpow__), in
-    # pow(x, a, m); as the modulus never (CPython asks no Python class there).
-    import sys
-
-    a = AtomicInt(3)
-    assert pow(AtomicInt(2), 3, 5) == 3 and pow(AtomicInt(2), a, AtomicInt(5)) == 3
-    assert pow(2, a) == 8 and 2**a == 8
-    if sys.version_info >= (3, 14) or sys.implementation.name == "pypy":
-        assert pow(2, a, 5) == 3  # PyPy always asks __rpow__, as CPython from 3.14
-    else:
-        with pytest.raises(TypeError, match="unsupported operand"):
-            pow(2, a, 5)
-    with pytest.raises(TypeError):  # CPython: "unsupported operand ...", PyPy: "operands do not support **"
-        pow(2, 3, AtomicInt(5))
-    assert a.load() == 3
+# Ternary pow: tests/test_conventions.py::test_three_argument_pow.

@@ -138,6 +138,9 @@ static inline int pa_cffi_counter_add(pa_counter *c, int64_t n) {
 static inline int pa_cffi_counter_sub(pa_counter *c, int64_t n) {
     return pa_counter_sub(c, n) == PA_OK ? PA_ACQUIRED : PA_COUNTER_RANGE;
 }
+static inline int pa_cffi_counter_restart(pa_counter *c, int64_t value) {
+    return pa_counter_restart(c, value) == PA_OK ? PA_ACQUIRED : PA_COUNTER_RANGE;
+}
 static inline int pa_cffi_counter_inc(pa_counter *c) { return pa_cffi_counter_add(c, 1); }
 static inline int pa_cffi_counter_dec(pa_counter *c) { return pa_cffi_counter_add(c, -1); }
 static inline int64_t pa_cffi_counter_total(pa_counter *c, bool reset, uint64_t *lo) {
@@ -304,6 +307,7 @@ int pa_cffi_counter_add(pa_counter *c, int64_t n);
 int pa_cffi_counter_sub(pa_counter *c, int64_t n);
 int pa_cffi_counter_inc(pa_counter *c);
 int pa_cffi_counter_dec(pa_counter *c);
+int pa_cffi_counter_restart(pa_counter *c, int64_t value);
 int64_t pa_cffi_counter_total(pa_counter *c, bool reset, uint64_t *lo);
 
 /* SpinLock */

@@ -149,6 +149,11 @@ pa_counter_total pa_counter_reset(pa_counter *c) {
     return finish(t);
 }
 
+pa_status pa_counter_restart(pa_counter *c, int64_t value) {
+    (void)pa_counter_reset(c);
+    return value == 0 ? PA_OK : pa_counter_add(c, value);
+}
+
 uint32_t pa_counter_cell_count(pa_counter *c) {
     pa_counter_cells *a = PA_LOAD(&c->cells);
     return a ? a->count : 0;

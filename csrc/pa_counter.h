@@ -81,6 +81,12 @@ pa_status pa_counter_sub(pa_counter *c, int64_t n);
 pa_counter_total pa_counter_sum(pa_counter *c);
 /* The sum, taking every cell to 0 (see above). */
 pa_counter_total pa_counter_reset(pa_counter *c);
+/* What a second __init__(value) does, in both bindings: take every cell to 0
+ * (as reset), then add value.  An add racing with it is counted either in the
+ * total dropped or in the new one, never both (as for reset).  PA_OVERFLOW only
+ * if concurrent adds took the base cell close enough to the edge that value no
+ * longer fits; the cells are at 0 then. */
+pa_status pa_counter_restart(pa_counter *c, int64_t value);
 /* How many cells are in use (diagnostics: 0 until the first contention). */
 uint32_t pa_counter_cell_count(pa_counter *c);
 

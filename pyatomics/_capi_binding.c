@@ -697,15 +697,14 @@ static PyObject *AtomicCounter_new(PyTypeObject *type, PyObject *args, PyObject 
 }
 
 /* As AtomicInt: the value is __init__'s, so subclasses may take their own
- * arguments.  A second __init__ adds what it takes to get to the value. */
+ * arguments.  A second __init__ starts again from value (pa_counter_restart). */
 static int AtomicCounter_init(PyObject *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"value", NULL};
     PyObject *value_obj = NULL;
     int64_t value = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:AtomicCounter", kwlist, &value_obj)) return -1;
     if (value_obj != NULL && as_int64(value_obj, &value) < 0) return -1;
-    pa_counter_reset(&AC(self)->c);
-    if (value != 0 && pa_counter_add(&AC(self)->c, value) != PA_OK) {
+    if (pa_counter_restart(&AC(self)->c, value) != PA_OK) {
         raise_status(PA_COUNTER_RANGE);
         return -1;
     }

@@ -336,11 +336,13 @@ class AtomicCounter:
         return self
 
     def __init__(self, value=0):
-        # A second __init__ restarts from value, as the C-API binding's.
-        value = _index(value)
-        self.reset()
-        if value:
-            self.add(value)
+        # A second __init__ starts again from value (pa_counter_restart).
+        try:
+            r = lib.pa_cffi_counter_restart(self._p, _index(value))
+        except OverflowError:
+            _raise(_ARG_RANGE)
+        if r:
+            _raise(r)
 
     def value(self, /):
         """The total now (exact: the cells are summed in 128 bits)."""

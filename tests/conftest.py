@@ -32,6 +32,24 @@ import pyatomics  # noqa: E402
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
+# Under ThreadSanitizer (scripts/sanitize.sh tsan: a CPython configured
+# --with-thread-sanitizer) a fork() while other threads run is not supported:
+# the child dies as soon as it starts a thread ("starting new threads after
+# multi-threaded fork is not supported"), and TSan's own state may be copied
+# mid-update.  So there, and only there, os.fork() with other threads alive
+# skips the test that called it, saying so; a fork from a single thread runs.
+UNDER_TSAN = "--with-thread-sanitizer" in (sysconfig.get_config_var("CONFIG_ARGS") or "")
+if UNDER_TSAN and hasattr(os, "fork"):
+    _real_fork = os.fork
+
+    def _fork_unless_threaded():
+        if threading.active_count() > 1:
+            pytest.skip("ThreadSanitizer does not support fork() while other threads run "
+                        f"({threading.active_count()} alive)")
+        return _real_fork()
+
+    os.fork = _fork_unless_threaded
+
 # The budgets, as hypothesis profiles: HYPOTHESIS_PROFILE=NAME or pytest's
 # --hypothesis-profile NAME (which wins) picks one; without either, hypothesis
 # picks its own choice of "default" or (on a CI machine) "ci".  max_examples is
@@ -45,6 +63,7 @@ FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 #   soak         800 examples, SCALE 20: long runs
 #   fuzz         2000 examples, SCALE 1: `scripts/sanitize.sh fuzz` under ASan
 #   fuzz-long    20000 examples, SCALE 1: the longer fuzz run of docs/reliability.md
+#   tsan-fuzz    400 examples, SCALE 1: `scripts/sanitize.sh tsan`, under ThreadSanitizer
 _PROFILES = {
     "default": (40, 1),
     "ci": (40, 1),
@@ -52,6 +71,7 @@ _PROFILES = {
     "soak": (800, 20),
     "fuzz": (2000, 1),
     "fuzz-long": (20000, 1),
+    "tsan-fuzz": (400, 1),
 }
 try:
     from hypothesis import settings as _hsettings

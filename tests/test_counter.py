@@ -172,6 +172,22 @@ def test_subclass_with_its_own_init():
     assert (h.name, h.value(), repr(h)) == ("page", 4, "Hits(4)")
 
 
+def test_a_second_init_starts_again_from_its_value():
+    # Cells in use too (threads contended), so the restart must clear them all.
+    c = AtomicCounter(2**62)
+    run_threads(lambda i: [c.add(2**40) for _ in range(2000)], 3)
+    c.__init__(-3)
+    assert c.value() == -3
+    c.__init__()
+    assert c.value() == 0
+    for bad, exc in ((2**63, OverflowError), ("3", TypeError)):
+        c.add(5)
+        with pytest.raises(exc):
+            c.__init__(bad)
+        assert c.value() == 5  # refused before anything was dropped
+        c.reset()
+
+
 def test_versus_atomicint_same_final_value():
     c, a = AtomicCounter(), AtomicInt()
 

@@ -1316,6 +1316,11 @@ static void test_counter(void) {
     CHECK(!t.fits_i64 && t.hi == 0 && t.lo == UINT64_MAX - 1);
     t = pa_counter_sum(&c);
     CHECK(t.fits_i64 && t.small == 0);
+    /* restart (a second __init__): every cell to 0, then the value. */
+    CHECK(pa_counter_add(&c, INT64_MAX) == PA_OK && pa_counter_add(&c, -7) == PA_OK);
+    CHECK(pa_counter_restart(&c, -3) == PA_OK);
+    t = pa_counter_sum(&c);
+    CHECK(t.fits_i64 && t.small == -3);
     pa_counter_destroy(&c);
     pa_counter_init(&c, INT64_MIN);
     force_one_cell(&c);

@@ -7,7 +7,7 @@ pyatomics re-exports the classes (AtomicInt, AtomicCounter, AtomicRef, SpinLock,
 code names them from there.
 """
 
-from types import TracebackType
+from types import GenericAlias, TracebackType
 import sys
 from typing import Any, Callable, Generic, Literal, NoReturn, SupportsIndex, TypeVar, final, overload
 
@@ -211,6 +211,8 @@ class AtomicRef(Generic[_T]):
     # Refused with TypeError, as a lock's: shared state, not a value to copy.
     def __reduce_ex__(self, protocol: SupportsIndex, /) -> NoReturn: ...
     def __reduce__(self) -> NoReturn: ...
+    @classmethod
+    def __class_getitem__(cls, item: Any, /) -> GenericAlias: ...
     __hash__: None  # type: ignore[assignment]  # mutable: unhashable
 
 @final

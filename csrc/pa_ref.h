@@ -4,7 +4,7 @@
  * writer may drop the slot's reference to it at the same moment.
  *
  * The core knows nothing of Python: a pointer is opaque and "take a
- * reference" / "drop a reference" are the binding's (Py_INCREF / Py_DECREF).
+ * reference" / "drop a reference" are the binding's (the C-API binding's incref and decref).
  * What the core owns is the protocol that makes a reader's take safe against
  * a writer's drop on a free-threaded interpreter, where nothing else stops
  * the two from running at once:

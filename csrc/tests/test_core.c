@@ -1342,7 +1342,9 @@ static ref_obj *ref_pool;
 static pa_atomic_i64 ref_next, ref_frees, ref_bad;
 static pa_ref shared_ref;
 static pa_atomic_u32 ref_writers_done;
-enum { REF_WRITERS = 2, REF_THREADS = 8 };
+/* Loaders load in a tight loop: 2 of them, not 6, since loaders that are never
+ * all out of the window at once keep the writers waiting (pa_ref.h, Cost). */
+enum { REF_WRITERS = 2, REF_THREADS = 4 };
 static long ref_stores(void) { return 20000 * scale; }
 
 static void ref_decref(ref_obj *o) {

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import copy
 import gc
-import math
 import pickle
 import platform
 import subprocess
 import sys
 import textwrap
-import threading
 import weakref
 
 import pytest
@@ -383,3 +381,15 @@ def test_exchange_hands_each_object_to_exactly_one_thread(threads):
     got = [x for part in threads(worker, 4) for x in part] + [r.load()]
     assert sorted(map(repr, got)) == sorted(map(repr, [("start",)] + [(i, k) for i in range(4) for k in range(n)]))
     assert len({id(x) for x in got}) == len(got)
+
+
+def test_a_long_chain_of_refs_is_freed_without_recursing_per_link(tmp_path):
+    # Each ref holds the previous one: freeing the head frees them all, which
+    # without the trashcan in AtomicRef_dealloc is one C frame per link.
+    proc = subprocess.run(
+        [sys.executable, "-c", "from pyatomics import AtomicRef\nr = None\n"
+         "for _ in range(1_000_000): r = AtomicRef(r)\ndel r\nprint('freed')"],
+        cwd=tmp_path, env={**__import__("os").environ, "PYATOMICS_BACKEND": pyatomics.BACKEND},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0 and proc.stdout == "freed\n", (proc.returncode, proc.stderr[-2000:])

@@ -386,10 +386,15 @@ class AtomicRef:
     # exists to order a load's incref before a store's decref, and here either
     # there are no refcounts (PyPy: the GC keeps an object alive while anyone
     # holds it) or the interpreter already makes one attribute read or write
-    # safe against a concurrent write (CPython: under the GIL one bytecode's
-    # slot access is atomic; free-threaded 3.14t reads a slot with a
-    # try-incref loop and frees objects through QSBR, so a read never sees a
-    # freed object).  What no interpreter makes atomic is a read *and* a write:
+    # safe against a concurrent write (CPython: under the GIL one slot access
+    # is atomic; free-threaded 3.14t, the one free-threaded CPython cffi
+    # supports, makes a slot read take its reference safely against a
+    # concurrent write itself -- its member descriptors load the pointer
+    # atomically and take the reference with _Py_TryIncrefCompare, which fails
+    # if the slot changed meanwhile, and then read again under the object's
+    # critical section, which a slot write also takes -- pure-Python code must
+    # not crash there).
+    # What no interpreter makes atomic is a read *and* a write:
     # exchange and compare_exchange take _lock for that, and so must store (a
     # store landing between an exchange's read and its write would be lost:
     # never returned by any exchange nor left in the slot).  load() takes no

@@ -62,6 +62,9 @@ static const struct {
                           "64-bit range; nothing added"},
     /* int.__format__'s words (without quotes around the type) */
     [PA_FORMAT_SPEC_NOT_STR] = {PA_RAISES_TYPE_ERROR, "__format__() argument must be str, not %s"},
+    /* a lock's words: an AtomicRef is shared state, not a value to copy (a copy
+     * of the object it holds would not be what other threads see) */
+    [PA_NOT_PICKLABLE] = {PA_RAISES_TYPE_ERROR, "cannot pickle '%s' object"},
 };
 
 int pa_status_exception(int status) {

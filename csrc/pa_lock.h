@@ -46,6 +46,7 @@ typedef enum {
     PA_FINALIZED = 25,           /* the module state is gone (finalisation) */
     PA_COUNTER_RANGE = 26,       /* an AtomicCounter cell would leave int64 */
     PA_FORMAT_SPEC_NOT_STR = 27, /* format(a, 5); takes the type name */
+    PA_NOT_PICKLABLE = 28,       /* pickle/copy of an AtomicRef; takes the type name */
 
     PA_STATUS_COUNT
 } pa_lock_result;

@@ -91,10 +91,11 @@ _numbers.Integral.register(_backend.AtomicInt)
 # For type checkers the classes are the C-API binding's (its stub, pyatomics/_capi_binding.pyi,
 # is also the cffi binding's): one set of types whichever backend runs.
 if TYPE_CHECKING:
-    from ._capi_binding import AtomicCounter, AtomicInt, RWLock, RWLockGuard, RWLockView, SpinLock
+    from ._capi_binding import AtomicCounter, AtomicInt, AtomicRef, RWLock, RWLockGuard, RWLockView, SpinLock
 else:
     AtomicInt = _backend.AtomicInt
     AtomicCounter = _backend.AtomicCounter
+    AtomicRef = _backend.AtomicRef
     SpinLock = _backend.SpinLock
     RWLock = _backend.RWLock
     # Not made directly: the types of rw.reader / rw.writer and of rw.read(timeout) /
@@ -105,6 +106,7 @@ else:
 __all__ = [
     "AtomicCounter",
     "AtomicInt",
+    "AtomicRef",
     "RWLock",
     "RWLockGuard",
     "RWLockView",

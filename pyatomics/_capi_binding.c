@@ -21,6 +21,7 @@
 #include "pa_build_info.h"
 #include "pa_contract.h"
 #include "pa_counter.h"
+#include "pa_ref.h"
 #include "pa_rwlock.h"
 #include "pa_spinlock.h"
 #include "pa_wait.h"
@@ -40,6 +41,7 @@
 typedef struct {
     PyTypeObject *AtomicInt_Type;
     PyTypeObject *AtomicCounter_Type;
+    PyTypeObject *AtomicRef_Type;
     PyTypeObject *SpinLock_Type;
     PyTypeObject *RWLock_Type;
     PyTypeObject *RWLockView_Type;
@@ -843,6 +845,182 @@ static PyType_Spec AtomicCounter_spec = {
 };
 
 /* ===========================================================================
+ * AtomicRef (csrc/pa_ref.h: the slot, and the protocol that keeps a load's
+ * incref from racing a store's decref on free-threaded builds)
+ * ========================================================================= */
+
+typedef struct {
+    PyObject_HEAD
+    pa_ref r; /* holds one strong reference; never NULL (None when cleared) */
+} AtomicRefObject;
+
+#define AR(o) ((AtomicRefObject *)(o))
+
+/* A new reference to the object in the slot.  Nothing between begin and end
+ * can run Python code or detach the thread state, so a writer waiting in
+ * pa_ref_drain waits for an incref only. */
+static inline PyObject *ref_load(AtomicRefObject *self) {
+    PyObject *p = pa_ref_load_begin(&self->r);
+    Py_INCREF(p);
+    pa_ref_load_end(&self->r);
+    return p;
+}
+
+/* Gives the slot a reference to v; returns the slot's old reference (owned). */
+static inline PyObject *ref_exchange(AtomicRefObject *self, PyObject *v) {
+    return pa_ref_exchange(&self->r, Py_NewRef(v));
+}
+
+/* As AtomicInt: __new__ makes one holding None, __init__ stores the value, so
+ * a subclass whose __init__ takes other arguments needs no __new__. */
+static PyObject *AtomicRef_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    AtomicRefObject *self = (AtomicRefObject *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    pa_ref_init(&self->r, Py_NewRef(Py_None));
+    return (PyObject *)self;
+}
+
+static int AtomicRef_init(PyObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"value", NULL};
+    PyObject *value = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:AtomicRef", kwlist, &value)) return -1;
+    Py_DECREF(ref_exchange(AR(self), value));
+    return 0;
+}
+
+static int AtomicRef_traverse(PyObject *self, visitproc visit, void *arg) {
+    Py_VISIT(Py_TYPE(self));
+    /* The collector runs with no writer in between (the GIL; the stopped world
+     * on free-threaded builds), so the pointer cannot be dropped meanwhile. */
+    Py_VISIT((PyObject *)pa_ref_peek(&AR(self)->r));
+    return 0;
+}
+
+/* Breaks a cycle through the slot: the slot holds None afterwards (through the
+ * protocol: tp_clear may run while the world runs on free-threaded builds). */
+static int AtomicRef_clear(PyObject *self) {
+    Py_DECREF(ref_exchange(AR(self), Py_None));
+    return 0;
+}
+
+static void AtomicRef_dealloc(PyObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    /* A long chain of refs holding refs must not recurse once per link. */
+    Py_TRASHCAN_BEGIN(self, AtomicRef_dealloc)
+    /* The last reference is gone: no load or store can be running. */
+    Py_DECREF((PyObject *)pa_ref_peek(&AR(self)->r));
+    tp->tp_free(self);
+    Py_DECREF(tp);
+    Py_TRASHCAN_END
+}
+
+static PyObject *AtomicRef_load(PyObject *self, PyObject *Py_UNUSED(ignored)) { return ref_load(AR(self)); }
+
+static PyObject *AtomicRef_store(PyObject *self, PyObject *value) {
+    Py_DECREF(ref_exchange(AR(self), value)); /* after the drain: may run __del__ */
+    Py_RETURN_NONE;
+}
+
+static PyObject *AtomicRef_exchange(PyObject *self, PyObject *value) { return ref_exchange(AR(self), value); }
+
+/* By identity: the slot's pointer against expected's, one CAS. */
+static int ref_compare_exchange(AtomicRefObject *self, PyObject *expected, PyObject *desired) {
+    Py_INCREF(desired); /* the slot's, if the CAS succeeds */
+    if (pa_ref_compare_exchange(&self->r, expected, desired)) {
+        Py_DECREF(expected); /* the slot's old reference (the caller still has its own) */
+        return 1;
+    }
+    Py_DECREF(desired);
+    return 0;
+}
+
+static PyObject *AtomicRef_compare_exchange(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError, "compare_exchange expected 2 arguments, got %zd", nargs);
+        return NULL;
+    }
+    return PyBool_FromLong(ref_compare_exchange(AR(self), args[0], args[1]));
+}
+
+/* A compare-exchange loop.  `old` is held throughout, so its address cannot
+ * be reused by another object while the CAS compares it (no ABA by identity). */
+static PyObject *AtomicRef_update(PyObject *self, PyObject *func) {
+    if (!PyCallable_Check(func)) return raise_status(PA_NOT_CALLABLE, Py_TYPE(func)->tp_name);
+    PyObject *old = ref_load(AR(self));
+    for (;;) {
+        PyObject *new_obj = PyObject_CallOneArg(func, old);
+        if (new_obj == NULL) break;
+        int stored = ref_compare_exchange(AR(self), old, new_obj);
+        Py_DECREF(old);
+        if (stored) return new_obj;
+        Py_DECREF(new_obj);
+        old = ref_load(AR(self));
+    }
+    Py_DECREF(old);
+    return NULL;
+}
+
+static PyObject *AtomicRef_repr(PyObject *self) {
+    const char *name = Py_TYPE(self)->tp_name, *dot = strrchr(name, '.');
+    /* A ref that holds itself (directly or through containers) shows "..."
+     * where it recurs, as reprlib.recursive_repr in the cffi binding. */
+    int rc = Py_ReprEnter(self);
+    if (rc != 0) return rc > 0 ? PyUnicode_FromString("...") : NULL;
+    PyObject *v = ref_load(AR(self));
+    PyObject *res = PyUnicode_FromFormat("%s(%R)", dot ? dot + 1 : name, v);
+    Py_DECREF(v);
+    Py_ReprLeave(self);
+    return res;
+}
+
+/* Not copied nor pickled, as a lock: what other threads share is the slot. */
+static PyObject *AtomicRef_reduce_ex(PyObject *self, PyObject *Py_UNUSED(protocol)) {
+    return raise_status(PA_NOT_PICKLABLE, Py_TYPE(self)->tp_name);
+}
+static PyObject *AtomicRef_reduce(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return raise_status(PA_NOT_PICKLABLE, Py_TYPE(self)->tp_name);
+}
+
+static PyMethodDef AtomicRef_methods[] = {
+    {"load", AtomicRef_load, METH_NOARGS, "load($self, /)\n--\n\nThe object held now."},
+    {"store", AtomicRef_store, METH_O, "store($self, value, /)\n--\n\nHold value instead."},
+    {"exchange", AtomicRef_exchange, METH_O, "exchange($self, value, /)\n--\n\nHold value, return the previous object."},
+    {"compare_exchange", (PyCFunction)(void (*)(void))AtomicRef_compare_exchange, METH_FASTCALL,
+     "compare_exchange($self, expected, desired, /)\n--\n\nIf the object held is expected (identity, `is`), hold "
+     "desired and return True; else change nothing, return False."},
+    {"update", AtomicRef_update, METH_O,
+     "update($self, func, /)\n--\n\nHold func(old) atomically (retrying if another thread got in first) and return "
+     "it. func may be called more than once."},
+    {"__reduce_ex__", AtomicRef_reduce_ex, METH_O, NULL},
+    /* AtomicRef[Node] in annotations at run time, as the stub makes it generic */
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS, "See PEP 585"},
+    {"__reduce__", AtomicRef_reduce, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot AtomicRef_slots[] = {
+    {Py_tp_doc, "AtomicRef(value=None)\n--\n\nAn atomic reference to an object: load, store, exchange, and "
+                "compare_exchange by identity."},
+    {Py_tp_new, AtomicRef_new},
+    {Py_tp_init, AtomicRef_init},
+    {Py_tp_dealloc, AtomicRef_dealloc},
+    {Py_tp_traverse, AtomicRef_traverse},
+    {Py_tp_clear, AtomicRef_clear},
+    {Py_tp_repr, AtomicRef_repr},
+    {Py_tp_hash, PyObject_HashNotImplemented},
+    {Py_tp_methods, AtomicRef_methods},
+    {0, NULL},
+};
+
+static PyType_Spec AtomicRef_spec = {
+    .name = "pyatomics.AtomicRef",
+    .basicsize = sizeof(AtomicRefObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
+    .slots = AtomicRef_slots,
+};
+
+/* ===========================================================================
  * Lock helpers shared by SpinLock and RWLock
  * ========================================================================= */
 
@@ -1465,6 +1643,7 @@ static int module_exec(PyObject *module) {
     if (add_type(module, &AtomicInt_spec, &st->AtomicInt_Type) < 0 ||
         add_snapshot_methods(st->AtomicInt_Type) < 0 ||
         add_type(module, &AtomicCounter_spec, &st->AtomicCounter_Type) < 0 ||
+        add_type(module, &AtomicRef_spec, &st->AtomicRef_Type) < 0 ||
         add_type(module, &SpinLock_spec, &st->SpinLock_Type) < 0 ||
         add_type(module, &RWLock_spec, &st->RWLock_Type) < 0 ||
         add_type(module, &View_spec, &st->RWLockView_Type) < 0 ||
@@ -1499,6 +1678,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg) {
     module_state *st = PyModule_GetState(module);
     Py_VISIT(st->AtomicInt_Type);
     Py_VISIT(st->AtomicCounter_Type);
+    Py_VISIT(st->AtomicRef_Type);
     Py_VISIT(st->SpinLock_Type);
     Py_VISIT(st->RWLock_Type);
     Py_VISIT(st->RWLockView_Type);
@@ -1510,6 +1690,7 @@ static int module_clear(PyObject *module) {
     module_state *st = PyModule_GetState(module);
     Py_CLEAR(st->AtomicInt_Type);
     Py_CLEAR(st->AtomicCounter_Type);
+    Py_CLEAR(st->AtomicRef_Type);
     Py_CLEAR(st->SpinLock_Type);
     Py_CLEAR(st->RWLock_Type);
     Py_CLEAR(st->RWLockView_Type);

@@ -3,18 +3,19 @@
 setup.py writes from this text at build time.  tests/test_typing.py runs stubtest on both
 against the installed modules.
 
-pyatomics re-exports the classes (AtomicInt, SpinLock, RWLock, RWLockView, RWLockGuard):
+pyatomics re-exports the classes (AtomicInt, AtomicCounter, AtomicRef, SpinLock, RWLock, RWLockView, RWLockGuard):
 code names them from there.
 """
 
-from types import TracebackType
+from types import GenericAlias, TracebackType
 import sys
-from typing import Any, Callable, Literal, SupportsIndex, final, overload
+from typing import Any, Callable, Generic, Literal, NoReturn, SupportsIndex, TypeVar, final, overload
 
 from typing_extensions import Self, disjoint_base
 
 # Arguments that must be integers: int, bool, an AtomicInt, anything with __index__.
 _IntLike = SupportsIndex
+_T = TypeVar("_T")
 # Operands of the arithmetic operators, which compute on a snapshot of the value as a plain
 # int would: integers give an int, floats a float.
 _IntOperand = int | AtomicInt
@@ -193,6 +194,25 @@ class AtomicCounter:
     def __reduce__(self) -> tuple[type[Self], tuple[int]]: ...
     @property
     def _cells(self) -> int: ...
+    __hash__: None  # type: ignore[assignment]  # mutable: unhashable
+
+@disjoint_base
+class AtomicRef(Generic[_T]):
+    """An atomic reference to an object: load, store, exchange, and compare_exchange by identity."""
+
+    # AtomicRef() holds None: annotate it (r: AtomicRef[Node | None] = AtomicRef()).
+    def __init__(self, value: _T = ...) -> None: ...
+    def load(self) -> _T: ...
+    def store(self, value: _T, /) -> None: ...
+    def exchange(self, value: _T, /) -> _T: ...
+    # By identity: any object may be compared (it matches only the one held).
+    def compare_exchange(self, expected: object, desired: _T, /) -> bool: ...
+    def update(self, func: Callable[[_T], _T], /) -> _T: ...
+    # Refused with TypeError, as a lock's: shared state, not a value to copy.
+    def __reduce_ex__(self, protocol: SupportsIndex, /) -> NoReturn: ...
+    def __reduce__(self) -> NoReturn: ...
+    @classmethod
+    def __class_getitem__(cls, item: Any, /) -> GenericAlias: ...
     __hash__: None  # type: ignore[assignment]  # mutable: unhashable
 
 @final

@@ -13,14 +13,16 @@ import gc
 import itertools
 import linecache
 import re
+import reprlib
 import threading
+import types
 from _thread import TIMEOUT_MAX as _TIMEOUT_MAX
 from _thread import get_ident as _get_ident
 from operator import index as _index
 
 from ._cffi_binding_lib import ffi, lib
 
-__all__ = ["AtomicCounter", "AtomicInt", "SpinLock", "RWLock", "RWLockView", "RWLockGuard", "build_info"]
+__all__ = ["AtomicCounter", "AtomicInt", "AtomicRef", "SpinLock", "RWLock", "RWLockView", "RWLockGuard", "build_info"]
 
 lib.pa_set_timeout_max(_TIMEOUT_MAX)
 _new, _load, _undo = ffi.new, lib.pa_cffi_load, lib.pa_cffi_undo_acquire
@@ -376,6 +378,96 @@ _generate(AtomicCounter, [
     ("__isub__", "value", "pa_cffi_counter_sub", None, {"tail": "return _raise(r) if r else self"}),
     ("_cells", "call", "pa_counter_cell_count", "Cells in use (0 until threads contend).", {"property": True}),
 ])
+
+
+
+class AtomicRef:
+    """An atomic reference to an object: load, store, exchange, and compare_exchange by identity."""
+
+    # No C core here, unlike the C-API binding's (csrc/pa_ref.h): its protocol
+    # exists to order a load's incref before a store's decref, and here either
+    # there are no refcounts (PyPy: the GC keeps an object alive while anyone
+    # holds it) or the interpreter already makes one attribute read or write
+    # safe against a concurrent write (CPython: under the GIL one slot access
+    # is atomic; free-threaded 3.14t, the one free-threaded CPython cffi
+    # supports, makes a slot read take its reference safely against a
+    # concurrent write itself -- its member descriptors load the pointer
+    # atomically and take the reference with _Py_TryIncrefCompare, which fails
+    # if the slot changed meanwhile, and then read again under the object's
+    # critical section, which a slot write also takes -- pure-Python code must
+    # not crash there).
+    # What no interpreter makes atomic is a read *and* a write:
+    # exchange and compare_exchange take _lock for that, and so must store (a
+    # store landing between an exchange's read and its write would be lost:
+    # never returned by any exchange nor left in the slot).  load() takes no
+    # lock: reading the one attribute is atomic on every interpreter above,
+    # and it sees each store or exchange either before or after (all writes
+    # of _value happen under _lock, one at a time).
+
+    __slots__ = ("_value", "_lock")
+    __module__ = "pyatomics"
+    __hash__ = None  # mutable
+
+    def __new__(cls, *args, **kwargs):  # the value is __init__'s, as AtomicInt's
+        self = object.__new__(cls)
+        self._lock = threading.Lock()
+        self._value = None
+        return self
+
+    def __init__(self, value=None):
+        self.store(value)
+
+    def load(self, /):
+        """The object held now."""
+        return self._value
+
+    def store(self, value, /):
+        """Hold value instead."""
+        with self._lock:
+            old, self._value = self._value, value
+        del old  # dropped outside the lock: its __del__ may use this ref
+
+    def exchange(self, value, /):
+        """Hold value, return the previous object."""
+        with self._lock:
+            old, self._value = self._value, value
+        return old
+
+    def compare_exchange(self, expected, desired, /):
+        """If the object held is expected (identity, `is`), hold desired and return True; else change nothing, return False."""
+        with self._lock:
+            if self._value is not expected:
+                return False
+            self._value = desired
+        return True
+
+    def update(self, func, /):
+        """Hold func(old) atomically (retrying if another thread got in first) and return it."""
+        if not callable(func):
+            _raise(lib.PA_NOT_CALLABLE, type(func).__name__)
+        old = self._value
+        while True:
+            new = func(old)
+            with self._lock:
+                seen = self._value
+                if seen is old:
+                    self._value = new
+                    return new
+            old = seen
+
+    @reprlib.recursive_repr("...")  # as Py_ReprEnter in the C-API binding: "AtomicRef(...)"
+    def __repr__(self):
+        return f"{type(self).__name__}({self._value!r})"
+
+    def __reduce_ex__(self, protocol, /):  # as a lock (the core's words): shared state, not a value
+        # named as the C type's tp_name: qualified for the type itself, bare for a Python subclass
+        _raise(lib.PA_NOT_PICKLABLE, "pyatomics.AtomicRef" if type(self) is AtomicRef else type(self).__name__)
+
+    def __reduce__(self, /):
+        return self.__reduce_ex__(0)
+
+    # AtomicRef[Node] in annotations at run time, as the stub makes it generic
+    __class_getitem__ = classmethod(types.GenericAlias)
 
 
 def _final_class(cls, **kwargs):

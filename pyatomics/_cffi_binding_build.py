@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CORE_SOURCES = [f"csrc/pa_{name}.c" for name in ("contract", "counter", "wait", "spinlock", "rwlock", "int_wait")]
+CORE_SOURCES = [f"csrc/pa_{name}.c" for name in ("contract", "counter", "ref", "wait", "spinlock", "rwlock", "int_wait")]
 LIBRARIES = ["Synchronization"] if sys.platform == "win32" else []
 
 

@@ -101,7 +101,7 @@ def _type_name_qualified_by_capi(label: str, capi: Outcome, cffi: Outcome) -> bo
     # "pyatomics.AtomicInt" for the C type, "AtomicInt" for the Python class
     # (stripped from both: an operand of the other backend is named in the cffi message).
     def strip(message: str) -> str:
-        return re.sub(r"\bpyatomics\.(?=AtomicInt|AtomicCounter|SpinLock|RWLock)", "", message)
+        return re.sub(r"\bpyatomics\.(?=AtomicInt|AtomicCounter|AtomicRef|SpinLock|RWLock)", "", message)
 
     return (capi.exc is not None and capi.exc is cffi.exc and capi.message != cffi.message
             and strip(capi.message) == strip(cffi.message))

@@ -117,6 +117,10 @@ class Ctx:
             return ("the other backend's AtomicInt", type(value).__name__, value.load())
         if isinstance(value, mod.AtomicInt):
             return ("an AtomicInt", type(value).__name__, value.load())
+        if isinstance(value, mod.AtomicRef):
+            held = value.load()
+            return ("an AtomicRef", type(value).__name__,
+                    ("itself",) if held is value else self.describe(held, depth + 1) if depth < 4 else ("...",))
         if isinstance(value, mod.SpinLock):
             return ("a SpinLock", value.locked())
         if isinstance(value, mod.RWLockView):
@@ -127,7 +131,7 @@ class Ctx:
         if isinstance(value, mod.RWLock):
             return ("an RWLock", value.readers, value.write_locked)
         if isinstance(value, type):
-            if value in (mod.AtomicInt, mod.SpinLock, mod.RWLock, mod.RWLockView, mod.RWLockGuard):
+            if value in (mod.AtomicInt, mod.AtomicRef, mod.SpinLock, mod.RWLock, mod.RWLockView, mod.RWLockGuard):
                 return ("our class", value.__module__, value.__qualname__)
             return ("class", value.__module__, value.__qualname__)
         if isinstance(value, float):
@@ -1008,6 +1012,9 @@ KEYWORD_AND_DIRECT_CALLS = {
     "with rw.write(0): rw.write(0)": lambda m: _enter_then(m.RWLock(), "write", "write"),
     "with rw.read(0): rw.read(0)": lambda m: _enter_then(m.RWLock(), "read", "read"),
     "spin._at_fork_reinit()": lambda m: m.SpinLock()._at_fork_reinit(),
+    "AtomicRef(value=3)": lambda m: m.AtomicRef(value=3),
+    "AtomicRef(v=3)": lambda m: m.AtomicRef(v=3),
+    "AtomicRef(1, 2)": lambda m: m.AtomicRef(1, 2),
     "build_info()": lambda m: m.build_info(),
 }
 
@@ -1030,13 +1037,77 @@ def test_module_surface():
     imported, ffi, lib, math, ...)"""
     capi_public = sorted(n for n in dir(CAPI) if not n.startswith("_"))
     assert capi_public == sorted(CFFI.__all__)
-    for name in ("AtomicInt", "SpinLock", "RWLock", "RWLockView", "RWLockGuard"):
+    for name in ("AtomicInt", "AtomicRef", "SpinLock", "RWLock", "RWLockView", "RWLockGuard"):
         c, f = getattr(CAPI, name), getattr(CFFI, name)
         assert (c.__module__, c.__qualname__, c.__name__) == (f.__module__, f.__qualname__, f.__name__)
         cm = sorted(n for n in dir(c) if not n.startswith("_"))
         fm = sorted(n for n in dir(f) if not n.startswith("_"))
         assert cm == fm, name
     assert CAPI.build_info().keys() == CFFI.build_info().keys()
+
+
+# ---------------------------------------------------------------------------
+# AtomicRef: each operation on a ref holding `held`, the outcome and the state after
+# ---------------------------------------------------------------------------
+
+
+class _RaisingEq:
+    def __eq__(self, other):
+        raise ValueError("__eq__ called")
+
+    __hash__ = object.__hash__
+
+
+def _ref_subclass(mod):
+    class Named(mod.AtomicRef):
+        def __init__(self, name, value=None):
+            super().__init__(value)
+            self.name = name
+
+    return Named("n", 4)
+
+
+REF_OPS = {
+    "r.load()": lambda m, r, o: r.load(),
+    "r.store(other)": lambda m, r, o: r.store(o["other"]),
+    "r.store(r)": lambda m, r, o: r.store(r),
+    "r.exchange(other)": lambda m, r, o: r.exchange(o["other"]),
+    "r.compare_exchange(held, other)": lambda m, r, o: r.compare_exchange(o["held"], o["other"]),
+    "r.compare_exchange([1], other)": lambda m, r, o: r.compare_exchange([1], o["other"]),
+    "r.compare_exchange(_RaisingEq(), other)": lambda m, r, o: r.compare_exchange(_RaisingEq(), o["other"]),
+    "r.compare_exchange(held)": lambda m, r, o: r.compare_exchange(o["held"]),
+    "r.update(lambda x: [x])": lambda m, r, o: r.update(lambda x: [x]),
+    "r.update(3)": lambda m, r, o: r.update(3),
+    "r.update(raises)": lambda m, r, o: r.update(_raise),
+    "r.update(func=abs)": lambda m, r, o: r.update(func=abs),
+    "r.store(value=1)": lambda m, r, o: r.store(value=1),
+    "r.store()": lambda m, r, o: r.store(),
+    "r.load(1)": lambda m, r, o: r.load(1),
+    "repr(r)": lambda m, r, o: repr(r),
+    "repr(r holding r)": lambda m, r, o: (r.store(r), repr(r))[1],
+    "repr(r holding [r])": lambda m, r, o: (r.store([r]), repr(r))[1],
+    "hash(r)": lambda m, r, o: hash(r),
+    "r == r": lambda m, r, o: r == r,
+    "pickle.dumps(r)": lambda m, r, o: pickle.dumps(r),
+    "copy.copy(r)": lambda m, r, o: copy.copy(r),
+    "copy.deepcopy(r)": lambda m, r, o: copy.deepcopy(r),
+    "r.__reduce_ex__(2)": lambda m, r, o: r.__reduce_ex__(2),
+    "AtomicRef[int]": lambda m, r, o: str(m.AtomicRef[int]).replace(m.__name__, "M"),
+    "subclass": lambda m, r, o: (s := _ref_subclass(m), repr(s), s.name, s.exchange(5), s.load()),
+    "pickle subclass": lambda m, r, o: pickle.dumps(_ref_subclass(m)),
+}
+
+
+@pytest.mark.parametrize("label", sorted(REF_OPS))
+def test_atomicref_operations(label):
+    results, states = [], []
+    for mod in BACKENDS:
+        ctx = Ctx(mod, held=[1], other=("o",))
+        r = ctx.named["r"] = mod.AtomicRef(ctx.named["held"])
+        results.append(outcome(ctx, lambda: REF_OPS[label](mod, r, ctx.named)))
+        states.append((ctx.describe(r.load()), repr(r)))
+    assert_same(label, *results)
+    assert states[0] == states[1], f"{label}: state after: capi {states[0]}, cffi {states[1]}"
 
 
 # ---------------------------------------------------------------------------
@@ -1058,7 +1129,7 @@ def test_listed_difference_is_real(name):
 
 
 PUBLIC_METHODS = sorted(
-    (cls, name) for cls in ("AtomicInt", "SpinLock", "RWLock", "RWLockView", "RWLockGuard")
+    (cls, name) for cls in ("AtomicInt", "AtomicRef", "SpinLock", "RWLock", "RWLockView", "RWLockGuard")
     for name in dir(getattr(CAPI, cls))
     # The public methods; of the dunders, what Python code calls by name
     # (__new__ is the C slot wrapper's (*args, **kwargs): backend_features.py)

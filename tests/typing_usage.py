@@ -20,7 +20,7 @@ from concurrent.futures import Future as StdFuture
 from typing import cast
 
 import pyatomics
-from pyatomics import AtomicCounter, AtomicInt, RWLock, RWLockGuard, RWLockView, SpinLock, sync
+from pyatomics import AtomicCounter, AtomicInt, AtomicRef, RWLock, RWLockGuard, RWLockView, SpinLock, sync
 from pyatomics.sync import (
     CheckedLock,
     CheckedRLock,
@@ -172,6 +172,24 @@ def check_atomiccounter() -> None:
     as_int: int = int(c2)
     copied: AtomicCounter = copy.copy(c2)
     assert total == 4 and taken == 4 and as_int == 5 and same is c and copied.value() == 5
+
+
+def _ref_result(r: AtomicRef[list[int]]) -> list[int]:
+    return r.load()  # an Any here would fail --strict's warn_return_any
+
+
+def check_atomicref() -> None:
+    first: list[int] = [1]
+    r: AtomicRef[list[int]] = AtomicRef(first)
+    empty: AtomicRef[str | None] = AtomicRef()
+    loaded: list[int] = r.load()
+    r.store([2])
+    old: list[int] = r.exchange([3])
+    swapped: bool = r.compare_exchange(old, [4])
+    missed: bool = r.compare_exchange(object(), [5])  # any object may be compared
+    new: list[int] = r.update(lambda xs: [*xs, 5])
+    assert loaded is first and old == [2] and not swapped and not missed and new == [3, 5]
+    assert empty.load() is None and _ref_result(r) == [3, 5]
 
 
 def check_spinlock() -> None:
@@ -365,6 +383,7 @@ def main() -> None:
     check_module()
     check_atomicint()
     check_atomiccounter()
+    check_atomicref()
     check_spinlock()
     check_rwlock()
     check_condition_workaround()

@@ -33,6 +33,7 @@
 #include "pa_lock.h"
 #include "pa_contract.h"
 #include "pa_counter.h"
+#include "pa_ref.h"
 #include "pa_rwlock.h"
 #include "pa_spinlock.h"
 #include "pa_thread.h"
@@ -1331,6 +1332,95 @@ static void test_counter(void) {
     pa_counter_destroy(&c);
 }
 
+
+/* AtomicRef's core (pa_ref.h): refcounted stand-ins for Python objects, from a
+ * pool never returned to malloc, so a "use after free" is a check that fails
+ * (an incref of an object whose count reached 0, or whose freed mark is set),
+ * not undefined behaviour.  Two writers (exchange, compare-exchange) replace
+ * the object while loaders take and drop references; every object replaced
+ * is freed exactly once, and none is touched after. */
+typedef struct {
+    pa_atomic_i64 refs;
+    pa_atomic_u32 freed;
+} ref_obj;
+static ref_obj *ref_pool;
+static pa_atomic_i64 ref_next, ref_frees, ref_bad;
+static pa_ref shared_ref;
+static pa_atomic_u32 ref_writers_done;
+/* Loaders load in a tight loop: 2 of them, not 6, since loaders that are never
+ * all out of the window at once keep the writers waiting (pa_ref.h, Cost). */
+enum { REF_WRITERS = 2, REF_THREADS = 4 };
+static long ref_stores(void) { return 20000 * scale; }
+
+static void ref_decref(ref_obj *o) {
+    int64_t before = atomic_fetch_sub(&o->refs, 1);
+    if (before <= 0) atomic_fetch_add(&ref_bad, 1);
+    if (before == 1) {
+        if (atomic_exchange(&o->freed, 1) != 0) atomic_fetch_add(&ref_bad, 1);
+        atomic_fetch_add(&ref_frees, 1);
+    }
+}
+static ref_obj *ref_fresh(void) {
+    ref_obj *o = &ref_pool[atomic_fetch_add(&ref_next, 1)];
+    atomic_store(&o->refs, 1); /* the slot's reference */
+    return o;
+}
+static void ref_worker(void *p) {
+    int id = *(int *)p;
+    gate_wait();
+    if (id < REF_WRITERS) {
+        for (long i = 0; i < ref_stores(); i++) {
+            ref_obj *fresh = ref_fresh();
+            if (id == 0) {
+                ref_decref(pa_ref_exchange(&shared_ref, fresh));
+            } else {
+                for (;;) { /* the binding's update(): hold a reference to the expected one */
+                    ref_obj *seen = pa_ref_load_begin(&shared_ref);
+                    atomic_fetch_add(&seen->refs, 1);
+                    pa_ref_load_end(&shared_ref);
+                    bool stored = pa_ref_compare_exchange(&shared_ref, seen, fresh);
+                    if (stored) ref_decref(seen); /* the slot's old reference */
+                    ref_decref(seen);              /* ours */
+                    if (stored) break;
+                }
+            }
+        }
+        atomic_fetch_add(&ref_writers_done, 1);
+        return;
+    }
+    while (atomic_load(&ref_writers_done) < REF_WRITERS) {
+        ref_obj *o = pa_ref_load_begin(&shared_ref);
+        int64_t before = atomic_fetch_add(&o->refs, 1);
+        pa_ref_load_end(&shared_ref);
+        if (before <= 0 || atomic_load(&o->freed)) atomic_fetch_add(&ref_bad, 1);
+        ref_decref(o);
+    }
+}
+static void test_ref(void) {
+    long total = REF_WRITERS * ref_stores() + 1;
+    ref_pool = calloc((size_t)total, sizeof *ref_pool);
+    CHECK(ref_pool != NULL);
+    if (!ref_pool) return;
+    atomic_store(&ref_next, 0);
+    atomic_store(&ref_frees, 0);
+    atomic_store(&ref_bad, 0);
+    atomic_store(&ref_writers_done, 0);
+    pa_ref_init(&shared_ref, ref_fresh());
+    int ids[REF_THREADS];
+    for (int i = 0; i < REF_THREADS; i++) ids[i] = i;
+    run_threads(REF_THREADS, ref_worker, ids, sizeof ids[0]);
+    CHECK_EQ_I64(atomic_load(&ref_bad), 0);
+    CHECK_EQ_I64(atomic_load(&ref_frees), total - 1); /* every object but the one held */
+    ref_obj *last = pa_ref_peek(&shared_ref);
+    CHECK_EQ_I64(atomic_load(&last->refs), 1);
+    CHECK(atomic_load(&shared_ref.loaders) == 0);
+    /* compare-exchange by identity: a different pointer never matches */
+    ref_obj other = {0};
+    CHECK(!pa_ref_compare_exchange(&shared_ref, &other, &other));
+    CHECK(pa_ref_peek(&shared_ref) == last);
+    free(ref_pool);
+}
+
 /* ---------------------------------------------------------------------------
  * main
  * ------------------------------------------------------------------------- */
@@ -1348,6 +1438,7 @@ static const test_case tests[] = {
     {"atomic_overflow_refused", test_overflow},
     {"contract", test_contract},
     {"counter", test_counter},
+    {"ref", test_ref},
     {"wait_layer", test_wait_layer},
     {"capped_wait", test_capped_wait},
     {"thread_id", test_thread_id},

@@ -8,7 +8,8 @@
 
 Suites (``--only``): ``atomicint`` (AtomicInt ns/op against itertools.count,
 a lock-protected int and the peers cereggii, ft_utils, atomics; contended
-throughput at 1..N threads), ``forms`` (``+= 1`` against ``.inc()`` on a
+throughput at 1..N threads), ``atomicref`` (AtomicRef load()/store() ns/op
+against a plain attribute and the peers cereggii, ft_utils), ``forms`` (``+= 1`` against ``.inc()`` on a
 local, an attribute and a global, 1..N threads) and ``locks`` (uncontended
 acquire/release against threading.Lock/RLock, ft_utils and readerwriterlock,
 form for form; read-mostly throughput at 1..N threads).
@@ -28,6 +29,12 @@ def _atomicint(settings):
     return atomicint.build(settings)
 
 
+def _atomicref(settings):
+    from . import atomicref
+
+    return atomicref.build(settings)
+
+
 def _forms(settings):
     from . import forms
 
@@ -40,7 +47,7 @@ def _locks(settings):
     return locks.build(settings)
 
 
-BUILDERS: dict[str, Callable] = {"atomicint": _atomicint, "forms": _forms, "locks": _locks}
+BUILDERS: dict[str, Callable] = {"atomicint": _atomicint, "atomicref": _atomicref, "forms": _forms, "locks": _locks}
 
 
 def add_arguments(parser) -> None:

@@ -36,19 +36,31 @@ FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 # --with-thread-sanitizer) a fork() while other threads run is not supported:
 # the child dies as soon as it starts a thread ("starting new threads after
 # multi-threaded fork is not supported"), and TSan's own state may be copied
-# mid-update.  So there, and only there, os.fork() with other threads alive
-# skips the test that called it, saying so; a fork from a single thread runs.
+# mid-update.  So there, and only there: a test marked `forks` (it forks with
+# threads running in a child process it starts) is skipped, saying why, and an
+# os.fork() in the pytest process itself with other threads alive skips the test
+# that made it (pytest_configure installs that guard; child processes that import
+# this file get no guard).  A fork from a single thread runs.
 UNDER_TSAN = "--with-thread-sanitizer" in (sysconfig.get_config_var("CONFIG_ARGS") or "")
-if UNDER_TSAN and hasattr(os, "fork"):
-    _real_fork = os.fork
+TSAN_FORK_REASON = "ThreadSanitizer does not support fork() while other threads run"
 
-    def _fork_unless_threaded():
+
+def _install_tsan_fork_guard():
+    real_fork = os.fork
+
+    def fork_unless_threaded():
         if threading.active_count() > 1:
-            pytest.skip("ThreadSanitizer does not support fork() while other threads run "
-                        f"({threading.active_count()} alive)")
-        return _real_fork()
+            pytest.skip(f"{TSAN_FORK_REASON} ({threading.active_count()} alive)")
+        return real_fork()
 
-    os.fork = _fork_unless_threaded
+    os.fork = fork_unless_threaded
+
+
+def pytest_collection_modifyitems(config, items):
+    if UNDER_TSAN:
+        for item in items:
+            if item.get_closest_marker("forks"):
+                item.add_marker(pytest.mark.skip(reason=f"{TSAN_FORK_REASON} (a child process forks with threads)"))
 
 # The budgets, as hypothesis profiles: HYPOTHESIS_PROFILE=NAME or pytest's
 # --hypothesis-profile NAME (which wins) picks one; without either, hypothesis
@@ -95,6 +107,8 @@ def pytest_configure(config):
     # this file a second time, as `conftest`, after that.)
     if _hsettings is not None and os.environ.get("HYPOTHESIS_PROFILE"):
         _hsettings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
+    if UNDER_TSAN and hasattr(os, "fork"):
+        _install_tsan_fork_guard()
 
 
 def hypothesis_profile() -> str:

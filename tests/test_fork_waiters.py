@@ -36,6 +36,7 @@ import pytest
 import pyatomics
 
 pytestmark = [
+    pytest.mark.forks,
     pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "emscripten", reason="needs os.fork"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]

@@ -28,6 +28,7 @@ import textwrap
 import pytest
 
 import pyatomics
+from conftest import UNDER_TSAN
 
 CHILD = textwrap.dedent(
     r"""
@@ -46,7 +47,7 @@ CHILD = textwrap.dedent(
         # KeyboardInterrupt can take longer than the 0.25 ms between two, and a
         # main thread that never got back to its clock would never stop it.
         go.wait()
-        while not stop.is_set() and time.monotonic() < end:
+        while not stop.is_set() and time.monotonic() < hard_end:
             signal.pthread_kill(main, signal.SIGINT)
             time.sleep(0.00025)
 
@@ -78,14 +79,22 @@ CHILD = textwrap.dedent(
             with enter():
                 pass
 
-    interrupts = ours = caller = 0
-    end = 0.0
+    interrupts = ours = entry = caller = 0
+    end = hard_end = 0.0
+    # At least `seconds`, and on until 200 interrupts have landed (a loaded machine
+    # schedules the storm thread rarely: 4-14 interrupts in 0.6 s were seen), but
+    # never past hard_end.
+    ENOUGH = 200
+
+    def over():
+        now = time.monotonic()
+        return now > hard_end or (now > end and interrupts >= ENOUGH)
 
     def rounds():
-        global interrupts, ours, caller
+        global interrupts, ours, entry, caller
         while True:
             try:
-                if time.monotonic() > end:
+                if over():
                     return
                 spin()
             except KeyboardInterrupt as exc:
@@ -97,8 +106,21 @@ CHILD = textwrap.dedent(
                     # caller's own window (as with threading.Lock); in a `with`
                     # statement it is the interpreter's, unless the interpreter
                     # protects its own lock there (the test compares).
-                    if traceback.extract_tb(exc.__traceback__)[-1].filename.startswith(package):
-                        ours += 1
+                    tb = exc.__traceback__
+                    while tb.tb_next is not None:
+                        tb = tb.tb_next
+                    if tb.tb_frame.f_code.co_filename.startswith(package):
+                        # At the first instruction of one of our Python frames (the
+                        # cffi binding's methods), before any of its code ran: for
+                        # acquire()/release() pairs the caller's window (as if raised
+                        # just before the call); for `with`, the entry of __exit__,
+                        # which no Python code can guard.
+                        if tb.tb_lasti <= 0 and enter is None:
+                            pass  # not counted, as the caller's own frame below
+                        elif tb.tb_lasti <= 0:
+                            entry += 1
+                        else:
+                            ours += 1
                     elif enter is not None:
                         caller += 1
                     recover()
@@ -107,6 +129,7 @@ CHILD = textwrap.dedent(
     t = threading.Thread(target=storm, daemon=True)
     t.start()
     end = time.monotonic() + seconds
+    hard_end = end + 5.0
     go.set()
     while True:
         try:
@@ -119,13 +142,19 @@ CHILD = textwrap.dedent(
             pass  # landed outside the try of rounds(): nothing was held there
     stop.set()
     t.join()
-    print(json.dumps({"interrupts": interrupts, "ours": ours, "caller": caller}))
+    print(json.dumps({"interrupts": interrupts, "ours": ours, "entry": entry, "caller": caller}))
     """
 )
 
 needs_pthread_kill = pytest.mark.skipif(
     not hasattr(__import__("signal"), "pthread_kill"), reason="signal.pthread_kill is POSIX-only"
 )
+# ThreadSanitizer defers a signal's handler to its own next intercepted call,
+# past the child's pthread_sigmask: under it the storm child died of a
+# KeyboardInterrupt outside every try (exit -2, 5 of 6 kinds, 2026-12-01), which
+# it never does uninstrumented.  The storm measures signal timing, which TSan
+# changes; tests/test_interrupt.py's single interrupts run under it.
+pytestmark = pytest.mark.skipif(UNDER_TSAN, reason="ThreadSanitizer defers signal delivery (see the comment)")
 
 
 def storm(kind, tmp_path):
@@ -162,14 +191,24 @@ def interpreter_with_is_atomic(tmp_path_factory):
 @pytest.mark.parametrize("kind", ["spin", "spin-acquire", "read", "write", "read-timeout", "write-timeout"])
 def test_sigint_storm_never_leaks_a_hold(kind, tmp_path, interpreter_with_is_atomic):
     result = storm(kind, tmp_path)
-    if platform.python_implementation() == "PyPy":
-        # PyPy's interpreter checks for signals before every bytecode, so a
-        # KeyboardInterrupt can still land on the first bytecode of __exit__,
-        # before the release (docs/reliability.md): measured 0-2 leaks per 1200-
-        # 5000 interrupts there, against ~50% before the fix.
-        assert result["ours"] <= result["interrupts"] // 200, result
+    if platform.python_implementation() == "PyPy" or sys.version_info < (3, 10):
+        # PyPy's interpreter and CPython 3.9's check for signals before (almost)
+        # every bytecode, so a KeyboardInterrupt can still land inside a cffi
+        # method between two of its bytecodes, or on the first bytecode of
+        # __exit__, before the release (docs/reliability.md): measured 0-2 leaks
+        # per 1,100-5,000 interrupts there, against ~50% before the fix.
+        assert result["ours"] + result["entry"] <= result["interrupts"] // 200, result
     else:
+        # CPython 3.10+ checks only at a function's entry, at loop back edges and
+        # after calls: no window inside our methods, so none may leak there.  The
+        # entry of the cffi binding's Python-level __exit__ remains (its first
+        # instruction, before any of its code ran: 2 of 1,141 and 1 of 800 in CI
+        # on 2026-12-01 under load); the C-API binding has no Python frame at all.
         assert result["ours"] == 0, result
+        if pyatomics.BACKEND == "capi":
+            assert result["entry"] == 0, result
+        else:
+            assert result["entry"] <= result["interrupts"] // 200, result
     if interpreter_with_is_atomic:
         # PyPy's control can come out clean in a 0.6 s storm while its `with`
         # still has a window (1 of 72 on PyPy 3.11), hence the slack there.

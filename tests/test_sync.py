@@ -1255,6 +1255,7 @@ def test_patch_threading_checks_plain_threading_locks():
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.forks
 def test_patch_threading_survives_fork(tmp_path):
     # threading's fork handlers call _at_fork_reinit() on the locks inside Events (every
     # Thread has one): checked locks must have it, or the child's threading breaks.

@@ -41,7 +41,7 @@
  *   BUGGY 1: a loader ends its read (D) before its incref (C).
  *
  * For scripts/sanitize.sh's job_model, in its table format (name|defines[|the
- * error a canary must be caught with]); run by hand so far (safety mode:
+ * error a canary must be caught with]); run by `scripts/sanitize.sh model` (REF_CONFIGS, REF_CANARIES; safety mode:
  * gcc -O0 -DSAFETY -DCOLLAPSE, ./pan -m2000000), all complete:
  *
  *   REF_CONFIGS=(

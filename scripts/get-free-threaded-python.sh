@@ -65,12 +65,21 @@ Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 fi
-log "apt-get update"
-$SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+# apt only for what is missing: a second build (the TSan one, which .ci/run
+# starts in the background once the ordinary one is done) then takes no apt
+# lock while the test suite may be installing packages: apt-get update waits
+# for no lock timeout.
+if [[ -z "$(apt-cache showsrc python3.13 2>/dev/null)" ]]; then
+    log "apt-get update"
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 update -qq >&2
+fi
 # Headers the interpreter needs for ssl (pip), ctypes/cffi (libffi), compression modules.
-$SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
-    dpkg-dev build-essential libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev \
-    libsqlite3-dev libreadline-dev uuid-dev xz-utils >&2
+build_deps=(dpkg-dev build-essential libssl-dev zlib1g-dev libffi-dev libbz2-dev liblzma-dev
+            libsqlite3-dev libreadline-dev uuid-dev xz-utils)
+if ! dpkg -s "${build_deps[@]}" >/dev/null 2>&1; then
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends \
+        "${build_deps[@]}" >&2
+fi
 
 version=$(apt-cache showsrc python3.13 | awk '/^Version:/{print $2}' | sort -V | tail -n1)
 [[ -n "$version" ]] || { log "python3.13 source package not found"; exit 1; }

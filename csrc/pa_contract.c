@@ -62,6 +62,9 @@ static const struct {
                           "64-bit range; nothing added"},
     /* int.__format__'s words (without quotes around the type) */
     [PA_FORMAT_SPEC_NOT_STR] = {PA_RAISES_TYPE_ERROR, "__format__() argument must be str, not %s"},
+    [PA_STAMP_NOT_INT] = {PA_RAISES_TYPE_ERROR,
+                          "validate() argument must be an int (a stamp from optimistic_read()), "
+                          "not '%s'"},
 };
 
 int pa_status_exception(int status) {

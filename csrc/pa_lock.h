@@ -46,6 +46,8 @@ typedef enum {
     PA_FINALIZED = 25,           /* the module state is gone (finalisation) */
     PA_COUNTER_RANGE = 26,       /* an AtomicCounter cell would leave int64 */
     PA_FORMAT_SPEC_NOT_STR = 27, /* format(a, 5); takes the type name */
+    PA_STAMP_NOT_INT = 28,       /* rw.validate("x"); takes the type name
+                                    (pa_contract.h: stamps) */
 
     PA_STATUS_COUNT
 } pa_lock_result;

@@ -138,7 +138,7 @@
  * after its bump), so the load sees the previous holder's even value.  The
  * writer pays, per write section, two plain stores and a release fence (on
  * x86 both stores are plain movs and the fence is a compiler barrier; on
- * arm64 an stlr and a dmb ish); the readers' paths are loads and a fence,
+ * arm64 a str and a dmb ish on acquiring, an stlr on leaving); the readers' paths are loads and a fence,
  * and write nothing shared, so optimistic readers never contend with each
  * other or with plain readers on the lock's memory.
  *

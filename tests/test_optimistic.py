@@ -466,3 +466,24 @@ def test_optimistic_readers_do_not_block_writers():
 def test_capi_text_signatures():
     assert RWLock.optimistic_read.__text_signature__ == "($self, /)"
     assert RWLock.validate.__text_signature__ == "($self, stamp, /)"
+
+
+def test_checked_rwlock_passes_optimistic_reads_through():
+    """pyatomics.sync's CheckedRWLock: the same stamps, and an optimistic read is
+    no ordering event (it holds nothing: the thread's held table stays empty)."""
+    from pyatomics import sync
+
+    def held():
+        return {key: entry[1] for key, entry in sync._held().items()}
+
+    rw = sync.CheckedRWLock(name="opt")
+    before = held()
+    s = rw.optimistic_read()
+    assert rw.validate(s) is True
+    assert held() == before and rw._node.key not in before
+    with rw.write():
+        assert rw.optimistic_read() == 0
+    assert rw.validate(s) is False
+    with pytest.raises(TypeError, match="must be an int"):
+        rw.validate("x")
+    assert held() == before

@@ -138,9 +138,10 @@
  * after its bump), so the load sees the previous holder's even value.  The
  * writer pays, per write section, two plain stores and a release fence (on
  * x86 both stores are plain movs and the fence is a compiler barrier; on
- * arm64 a str and a dmb ish on acquiring, an stlr on leaving); the readers' paths are loads and a fence,
- * and write nothing shared, so optimistic readers never contend with each
- * other or with plain readers on the lock's memory.
+ * arm64 a str and a dmb ish on acquiring, an stlr on leaving).  The readers'
+ * paths are loads and a fence and write nothing shared, so optimistic
+ * readers never contend with each other or with plain readers on the lock's
+ * memory.
  *
  * Why a True validation means a consistent read (the seqlock argument,
  * Boehm, "Can seqlocks get along with programming language memory models?",
@@ -164,9 +165,11 @@
  * effect at its bump, which every acquire_write does before it returns, so
  * any writer whose acquire_write has returned (and every one of its data
  * stores) invalidates the stamps taken before.  The data must be read with
- * loads the compiler cannot invent or tear (in C: relaxed atomics; from
- * Python, the interpreter's own reads of attributes and items, which a torn
- * write never reaches: only the stale combination of values is the risk).
+ * loads that cannot tear (in C: relaxed atomics, a plain racing read being
+ * undefined behaviour; from Python: attribute and item reads, each of which
+ * the interpreter makes whole and memory-safe, with or without a GIL), so
+ * that the only risk is a stale combination of values, which validate
+ * refuses.
  * 64 bits: 2^62 write sections (over a century at a nanosecond each) before
  * a stamp could be reissued.
  *

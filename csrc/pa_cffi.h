@@ -331,6 +331,8 @@ uint32_t pa_rwlock_reader_count(pa_rwlock *rw);
 bool pa_rwlock_write_held_by_me(pa_rwlock *rw);
 uint32_t pa_rwlock_read_holds_by_me(pa_rwlock *rw);
 bool pa_rwlock_side_locked(pa_rwlock *rw, bool write);
+int64_t pa_rwlock_optimistic_read(pa_rwlock *rw);
+bool pa_rwlock_validate(pa_rwlock *rw, int64_t stamp);
 
 /* Ctrl-C give-back (above) */
 bool pa_cffi_undo_acquire(const void *lock);

@@ -65,6 +65,9 @@ static const struct {
     /* a lock's words: an AtomicRef is shared state, not a value to copy (a copy
      * of the object it holds would not be what other threads see) */
     [PA_NOT_PICKLABLE] = {PA_RAISES_TYPE_ERROR, "cannot pickle '%s' object"},
+    [PA_STAMP_NOT_INT] = {PA_RAISES_TYPE_ERROR,
+                          "validate() argument must be an int (a stamp from optimistic_read()), "
+                          "not '%s'"},
 };
 
 int pa_status_exception(int status) {

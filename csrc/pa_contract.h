@@ -79,6 +79,18 @@ void pa_blocking_begin(pa_blocking *b, int64_t timeout_ns, bool main_thread);
  * the real deadline has passed). */
 bool pa_blocking_again(pa_blocking *b, pa_lock_result r);
 
+/* ---- Optimistic-read stamps (RWLock.validate) --------------------------------
+ * validate(stamp) is a question, "is this still a valid stamp?", so every
+ * integer gets an answer and only a non-integer is an error:
+ *   - an object that is not an integer (no __index__: float, str, None) is
+ *     TypeError, PA_STAMP_NOT_INT, as the stdlib refuses a non-integer index;
+ *   - an integer, bool included, is taken by its __index__; one that fits
+ *     int64 goes to pa_rwlock_validate, which says false for 0, negatives and
+ *     odd values (never issued); one beyond int64 could never have been
+ *     issued either (stamps are below 2^63): false, without a call, and never
+ *     OverflowError (the cffi binding catches cffi's conversion error to say
+ *     so). */
+
 /* ---- Policies --------------------------------------------------------------
  * A thread's read-hold table is full (PA_READ_TABLE_FULL).  It may be full of
  * locks that are already garbage: an RWLock and its views form a reference

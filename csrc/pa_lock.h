@@ -47,6 +47,8 @@ typedef enum {
     PA_COUNTER_RANGE = 26,       /* an AtomicCounter cell would leave int64 */
     PA_FORMAT_SPEC_NOT_STR = 27, /* format(a, 5); takes the type name */
     PA_NOT_PICKLABLE = 28,       /* pickle/copy of an AtomicRef; takes the type name */
+    PA_STAMP_NOT_INT = 29,       /* rw.validate("x"); takes the type name
+                                    (pa_contract.h: stamps) */
 
     PA_STATUS_COUNT
 } pa_lock_result;

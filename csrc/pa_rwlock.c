@@ -475,6 +475,67 @@ pa_lock_result pa_rwlock_release_read(pa_rwlock *rw) {
 }
 
 /* ---------------------------------------------------------------------------
+ * The write sequence (optimistic reads; the argument is in pa_rwlock.h).
+ * Called only by the write holder: holders are ordered by the state word, so
+ * a relaxed load sees the last holder's value and a plain store suffices.
+ * ------------------------------------------------------------------------- */
+
+/* ThreadSanitizer does not model fences, and GCC warns (-Wtsan, an error
+ * with -Werror) at every one in a -fsanitize=thread build.  The two below
+ * order the protected data, which TSan never sees racing: in C it must be
+ * atomics (relaxed), from Python the interpreter's own synchronised reads and
+ * writes.  So the builds the race detectors check (scripts/sanitize.sh c-tsan,
+ * tsan) keep the fences and silence the warning; what the fences do is
+ * argued in pa_rwlock.h and exercised by csrc/tests' rwlock_optimistic storm
+ * (natively and, in scripts/check_release.sh, built for arm64). */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define PA_FENCES_BEGIN _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wtsan\"")
+#define PA_FENCES_END _Pragma("GCC diagnostic pop")
+#else
+#define PA_FENCES_BEGIN
+#define PA_FENCES_END
+#endif
+
+PA_FENCES_BEGIN
+
+/* Just acquired: q -> q+1, odd.  The release fence keeps the caller's data
+ * stores, which come after it, from becoming visible before the odd value:
+ * an optimistic reader that sees one of them, then fences in validate, sees
+ * the odd value (or later).  A release store of the odd value would not do:
+ * it orders what precedes it, and the data stores follow it. */
+static inline void write_seq_enter(pa_rwlock *rw) {
+    uint64_t q = atomic_load_explicit(&rw->write_seq, memory_order_relaxed);
+    atomic_store_explicit(&rw->write_seq, q + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+}
+
+/* About to leave the write lock (release or downgrade): q -> q+1, even.  A
+ * release store, so an optimistic reader whose acquire load reads it sees
+ * every data store of the section.  Before the state word lets the next
+ * writer in, so that writer's load reads this value. */
+static inline void write_seq_leave(pa_rwlock *rw) {
+    uint64_t q = atomic_load_explicit(&rw->write_seq, memory_order_relaxed);
+    atomic_store_explicit(&rw->write_seq, q + 1, memory_order_release);
+}
+
+int64_t pa_rwlock_optimistic_read(pa_rwlock *rw) {
+    uint64_t s = atomic_load_explicit(&rw->write_seq, memory_order_acquire);
+    return (s & 1) ? 0 : (int64_t)s;
+}
+
+bool pa_rwlock_validate(pa_rwlock *rw, int64_t stamp) {
+    /* The caller's reads of the data come before the load below (the fence
+     * pairs with write_seq_enter's). */
+    atomic_thread_fence(memory_order_acquire);
+    /* An odd value is never a stamp: one equal to the sequence now would
+     * "validate" against a writer inside its section. */
+    return stamp > 0 && (stamp & 1) == 0 &&
+           atomic_load_explicit(&rw->write_seq, memory_order_relaxed) == (uint64_t)stamp;
+}
+
+PA_FENCES_END
+
+/* ---------------------------------------------------------------------------
  * Write side
  * ------------------------------------------------------------------------- */
 
@@ -600,13 +661,17 @@ pa_lock_result pa_rwlock_acquire_write(pa_rwlock *rw, int64_t deadline_ns) {
     if (PA_LOAD(&rw->writer) == me) return PA_WRITE_TWICE;
     if (find_hold(rw) != NULL) return PA_UPGRADE; /* it would wait for itself */
     pa_lock_result r = lock_write(rw, deadline_ns);
-    if (r == PA_ACQUIRED) PA_STORE(&rw->writer, me);
+    if (r == PA_ACQUIRED) {
+        write_seq_enter(rw); /* only a real acquisition invalidates stamps */
+        PA_STORE(&rw->writer, me);
+    }
     return r;
 }
 
 pa_lock_result pa_rwlock_release_write(pa_rwlock *rw) {
     if (PA_LOAD(&rw->writer) != pa_thread_id()) return PA_WRITE_NOT_HELD;
     PA_STORE(&rw->writer, 0);
+    write_seq_leave(rw); /* before W -> 0: the next writer's load must see it */
     uint32_t s = atomic_fetch_sub(&rw->state, PA_RW_WRITE_LOCKED) - PA_RW_WRITE_LOCKED;
     if (s & WAITING) {
         /* Stale after a fork: no read phase for readers that are not here. */
@@ -623,6 +688,9 @@ pa_lock_result pa_rwlock_downgrade(pa_rwlock *rw) {
     if (PA_LOAD(&rw->writer) != pa_thread_id()) return PA_DOWNGRADE_NOT_HELD;
     if (!room_for_hold()) return PA_READ_TABLE_FULL;
     PA_STORE(&rw->writer, 0);
+    /* Even again, never back to the value before the write section: stamps
+     * taken before it stay stale. */
+    write_seq_leave(rw);
     /* W -> 1 in one step: there is no instant at which the lock is free. */
     uint32_t s = atomic_fetch_sub(&rw->state, PA_RW_WRITE_LOCKED - 1) - (PA_RW_WRITE_LOCKED - 1);
     add_hold(rw);
@@ -657,6 +725,7 @@ void pa_rwlock_init(pa_rwlock *rw) {
     PA_STORE(&rw->read_waiters, 0);
     PA_STORE(&rw->write_waiters, 0);
     PA_STORE(&rw->writer, 0);
+    PA_STORE(&rw->write_seq, PA_RW_FIRST_STAMP);
 }
 
 void pa_rwlock_reinit_after_fork(pa_rwlock *rw) {
@@ -667,6 +736,10 @@ void pa_rwlock_reinit_after_fork(pa_rwlock *rw) {
     PA_STORE(&rw->read_waiters, 0);
     PA_STORE(&rw->write_waiters, 0);
     PA_STORE(&rw->writer, 0);
+    /* The next even value above every stamp issued ((q | 1) + 1): a writer
+     * that was forgotten mid-section (odd q) may have left half its data, and
+     * a reinit is a write acquisition and release as far as stamps go. */
+    PA_STORE(&rw->write_seq, (PA_LOAD(&rw->write_seq) | 1) + 1);
     PA_STORE(&rw->fork_gen, PA_LOAD(&fork_generation));
 }
 

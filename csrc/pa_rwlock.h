@@ -99,6 +99,80 @@
  * gets in before the next writer).  Not FIFO: a lock is not handed to a
  * specific thread.
  *
+ * Optimistic reads (Java's StampedLock.tryOptimisticRead/validate): beside
+ * the state word, write_seq, a 64-bit sequence that only the write holder
+ * changes (a seqlock's counter).  Even while no writer is inside, odd while
+ * one is; it starts at PA_RW_FIRST_STAMP (2), so a valid stamp is never 0.
+ *
+ *   write acquire   q -> q+1 (odd)    after the state CAS that took the lock,
+ *                                     before acquire_write returns (every path:
+ *                                     fast, slow, timed; they all end in
+ *                                     pa_rwlock_acquire_write)
+ *   write release   q -> q+1 (even)   before the state release W -> 0
+ *   downgrade       q -> q+1 (even)   before W -> 1: the downgraded section
+ *                                     reads only, but the write part made the
+ *                                     old stamps stale, and they stay stale
+ *   reinit (fork)   q -> next even    strictly above every stamp issued: a
+ *                                     child forgets a writer that may have
+ *                                     been mid-section, so no old stamp may
+ *                                     vouch for what it left
+ *   failed attempt  unchanged         a write acquisition that timed out, was
+ *                                     interrupted or refused (PA_WRITE_TWICE,
+ *                                     PA_UPGRADE) changed no data
+ *   read lock/release, a slow path's after-fork reset: unchanged.  That
+ *                     reset keeps the count and `writer`, so a child whose
+ *                     parent had a writer mid-section keeps an odd sequence
+ *                     (stamps 0) for as long as the lock stays write-held, as
+ *                     it does; the forking thread's own section ends with its
+ *                     release as usual.  Stamps from before the fork stay
+ *                     valid in the child while no write section intervenes:
+ *                     the memory they vouch for was copied as it was.
+ *
+ *   optimistic_read   s = load(write_seq, acquire); stamp = s odd ? 0 : s
+ *   validate(stamp)   fence(acquire); stamp > 0, even, == load(write_seq, relaxed)
+ *
+ * Only the write holder writes write_seq (and reinit, single-threaded by
+ * design), so the bumps are a relaxed load and a store, not read-modify-
+ * writes: write holders are ordered by the state word (each acquiring CAS
+ * reads a release RMW at or after the previous holder's release, which comes
+ * after its bump), so the load sees the previous holder's even value.  The
+ * writer pays, per write section, two plain stores and a release fence (on
+ * x86 both stores are plain movs and the fence is a compiler barrier; on
+ * arm64 a str and a dmb ish on acquiring, an stlr on leaving).  The readers'
+ * paths are loads and a fence and write nothing shared, so optimistic
+ * readers never contend with each other or with plain readers on the lock's
+ * memory.
+ *
+ * Why a True validation means a consistent read (the seqlock argument,
+ * Boehm, "Can seqlocks get along with programming language memory models?",
+ * MSPC 2012).  A reader that got stamp s (even) and then read data D:
+ *   - s came from the even store ending the last write section before the
+ *     stamp (a release store; the acquire load of optimistic_read reads it),
+ *     so every store of that section happens before the reader's reads of D:
+ *     it sees those values, or later ones;
+ *   - a later one was stored by a later writer, after its odd store q+1 and
+ *     the release fence that follows it.  The reader's read of that store,
+ *     then its acquire fence in validate, make the fences synchronise: the
+ *     odd store happens before validate's load, which (coherence) then reads
+ *     q+1 or later, never s.  So validate says False.
+ *   - so a True validation saw, for every datum, exactly the value of the
+ *     section that ended at s: no writer's intermediate state, no mix of two
+ *     sections.
+ * A stamp taken while a writer holds the lock is 0 from the odd store on;
+ * between the writer's state CAS and that store (a few instructions inside
+ * acquire_write) a stamp may still come out even and validate: the writer
+ * has changed no data yet.  For optimistic readers a write acquisition takes
+ * effect at its bump, which every acquire_write does before it returns, so
+ * any writer whose acquire_write has returned (and every one of its data
+ * stores) invalidates the stamps taken before.  The data must be read with
+ * loads that cannot tear (in C: relaxed atomics, a plain racing read being
+ * undefined behaviour; from Python: attribute and item reads, each of which
+ * the interpreter makes whole and memory-safe, with or without a GIL), so
+ * that the only risk is a stale combination of values, which validate
+ * refuses.
+ * 64 bits: 2^62 write sections (over a century at a nanosecond each) before
+ * a stamp could be reissued.
+ *
  * Ownership: the write holder's thread id (pa_thread_id: never reused, so a
  * thread that exits holding the write lock is never mistaken for a later
  * one) is recorded, and each thread keeps a small table of the RWLocks it
@@ -124,6 +198,8 @@
 #define PA_RW_COUNT_MASK 0x1FFFFFFFu
 #define PA_RW_WRITE_LOCKED PA_RW_COUNT_MASK
 #define PA_RW_MAX_READERS (PA_RW_COUNT_MASK - 1)
+/* write_seq's first value: even (no writer), and never 0 (0 is "no stamp"). */
+#define PA_RW_FIRST_STAMP 2
 
 /* Distinct RWLocks one thread may hold for reading at once. */
 #define PA_RW_MAX_READ_LOCKS_PER_THREAD 32
@@ -134,6 +210,8 @@ typedef struct {
     pa_atomic_u32 read_waiters;  /* readers in the blocking part of lock_read */
     pa_atomic_u32 write_waiters; /* writers in the blocking part of lock_write */
     pa_atomic_u64 writer;        /* pa_thread_id() of the write holder, 0 if none */
+    pa_atomic_u64 write_seq;     /* odd while write-locked; bumped by the holder
+                                    only (optimistic reads, above) */
     pa_atomic_u32 fork_gen;      /* the fork generation the waiter state belongs to
                                     (pa_rwlock.c: reset after fork) */
     uint64_t serial;             /* unique per pa_rwlock_init: a read-hold entry left
@@ -161,6 +239,16 @@ pa_lock_result pa_rwlock_release_write(pa_rwlock *rw);
  * does not hold the write lock, PA_READ_TABLE_FULL if its read-lock table is
  * full. */
 pa_lock_result pa_rwlock_downgrade(pa_rwlock *rw);
+
+/* Optimistic reads (above).  A stamp, or 0 while a writer holds the lock;
+ * stamps are positive and below 2^63, so an int64 carries them.  Neither
+ * call writes anything shared; neither blocks. */
+int64_t pa_rwlock_optimistic_read(pa_rwlock *rw);
+/* True exactly when stamp came from optimistic_read (positive, even) and no
+ * write acquisition took effect since.  Any other value, 0 and negatives
+ * included, is a stamp that was never issued: false (pa_contract.h has the
+ * binding's rule for integers beyond int64). */
+bool pa_rwlock_validate(pa_rwlock *rw, int64_t stamp);
 
 /* Observers (a snapshot; may be stale as soon as they return). */
 bool pa_rwlock_is_write_locked(pa_rwlock *rw);

@@ -1356,6 +1356,28 @@ static PyObject *RWLock_write(PyObject *self, PyObject *const *args, Py_ssize_t 
     return rw_guard(self, 1, args, nargs, kwnames);
 }
 
+/* Optimistic reads: loads only, no GIL release (nothing blocks). */
+static PyObject *RWLock_optimistic_read(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    return PyLong_FromLongLong(pa_rwlock_optimistic_read(&RWL(self)->lock));
+}
+/* validate(stamp): the rule for the argument is pa_contract.h's ("stamps"). */
+static PyObject *RWLock_validate(PyObject *self, PyObject *stamp) {
+    long long v;
+    int overflow = 0;
+    if (PyLong_Check(stamp)) {
+        v = PyLong_AsLongLongAndOverflow(stamp, &overflow);
+    } else {
+        if (!PyIndex_Check(stamp)) return raise_status(PA_STAMP_NOT_INT, Py_TYPE(stamp)->tp_name);
+        PyObject *i = PyNumber_Index(stamp);
+        if (i == NULL) return NULL;
+        v = PyLong_AsLongLongAndOverflow(i, &overflow);
+        Py_DECREF(i);
+    }
+    if (v == -1 && PyErr_Occurred()) return NULL;
+    if (overflow) Py_RETURN_FALSE; /* beyond int64: never issued */
+    return PyBool_FromLong(pa_rwlock_validate(&RWL(self)->lock, (int64_t)v));
+}
+
 static PyObject *RWLock_at_fork_reinit(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     pa_rwlock_reinit_after_fork(&RWL(self)->lock);
     Py_RETURN_NONE;
@@ -1389,6 +1411,10 @@ static PyMethodDef RWLock_methods[] = {
      "write($self, /, timeout=None)\n--\n\nContext manager holding the write lock; TimeoutError if not had in time."},
     {"downgrade", RWLock_downgrade, METH_NOARGS,
      "downgrade($self, /)\n--\n\nTurn the held write lock into a read lock; no writer can get in between."},
+    {"optimistic_read", RWLock_optimistic_read, METH_NOARGS,
+     "optimistic_read($self, /)\n--\n\nA stamp for validate(), taking no lock; 0 while a writer holds the lock."},
+    {"validate", RWLock_validate, METH_O,
+     "validate($self, stamp, /)\n--\n\nTrue if stamp is not 0 and no writer has acquired the lock since it was taken."},
     {"_at_fork_reinit", RWLock_at_fork_reinit, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };

@@ -161,6 +161,15 @@ _TEMPLATES = {
     r = {fn}(self._p{extra})
     if r:
         _raise(r)""",
+    # validate(stamp): an int beyond int64 was never issued (cffi refuses it with
+    # OverflowError): False, as pa_contract.h's rule for stamps says
+    "stamp": """def _m(self, stamp, /):
+    if type(stamp) is not int:
+        stamp = _stamp_int(stamp)
+    try:
+        return {fn}(self._p, stamp)
+    except OverflowError:
+        return False""",
 }
 _GLOBALS = globals()
 
@@ -185,6 +194,12 @@ def _generate(cls, rows):
 
 def _checked_slow(p, n, subtract, report_new):
     return _out(lib.pa_cffi_add_slow(p, n, subtract, report_new, out := _new(_NS_T)), out)
+
+
+def _stamp_int(obj):  # a stamp argument as an int, or the core's TypeError
+    if not hasattr(type(obj), "__index__"):
+        _raise(lib.PA_STAMP_NOT_INT, type(obj).__name__)
+    return _index(obj)
 
 
 def _spec_error(spec):  # the core's words for it, as the C-API binding's
@@ -600,6 +615,10 @@ _generate(RWLock, [
     ("readers", "call", "pa_rwlock_reader_count", "Read holds now (a snapshot).", {"property": True}),
     ("write_locked", "call", "pa_rwlock_is_write_locked", "Whether a writer holds it (a snapshot).",
      {"property": True}),
+    ("optimistic_read", "call", "pa_rwlock_optimistic_read",
+     "A stamp for validate(), taking no lock; 0 while a writer holds the lock.", {}),
+    ("validate", "stamp", "pa_rwlock_validate",
+     "True if stamp is not 0 and no writer has acquired the lock since it was taken.", {}),
 ])
 _generate(RWLockView, [
     ("acquire", "acquire", None, _ACQ_DOC, {**_ACQ, "fn": "self._acq"}),

@@ -71,6 +71,7 @@ from threading import (
     local,
 )
 from typing import TYPE_CHECKING, Any, Callable
+from typing import SupportsIndex as _SupportsIndex
 from typing import Protocol as _Protocol
 from typing import TypeVar as _TypeVar
 from typing import cast as _cast
@@ -1255,7 +1256,7 @@ class CheckedRWLock:
     second read hold by the same thread is re-entrant (not an ordering event).  Same API as
     RWLock: acquire_read/release_read/acquire_write/release_write, read(timeout)/write(timeout),
     reader/writer, downgrade() (also inside ``with rw.write():``), readers, write_locked,
-    _at_fork_reinit.
+    optimistic_read()/validate(stamp), _at_fork_reinit.
     """
 
     __slots__ = ("_rw", "_node", "reader", "writer", "__weakref__")
@@ -1324,6 +1325,13 @@ class CheckedRWLock:
     @property
     def write_locked(self) -> bool:
         return self._rw.write_locked
+
+    # Optimistic reads hold nothing, so they are no ordering event: straight through.
+    def optimistic_read(self) -> int:
+        return self._rw.optimistic_read()
+
+    def validate(self, stamp: _SupportsIndex, /) -> bool:
+        return self._rw.validate(stamp)
 
     def _at_fork_reinit(self) -> None:
         # In the child of fork(): a new, unheld lock; the forking thread no longer holds it.

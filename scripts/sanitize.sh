@@ -69,7 +69,7 @@ TSAN_TESTS=(tests/test_atomicint.py tests/test_bad_input.py tests/test_binding_d
             tests/test_gil_release.py tests/test_interrupt.py tests/test_lock_conformance.py
             tests/test_rwlock.py tests/test_signal_storm.py tests/test_spinlock.py
             tests/test_sync.py tests/test_sync_conformance.py tests/test_thread_identity.py
-            tests/test_wait_notify.py tests/test_atomicref.py)
+            tests/test_wait_notify.py tests/test_atomicref.py tests/test_optimistic.py)
 
 failures=()
 evidence=()   # one line per job run: what it ran and what it found (printed at the end)
@@ -349,6 +349,9 @@ MODEL_CONFIGS=(
     "liveness: writer preference, a writer that has waited gets in while 2 readers loop (downgrade)|-DNR=2 -DNW=1 -DITER=1 -DLOOP_R=1 -DLIVE=1 -DDOWNGRADE=1"
     "liveness: writer preference, a parked writer vs 1 reader that keeps coming back|-DNR=1 -DNW=1 -DITER=1 -DLOOP_R=1 -DLIVE=1 -DDOWNGRADE=0"
     "1 reader, 2 writers, timeouts woken in time, downgrade, a timeout may swallow a wake|-DNR=1 -DNW=2 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DDOWNGRADE=1 -DSTRICT_END=1 -DTO_RACE=1"
+    "optimistic reads: 2 optimistic readers, 1 reader, 1 writer, downgrade|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=0 -DDOWNGRADE=1 -DOPT=2"
+    "optimistic reads: 1 optimistic reader, 1 reader, 1 writer, 2 rounds, downgrade|-DNR=1 -DNW=1 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=1 -DOPT=1"
+    "optimistic reads: 1 optimistic reader, 2 writers, timeouts woken in time, downgrade|-DNR=0 -DNW=2 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DDOWNGRADE=1 -DSTRICT_END=1 -DOPT=1"
 )
 # name | defines | what the error must be.  Each must be caught.
 MODEL_CANARIES=(
@@ -357,6 +360,10 @@ MODEL_CANARIES=(
     "canary: no writer preference|-DNR=1 -DNW=1 -DITER=1 -DLOOP_R=1 -DLIVE=1 -DDOWNGRADE=0 -DBUGGY=3|acceptance cycle"
     "canary: the old wake_waiters (cleared WW when it woke a counted writer; the finding fixed on 2026-12-01)|-DNR=1 -DNW=1 -DITER=1 -DLOOP_R=1 -DLIVE=1 -DDOWNGRADE=0 -DFIX_WW=0|acceptance cycle"
     "canary: a writer ignores the readers' count|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=0 -DDOWNGRADE=0 -DBUGGY=4|assertion violated (.*writers_in"
+    "canary: validate does not compare the write sequence|-DNR=0 -DNW=1 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=1 -DOPT=1 -DOPT_BUGGY=1|assertion violated (.*valid"
+    "canary: optimistic_read and validate ignore the odd bit (a stamp mid-section)|-DNR=0 -DNW=1 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=1 -DOPT=1 -DOPT_BUGGY=2|assertion violated (.*valid"
+    "canary: a write acquisition does not bump the sequence (only its release does)|-DNR=0 -DNW=1 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=1 -DOPT=1 -DOPT_BUGGY=3|assertion violated (.*valid"
+    "canary: a downgrade puts the old sequence value back|-DNR=0 -DNW=1 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=1 -DOPT=1 -DOPT_BUGGY=4|assertion violated (.*valid"
 )
 # Open findings: the property does NOT hold for the code as it is; the job
 # records the counterexample and fails only if it stops being found (then the
@@ -369,6 +376,7 @@ MODEL_CONFIGS_SLOW=(
     "main-thread writer (re-enters twice), 1 reader that may time out, 1 writer, downgrade|-DNR=1 -DNW=2 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DMAIN=2 -DSLICES=2 -DDOWNGRADE=1 -DSTRICT_END=1"
     "fork with the write lock held, 1 reader and 1 writer waiting|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=0 -DDOWNGRADE=0 -DFORK=1 -DSTRICT_END=1"
     "2 readers, 1 writer, timeouts woken in time, downgrade, recursive read, a timeout may swallow a wake|-DNR=2 -DNW=1 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DDOWNGRADE=1 -DRECURSIVE=1 -DSTRICT_END=1 -DTO_RACE=1"
+    "optimistic reads: 1 optimistic reader (2 attempts), 2 writers, 2 rounds, downgrade|-DNR=0 -DNW=2 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=1 -DOPT=1 -DOPT_ITER=2"
 )
 
 # csrc/model/spinlock.pml: SpinLock (csrc/pa_spinlock.h/.c).

@@ -472,6 +472,41 @@ case("RWLock.downgrade() unheld", RWLock, lambda rw: rw.downgrade(),
      lambda rw, out: (expect_exc(out, RuntimeError), rw_free(rw)))
 
 
+# Optimistic reads: the stamp is an int the binding makes (past 256 write
+# sections, a new object); validate()'s refusal formats its message.
+def _rw_many_sections():
+    rw = RWLock()
+    for _ in range(300):
+        with rw.writer:
+            pass
+    return rw
+
+
+def _check_stamp(rw, out):
+    if ok_or_memerr(out):
+        assert type(out.value) is int and rw.validate(out.value) is True, describe(out)
+    rw_free(rw)
+
+
+case("RWLock.optimistic_read()", _rw_many_sections, lambda rw: rw.optimistic_read(), _check_stamp)
+
+
+def _check_result(expected):
+    def check(rw, out):
+        if ok_or_memerr(out):
+            assert out.value is expected, describe(out)
+        rw_free(rw)
+
+    return check
+
+
+case("RWLock.validate(stamp)", _rw_many_sections, lambda rw: rw.validate(rw.optimistic_read()),
+     _check_result(True))
+case("RWLock.validate(2**64)", RWLock, lambda rw: rw.validate(2**64), _check_result(False))
+case("RWLock.validate('x')", RWLock, lambda rw: rw.validate("x"),
+     lambda rw, out: (expect_exc(out, TypeError), rw_free(rw)))
+
+
 def _with(ctx_of):
     def call(rw):
         with ctx_of(rw):

@@ -591,6 +591,7 @@ class LockPair:
         self.rw = [mod.RWLock() for mod in BACKENDS]
         self.entered = []  # per entry: [capi cm, cffi cm], exited in LIFO order by exit_cm
         self.made = []  # guards/views from read()/write(), per entry [capi, cffi]
+        self.stamps = [0, 0]  # the last rw.optimistic_read() of each backend (take_stamp)
 
     def ctxs(self):
         return [Ctx(mod, spin=s, rw=r, reader=r.reader, writer=r.writer)
@@ -611,6 +612,9 @@ class LockPair:
             "rw.write_locked": r.write_locked,
             "rw.reader.locked()": r.reader.locked(),
             "rw.writer.locked()": r.writer.locked(),
+            # the stamps count write sections alike: equal values, and equal verdicts
+            "rw.optimistic_read()": r.optimistic_read(),
+            "rw.validate(stamp)": r.validate(self.stamps[i]),
             "repr(rw)": _ADDRESS.sub("0x?", repr(r)),
             "repr(rw.reader)": _ADDRESS.sub("0x?", repr(r.reader)),
             "repr(rw.writer)": _ADDRESS.sub("0x?", repr(r.writer)),
@@ -643,6 +647,32 @@ ACQUIRE_NAMES = {"rw": ["acquire_read", "acquire_write"], "rw.reader": ["acquire
                  "spin": ["acquire"]}
 RELEASE_NAMES = {"rw": ["release_read", "release_write", "downgrade"], "rw.reader": ["release"],
                  "rw.writer": ["release"], "spin": ["release"]}
+
+
+# validate()'s arguments: label -> builder(backend module, that backend's stamp)
+STAMP_ARGS = {
+    "stamp": lambda m, s: s,
+    "stamp + 1": lambda m, s: s + 1,  # odd: the write sequence while write-held
+    "stamp + 2": lambda m, s: s + 2,
+    "stamp - 2": lambda m, s: s - 2,
+    "0": lambda m, s: 0,
+    "-2": lambda m, s: -2,
+    "I64_MAX": lambda m, s: I64_MAX,
+    "I64_MIN": lambda m, s: I64_MIN,
+    "2**63": lambda m, s: 2**63,
+    "2**64 + stamp": lambda m, s: 2**64 + s,  # the stamp modulo 2**64: never valid
+    "-(2**70)": lambda m, s: -(2**70),
+    "True": lambda m, s: True,
+    "Index(stamp)": lambda m, s: Index(s),
+    "Index(2**64)": lambda m, s: Index(2**64),
+    "Index('7')": lambda m, s: Index("7"),
+    "IndexRaises()": lambda m, s: IndexRaises(),
+    "AtomicInt(stamp)": lambda m, s: m.AtomicInt(s),
+    "float(stamp)": lambda m, s: float(s),
+    "str(stamp)": lambda m, s: str(s),
+    "None": lambda m, s: None,
+    "Plain()": lambda m, s: Plain(),
+}
 
 
 class LockMachine(RuleBasedStateMachine):
@@ -757,6 +787,21 @@ class LockMachine(RuleBasedStateMachine):
             label = misuse
         self.locks.op(f"{label}.__exit__(None, None, None)",
                       lambda ctx: pair[BACKENDS.index(ctx.mod)].__exit__(None, None, None))
+
+    @rule()
+    def take_stamp(self):
+        def action(ctx):
+            i = BACKENDS.index(ctx.mod)
+            self.locks.stamps[i] = ctx.named["rw"].optimistic_read()
+            return self.locks.stamps[i]
+
+        self.locks.op("stamp = rw.optimistic_read()", action)
+
+    @rule(arg=st.sampled_from(sorted(STAMP_ARGS)))
+    def validate(self, arg):
+        """rw.validate(x) for stamps, near misses and non-stamps (pa_contract.h's rule)."""
+        self.locks.op(f"rw.validate({arg})", lambda ctx: ctx.named["rw"].validate(
+            STAMP_ARGS[arg](ctx.mod, self.locks.stamps[BACKENDS.index(ctx.mod)])))
 
     @rule()
     def new_rwlock(self):
@@ -1015,6 +1060,10 @@ KEYWORD_AND_DIRECT_CALLS = {
     "AtomicRef(value=3)": lambda m: m.AtomicRef(value=3),
     "AtomicRef(v=3)": lambda m: m.AtomicRef(v=3),
     "AtomicRef(1, 2)": lambda m: m.AtomicRef(1, 2),
+    "rw.validate()": lambda m: m.RWLock().validate(),
+    "rw.validate(2, 2)": lambda m: m.RWLock().validate(2, 2),
+    "rw.validate(stamp=2)": lambda m: m.RWLock().validate(stamp=2),
+    "rw.optimistic_read(1)": lambda m: m.RWLock().optimistic_read(1),
     "build_info()": lambda m: m.build_info(),
 }
 

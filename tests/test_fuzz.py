@@ -531,6 +531,10 @@ OPS = [
     lambda env, x, y: (env.rw.readers, env.rw.write_locked, env.rw.reader.locked(), env.rw.writer.locked()),
     lambda env, x, y: env.rw.writer.__exit__(x, y, None),
     lambda env, x, y: env.rw.reader.rwlock is env.rw,
+    # optimistic reads: any object as a stamp; a stamp taken and validated
+    lambda env, x, y: env.rw.validate(x),
+    lambda env, x, y: env.rw.validate(env.rw.optimistic_read()) in (True, False),
+    lambda env, x, y: env.rw.optimistic_read(x),
     # a lock that dies while held
     lambda env, x, y: SpinLock().acquire(),
     lambda env, x, y: RWLock().acquire_write(),

@@ -221,6 +221,11 @@ def check_rwlock() -> None:
     rw.release_read()
     ok = rw.acquire_write(timeout=1) and ok
     rw.release_write()
+    # optimistic reads: an int stamp, validated by anything with __index__
+    stamp: int = rw.optimistic_read()
+    ok = rw.validate(stamp) and rw.validate(AtomicInt(stamp)) and ok
+    checked = sync.CheckedRWLock()
+    ok = checked.validate(checked.optimistic_read()) and ok
 
     with rw.read() as r:  # no timeout: the view itself
         entered: bool = r

@@ -106,6 +106,27 @@
  *               (1) or a read lock (2) and the NR readers and NW writers queue
  *               behind it; the child's two threads must then get the lock
  *               (waiters vanish, the reset runs; see the FORK section)
+ *   OPT         n: n optimistic readers and the write sequence (below; not
+ *               with FORK or LOOP_W), each making OPT_ITER (1) attempts
+ *   OPT_BUGGY   canaries of the optimistic reads: 1 validate does not compare
+ *               the sequence; 2 neither optimistic_read nor validate looks at
+ *               the odd bit; 3 a writer bumps only at its release (by 2), not
+ *               on acquiring; 4 a downgrade puts back the value from before
+ *               the section (so old stamps validate again)
+ *
+ * Optimistic reads (OPT; pa_rwlock.h, "Optimistic reads"): write_seq (wseq)
+ * and two data fields da, db that every write section increments one after
+ * the other (a reader between the two sees them torn).  Writers bump wseq as
+ * pa_rwlock.c does: odd right after acquiring (write_seq_enter, before
+ * acquire_write returns), even before the state step of release_write and of
+ * downgrade (write_seq_leave); each bump is a load and a store of their own
+ * (only the holder writes wseq).  An optimistic reader takes a stamp (one
+ * load), reads da and db (a step each), validates (one load), and asserts
+ * that a True validation saw the data exactly as the section that ended at
+ * the stamp left it: da == db == (stamp - 2) / 2 (one increment per section;
+ * wseq starts at PA_RW_FIRST_STAMP, 2).  Interleavings are sequentially
+ * consistent here: this checks where the bumps and checks are, not the
+ * fences; the memory-ordering argument is pa_rwlock.h's.
  */
 
 #ifndef NR
@@ -165,6 +186,15 @@
 #endif
 #ifndef FORK
 #define FORK 0
+#endif
+#ifndef OPT
+#define OPT 0
+#endif
+#ifndef OPT_BUGGY
+#define OPT_BUGGY 0
+#endif
+#ifndef OPT_ITER
+#define OPT_ITER 1      /* optimistic reads per optimistic reader */
 #endif
 
 /* FORK configurations: process `forker` starts holding the lock (1: the
@@ -233,6 +263,11 @@ byte child_done = 0;        /* child threads (FORK) that are done */
 bool child_read = false;    /* child_thread holds its read lock (FORK 2) */
 byte finished = 0;          /* reader and writer processes that are done */
 byte spurious = SPURIOUS;   /* spurious wakeups left, for all threads together */
+#if OPT
+byte wseq = 2;              /* rw->write_seq: PA_RW_FIRST_STAMP; odd while a writer is in */
+byte da = 0;                /* the data of the write sections */
+byte db = 0;
+#endif
 #if LIVE
 /* Ghosts for the LTL properties: reader 0 / writer 0 is inside a lock_read /
  * lock_write call (from the call until it returns). */
@@ -734,8 +769,40 @@ inline lock_write(acquired) {
     fi
 }
 
+/* ---- the write sequence (OPT) -------------------------------------------- */
+
+#if OPT
+/* write_seq_enter: q = load; store q + 1 (odd).  (OPT_BUGGY 3: no bump.) */
+inline write_seq_enter() {
+#if OPT_BUGGY != 3
+    q = wseq;
+    wseq = q + 1;
+#endif
+    q = 0
+}
+/* write_seq_leave: q = load; store q + 1 (even), before the state step.
+ * (OPT_BUGGY 3: + 2 here instead; OPT_BUGGY 4: a downgrade stores the value
+ * from before the section.) */
+inline write_seq_leave(downgrading) {
+    q = wseq;
+#if OPT_BUGGY == 3
+    wseq = q + 2;
+#elif OPT_BUGGY == 4
+    if :: downgrading -> wseq = q - 1 :: else -> wseq = q + 1 fi;
+#else
+    wseq = q + 1;
+#endif
+    q = 0
+}
+/* the section's data, one field at a time */
+inline write_data() {
+    da = da + 1;
+    db = db + 1
+}
+#endif
+
 active [NW] proctype writer() PARENT {
-    byte s, e, n, k, seq, other_ww, old, spins, iter = 0;
+    byte s, e, n, k, seq, other_ww, old, spins, q, iter = 0;
     bool ok, counted, giving_up, timed_out, acquired, fork_checked, this_to;
     bool may_time_out = ((TIMEOUTS || MAIN == 2) && _pid == NR);
     byte slices = (MAIN == 2 && _pid == NR -> SLICES : 0);
@@ -758,9 +825,18 @@ again_w:
         assert(acquired || may_time_out);
         if
         :: acquired ->
+#if OPT
+            write_seq_enter();
+#endif
             atomic { writers_in++; assert(writers_in == 1 && readers_in == 0) }
+#if OPT
+            write_data();
+#endif
             if
             :: DOWNGRADE ->
+#if OPT
+                write_seq_leave(true);
+#endif
                 /* pa_rwlock_downgrade: W -> 1 in one step ... */
                 atomic { writers_in--; state = state - (WRITE_LOCKED - 1); s = state; readers_in++ }
                 /* ... then a read phase for the readers that waited (none
@@ -783,6 +859,9 @@ again_w:
                 forget_writer()
             :: true ->
                 atomic { writers_in-- }
+#if OPT
+                write_seq_leave(false);
+#endif
                 release_write();
                 forget_writer()
             fi
@@ -903,4 +982,37 @@ ltl writer_gets_in { [] (w0_parked -> <> !w0_wait) }
 /* The read phase: reader 0 gets the lock while the writers keep coming back
  * (LOOP_W). */
 ltl reader_gets_in { [] (r0_parked -> <> !r0_wait) }
+#endif
+
+/* ---- optimistic readers (OPT) --------------------------------------------- */
+
+#if OPT
+active [OPT] proctype opt_reader() {
+    byte stamp, ra, rb, iter = 0;
+    bool valid;
+    do
+    :: iter < OPT_ITER ->
+        iter++;
+        /* pa_rwlock_optimistic_read: one load */
+#if OPT_BUGGY == 2
+        stamp = wseq;
+#else
+        atomic { stamp = wseq; stamp = ((stamp & 1) -> 0 : stamp) }
+#endif
+        ra = da;
+        rb = db;
+        /* pa_rwlock_validate: one load */
+#if OPT_BUGGY == 1
+        valid = (stamp != 0);
+#elif OPT_BUGGY == 2
+        valid = (stamp != 0 && wseq == stamp);
+#else
+        valid = (stamp != 0 && (stamp & 1) == 0 && wseq == stamp);
+#endif
+        /* a True validation read the data of the section that ended at the stamp */
+        assert(!valid || (ra == rb && ra == (stamp - 2) / 2));
+        d_step { stamp = 0; ra = 0; rb = 0; valid = false }
+    :: else -> break
+    od
+}
 #endif

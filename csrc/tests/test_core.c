@@ -1193,6 +1193,140 @@ static void test_rwlock_holds_of_freed_locks(void) {
     for (int i = 0; i <= DEAD_LOCKS; i++) CHECK(dead_results[i] == PA_ACQUIRED);
 }
 
+/* Optimistic reads (pa_rwlock.h): stamps, what invalidates them and what
+ * does not, then a storm: writers change a pair one field at a time, and an
+ * optimistic reader whose validation succeeds must have seen it whole.  The
+ * pair is relaxed atomics (a seqlock's data must be: a plain racing read is
+ * undefined behaviour in C, and TSan would rightly say so). */
+static pa_rwlock opt_rw;
+static pa_atomic_u64 opt_a, opt_b;
+static pa_atomic_u32 opt_writers_done, opt_bad;
+static pa_atomic_u64 opt_valid_during;
+#define OPT_WRITERS 2
+
+static void opt_writer(void *p) {
+    worker *w = p;
+    gate_wait();
+    for (long i = 0; i < w->iterations; i++) {
+        if (pa_rwlock_acquire_write(&opt_rw, PA_FOREVER) != PA_ACQUIRED) {
+            w->count++;
+            continue;
+        }
+        uint64_t v = (uint64_t)w->index << 32 | (uint64_t)i;
+        atomic_store_explicit(&opt_a, v, memory_order_relaxed);
+        if (i % 16 == 0) pa_thread_yield(); /* a reader gets in mid-section */
+        atomic_store_explicit(&opt_b, v, memory_order_relaxed);
+        if (pa_rwlock_release_write(&opt_rw) != PA_ACQUIRED) w->count++;
+        pa_thread_yield(); /* readers get windows between sections too */
+    }
+    atomic_fetch_add(&opt_writers_done, 1);
+}
+
+static void opt_reader(void *p) {
+    worker *w = p;
+    gate_wait();
+    for (long i = 0; i < 40 * w->iterations; i++) {
+        if (i % 256 == 0) pa_thread_yield(); /* 6 threads, maybe 2 cores: writers need turns */
+        int64_t stamp = pa_rwlock_optimistic_read(&opt_rw);
+        uint64_t a = atomic_load_explicit(&opt_a, memory_order_relaxed);
+        uint64_t b = atomic_load_explicit(&opt_b, memory_order_relaxed);
+        bool during = PA_LOAD(&opt_writers_done) < OPT_WRITERS;
+        if (pa_rwlock_validate(&opt_rw, stamp)) {
+            w->sum++;
+            if (during) atomic_fetch_add(&opt_valid_during, 1);
+            if (a != b) atomic_fetch_add(&opt_bad, 1);
+        } else {
+            w->count++; /* refused: a writer was in, or got in */
+            if (stamp == 0) pa_thread_yield(); /* a writer is in: let it finish */
+        }
+    }
+}
+
+static void test_rwlock_optimistic(void) {
+    pa_rwlock l;
+    pa_rwlock_init(&l);
+    int64_t s0 = pa_rwlock_optimistic_read(&l);
+    CHECK_EQ_I64(s0, PA_RW_FIRST_STAMP);
+    CHECK(pa_rwlock_validate(&l, s0));
+    /* never issued */
+    CHECK(!pa_rwlock_validate(&l, 0));
+    CHECK(!pa_rwlock_validate(&l, -s0));
+    CHECK(!pa_rwlock_validate(&l, s0 + 1));
+    CHECK(!pa_rwlock_validate(&l, INT64_MAX));
+    CHECK(!pa_rwlock_validate(&l, INT64_MIN));
+    /* reads and refused or failed write attempts leave it valid */
+    CHECK(pa_rwlock_acquire_read(&l, PA_FOREVER) == PA_ACQUIRED);
+    CHECK(pa_rwlock_acquire_write(&l, 0) == PA_UPGRADE);
+    CHECK(pa_rwlock_release_read(&l) == PA_ACQUIRED);
+    CHECK(pa_rwlock_release_write(&l) == PA_WRITE_NOT_HELD);
+    CHECK(pa_rwlock_downgrade(&l) == PA_DOWNGRADE_NOT_HELD);
+    CHECK_EQ_I64(pa_rwlock_optimistic_read(&l), s0);
+    CHECK(pa_rwlock_validate(&l, s0));
+    /* a write section: 0 inside (an odd "stamp" equal to the sequence is refused) */
+    CHECK(pa_rwlock_acquire_write(&l, PA_FOREVER) == PA_ACQUIRED);
+    CHECK_EQ_I64(pa_rwlock_optimistic_read(&l), 0);
+    CHECK(!pa_rwlock_validate(&l, s0));
+    CHECK(!pa_rwlock_validate(&l, s0 + 1));
+    CHECK(pa_rwlock_acquire_write(&l, 0) == PA_WRITE_TWICE);
+    CHECK(pa_rwlock_release_write(&l) == PA_ACQUIRED);
+    int64_t s1 = pa_rwlock_optimistic_read(&l);
+    CHECK(s1 != 0 && s1 != s0);
+    CHECK(pa_rwlock_validate(&l, s1));
+    CHECK(!pa_rwlock_validate(&l, s0));
+    /* a downgraded section: invalidates, and never brings an old stamp back */
+    CHECK(pa_rwlock_acquire_write(&l, PA_FOREVER) == PA_ACQUIRED);
+    CHECK(pa_rwlock_downgrade(&l) == PA_ACQUIRED);
+    int64_t s2 = pa_rwlock_optimistic_read(&l);
+    CHECK(s2 != 0 && s2 != s1 && s2 != s0);
+    CHECK(!pa_rwlock_validate(&l, s1));
+    CHECK(pa_rwlock_release_read(&l) == PA_ACQUIRED);
+    CHECK(pa_rwlock_validate(&l, s2));
+    /* reinit: every stamp before it is stale, write-held when it ran or not */
+    pa_rwlock_reinit_after_fork(&l);
+    CHECK(!pa_rwlock_validate(&l, s2));
+    int64_t s3 = pa_rwlock_optimistic_read(&l);
+    CHECK(pa_rwlock_validate(&l, s3) && s3 > s2);
+    CHECK(pa_rwlock_acquire_write(&l, PA_FOREVER) == PA_ACQUIRED);
+    pa_rwlock_reinit_after_fork(&l);
+    int64_t s4 = pa_rwlock_optimistic_read(&l);
+    CHECK(s4 > s3 && pa_rwlock_validate(&l, s4));
+    pa_rwlock_destroy(&l);
+
+    /* the storm */
+    worker w[OPT_WRITERS + 4] = {{0}};
+    pa_rwlock_init(&opt_rw);
+    PA_STORE(&opt_a, 0);
+    PA_STORE(&opt_b, 0);
+    PA_STORE(&opt_writers_done, 0);
+    PA_STORE(&opt_bad, 0);
+    PA_STORE(&opt_valid_during, 0);
+    for (int i = 0; i < OPT_WRITERS + 4; i++) {
+        w[i].index = i;
+        w[i].iterations = 5000 * scale;
+    }
+    test_thread t[OPT_WRITERS + 4];
+    PA_STORE(&start_gate, 0);
+    PA_STORE(&arrived, 0);
+    for (int i = 0; i < OPT_WRITERS + 4; i++)
+        if (thread_start(&t[i], i < OPT_WRITERS ? opt_writer : opt_reader, &w[i]) != 0) exit(2);
+    while (PA_LOAD(&arrived) != OPT_WRITERS + 4) pa_thread_yield();
+    PA_STORE(&start_gate, 1);
+    for (int i = 0; i < OPT_WRITERS + 4; i++) thread_join(t[i]);
+    int64_t valid = 0, refused = 0;
+    for (int i = OPT_WRITERS; i < OPT_WRITERS + 4; i++) {
+        valid += w[i].sum;
+        refused += w[i].count;
+    }
+    for (int i = 0; i < OPT_WRITERS; i++) CHECK_EQ_I64(w[i].count, 0);
+    CHECK_EQ_I64(PA_LOAD(&opt_bad), 0);
+    CHECK(valid + refused == 4 * 40 * w[0].iterations);
+    CHECK(PA_LOAD(&opt_a) == PA_LOAD(&opt_b));
+    if (!quiet)
+        printf("    optimistic: %" PRId64 " validated (%lld while writers ran), %" PRId64 " refused\n", valid,
+               (long long)PA_LOAD(&opt_valid_during), refused);
+    pa_rwlock_destroy(&opt_rw);
+}
+
 /* The contract (pa_contract.h): the timeout rules, the blocking driver and
  * the error table, as both bindings use them. */
 static void test_contract(void) {
@@ -1449,6 +1583,7 @@ static const test_case tests[] = {
     {"rwlock_writer_preference", test_rwlock_writer_preference},
     {"rwlock_handoff_to_counted_writer", test_rwlock_handoff_to_counted_writer},
     {"rwlock_fork_with_waiters", test_rwlock_fork_with_waiters},
+    {"rwlock_optimistic", test_rwlock_optimistic},
     {"int_wait_notify", test_int_wait_notify},
 };
 

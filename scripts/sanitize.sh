@@ -32,13 +32,13 @@
 #                                        configurations, canaries that must be caught;
 #                                        writes csrc/model/RESULTS.md (PYATOMICS_SLOW=1:
 #                                        also the bigger ones, minutes each).
-#   bash scripts/sanitize.sh tsan        SLOW: a free-threaded CPython built with
+#   bash scripts/sanitize.sh tsan        a free-threaded CPython built with
 #                                        --with-thread-sanitizer (scripts/get-free-
 #                                        threaded-python.sh --tsan, cached; the first
 #                                        build takes ~6 min), the extension built with
-#                                        -fsanitize=thread, the threaded tests, lock_tests
-#                                        and the fuzzer under it with
-#                                        scripts/tsan-suppressions.txt (12-17 min).
+#                                        -fsanitize=thread, every threaded test file
+#                                        (TSAN_TESTS), lock_tests and the fuzzer under it
+#                                        with scripts/tsan-suppressions.txt.
 #                                        First checks that a deliberately racy C
 #                                        extension function is reported.
 #   bash scripts/sanitize.sh all-fast    asan + fuzz + c-tsan + c-helgrind + model; with

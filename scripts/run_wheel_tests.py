@@ -5,6 +5,9 @@ by scripts/check_release.sh on the wheels it builds:
 
     python scripts/run_wheel_tests.py PROJECT_DIR [PYTEST_ARG ...]
 
+(an argument that names a test file or directory replaces PROJECT_DIR/tests;
+scripts/check_release.sh passes the files it tests the wheels with)
+
 It runs from a temporary directory, so the source tree's uncompiled
 pyatomics/ cannot shadow the installed package.  Exit status 0 only if every
 backend's run passed (and at least one backend was found).
@@ -24,6 +27,8 @@ def main() -> int:
         return 2
     project = os.path.abspath(sys.argv[1])
     extra = sys.argv[2:]
+    # A PYTEST_ARG naming a test file or directory replaces the whole tests/ directory.
+    names_tests = any(not a.startswith("-") and os.path.exists(a) for a in extra)
     env = {k: v for k, v in os.environ.items() if k != "PYATOMICS_BACKEND"}
     with tempfile.TemporaryDirectory() as cwd:
         probe = subprocess.run(
@@ -57,7 +62,7 @@ def main() -> int:
                     "--rootdir",
                     project,
                     *extra,
-                    os.path.join(project, "tests"),
+                    *([] if names_tests else [os.path.join(project, "tests")]),
                 ],
                 cwd=cwd,
                 env=dict(env, PYATOMICS_BACKEND=backend),

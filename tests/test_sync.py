@@ -1200,6 +1200,10 @@ def test_stoppable_thread_accepts_thread_style_targets():
     ]:
         t = sync.StoppableThread(target=target, args=args)
         t.start()
+        # The target returns by itself: let it, before shutdown() sets the event
+        # the lambda reads (on a slow interpreter, TSan's, shutdown came first).
+        t.join(5)
+        assert not t.is_alive()
         assert t.shutdown(timeout=5)
         assert got[-1] == expected
 

@@ -187,6 +187,17 @@ def interpreter_with_is_atomic(tmp_path_factory):
     return result["caller"] == 0
 
 
+def window_bound(result):
+    """How many interrupts may land in the window no Python code can guard (the
+    first instruction of a cffi method, and on PyPy and CPython 3.9 between two
+    of its bytecodes).  The rate seen is 0-0.8% and it grows with the machine's
+    load (3 of 372 on PyPy 3.11 in CI); a bound at the rate itself failed on a
+    small sample, so it is set at 5% + 2: far above the noise, far below the
+    ~50% that a binding without the fix leaks (the interrupt then lands anywhere
+    between the acquire's return and the release)."""
+    return 2 + result["interrupts"] // 20
+
+
 @needs_pthread_kill
 @pytest.mark.parametrize("kind", ["spin", "spin-acquire", "read", "write", "read-timeout", "write-timeout"])
 def test_sigint_storm_never_leaks_a_hold(kind, tmp_path, interpreter_with_is_atomic):
@@ -196,8 +207,9 @@ def test_sigint_storm_never_leaks_a_hold(kind, tmp_path, interpreter_with_is_ato
         # every bytecode, so a KeyboardInterrupt can still land inside a cffi
         # method between two of its bytecodes, or on the first bytecode of
         # __exit__, before the release (docs/reliability.md): measured 0-2 leaks
-        # per 1,100-5,000 interrupts there, against ~50% before the fix.
-        assert result["ours"] + result["entry"] <= result["interrupts"] // 200, result
+        # per 1,100-5,000 interrupts there, and 3 of 372 on PyPy 3.11 in CI under
+        # load, against ~50% before the fix.
+        assert result["ours"] + result["entry"] <= window_bound(result), result
     else:
         # CPython 3.10+ checks only at a function's entry, at loop back edges and
         # after calls: no window inside our methods, so none may leak there.  The
@@ -208,7 +220,7 @@ def test_sigint_storm_never_leaks_a_hold(kind, tmp_path, interpreter_with_is_ato
         if pyatomics.BACKEND == "capi":
             assert result["entry"] == 0, result
         else:
-            assert result["entry"] <= result["interrupts"] // 200, result
+            assert result["entry"] <= window_bound(result), result
     if interpreter_with_is_atomic:
         # PyPy's control can come out clean in a 0.6 s storm while its `with`
         # still has a window (1 of 72 on PyPy 3.11), hence the slack there.

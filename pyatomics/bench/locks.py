@@ -48,6 +48,7 @@ WITH = "with {0}:\n    pass"
 WITH_NEW = "with, object made per entry"
 WITH_ONCE = "with, object made once"
 PAIR_FORM = "acquire/release calls"
+OPTIMISTIC = "optimistic read, validated"  # no peer has one
 PAIR = "acq()\nrel()"
 
 
@@ -277,6 +278,35 @@ def _work_pair(racq, rrel, wacq, wrel, box) -> Callable[[int], None]:
     return work
 
 
+def _work_optimistic(rw, box) -> Callable[[int], None]:
+    # The read-retry pattern of docs/api.md: read under a stamp, and only if a
+    # writer came in meanwhile, again under the read lock.
+    def work(n: int, opt=rw.optimistic_read, valid=rw.validate, r=rw.reader, w=rw.writer, box=box,
+             reads=range(READS_PER_WRITE)) -> None:
+        for _ in range(n):
+            with w:
+                box[0] += 1
+            for _ in reads:
+                stamp = opt()
+                v = box[0]  # noqa: F841 (the read is the work)
+                if not valid(stamp):
+                    with r:
+                        v = box[0]  # noqa: F841
+
+    return work
+
+
+def _work_unlocked_reads(lock, box) -> Callable[[int], None]:
+    def work(n: int, w=lock, box=box, reads=range(READS_PER_WRITE)) -> None:
+        for _ in range(n):
+            with w:
+                box[0] += 1
+            for _ in reads:
+                v = box[0]  # noqa: F841 (the read is the work)
+
+    return work
+
+
 def _check(shared, writes: int) -> str | None:
     got = shared[-1][0]
     if got != writes:
@@ -313,12 +343,28 @@ def _variants() -> list[tuple]:
                                  s[1]),
         ),
         (
+            "pyatomics.RWLock",
+            h.SELF,
+            "s = rw.optimistic_read(); read; rw.validate(s) (else again under rw.reader); writes with rw.writer",
+            "rw_opt",
+            lambda: (RWLock(), [0]),
+            lambda s: _work_optimistic(s[0], s[1]),
+        ),
+        (
             "pyatomics.SpinLock",
             h.SELF,
             "with s (both sides)",
             "spin",
             lambda: (SpinLock(), [0]),
             lambda s: _work(s[0], s[0], s[1]),
+        ),
+        (
+            "python",
+            h.BASE,
+            "reads take no lock (the ceiling, not a correct reader), writes with threading.Lock",
+            "nolock",
+            lambda: (threading.Lock(), [0]),
+            lambda s: _work_unlocked_reads(s[0], s[1]),
         ),
         (
             "threading.Lock",
@@ -382,7 +428,8 @@ def readmostly_suite(settings: h.Settings) -> h.Suite:
                     worker,
                     _check,
                     ops_per_n=READS_PER_WRITE + 1,
-                    form=PAIR_FORM if key.endswith("_pair") else WITH_NEW if key == "rw_guard" else WITH_ONCE,
+                    form=(PAIR_FORM if key.endswith("_pair") else WITH_NEW if key == "rw_guard"
+                          else OPTIMISTIC if key == "rw_opt" else WITH_ONCE),
                 )
             )
     return h.Suite(

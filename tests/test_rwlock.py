@@ -467,7 +467,11 @@ def test_readers_not_starved_by_stream_of_writers():
     one in progress, and one that may begin before the reader has announced
     itself).  Without the read phase this is typically 3-10, at times
     hundreds.  Counting sections, not seconds, keeps the test independent of
-    the machine's speed and load."""
+    the machine's speed, but not of preemption: a reader descheduled between
+    its `before` and its announcing itself sees the writers' sections of that
+    time too (a max of 4 in one of 100, in a CI run with two other jobs on the
+    2 cores).  So 90 of the 100 acquires must see at most 2: the typical case,
+    which is what the read phase changes."""
     rw = RWLock()
     stop = threading.Event()
     writes = AtomicInt(0)
@@ -498,7 +502,7 @@ def test_readers_not_starved_by_stream_of_writers():
         stop.set()
         join(*writers)
     assert len(passed) == 100
-    assert max(passed) <= 2, sorted(passed)[-10:]
+    assert sorted(passed)[89] <= 2, sorted(passed)[-15:]
     assert_free(rw)
 
 

@@ -310,7 +310,10 @@ def test_stamps_across_fork():
         rw.release_write()
         print(results)
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    # 240 s: under ThreadSanitizer, on a loaded machine, the child's start
+    # (conftest imports pytest and hypothesis) and its four forks ran past 60 s
+    # in CI; it takes well under a second uninstrumented.
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[0, 0, 0, 0]", out.stdout + out.stderr
 

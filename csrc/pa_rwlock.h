@@ -212,18 +212,25 @@
  *                       (release_write, downgrade).  Timed out or
  *                       interrupted: still the upgradable read, count and
  *                       token untouched, write_seq unchanged.
- *   wake the upgrader   a read release leaving count 1 with WRITERS_WAITING
- *                       and no READ_PHASE, or the end of a READ_PHASE with
- *                       count 1, reads `upgrading` and if set bumps
- *                       upgrade_notify and wakes it.  No wakeup is lost: the
- *                       upgrader stores `upgrading`, sets WW (a CAS), reads
- *                       upgrade_notify, then re-reads the state; the waker's
- *                       RMW of the state comes before its load of
- *                       `upgrading` (all seq_cst).  Either the upgrader's
- *                       state load sees the waker's change (it does not
- *                       sleep) or the waker's load sees `upgrading` and its
- *                       bump lands after the upgrader read the counter (the
- *                       futex wait returns at once).
+ *   wake the upgrader   every state change that can end its wait (it
+ *                       sleeps while the count is not 1, or a READ_PHASE is
+ *                       set, and WW is set) reads `upgrading` and if set
+ *                       bumps upgrade_notify and wakes it: a read release
+ *                       leaving count 1 with WRITERS_WAITING and no
+ *                       READ_PHASE, the end of a READ_PHASE with count 1,
+ *                       and drop_stale_ww clearing WW (it checked
+ *                       write_waiters == 0 just before an upgrader counted
+ *                       itself: the model found that one).  No wakeup is
+ *                       lost: the upgrader stores `upgrading`, sets WW (a
+ *                       CAS), reads upgrade_notify, then re-reads the
+ *                       state; the waker's RMW of the state comes before its
+ *                       load of `upgrading` (all seq_cst).  Either the
+ *                       upgrader's state load sees the waker's change (it
+ *                       does not sleep) or the waker's load sees
+ *                       `upgrading` and its bump lands after the upgrader
+ *                       read the counter (the futex wait returns at once).
+ *                       The other clearers of WW (wake_waiters) need a
+ *                       count of 0, which a counted upgrader never allows.
  *
  * Two would-be upgraders cannot deadlock: only the token holder can upgrade,
  * and a thread waiting for the token holds no read lock (acquire_upgradable

@@ -581,3 +581,38 @@ def test_stress_exact_counts():
     upgraders, writers = 2, 2
     assert counter.load() == upgraders * (n - n // 2) + writers * n
     assert_free(rw)
+
+
+# ---------------------------------------------------------------------------
+# sync.CheckedRWLock: the same API, the hold recorded as one of the lock's node
+# ---------------------------------------------------------------------------
+
+
+def test_checked_rwlock_upgradable():
+    from pyatomics import sync
+
+    rw = sync.CheckedRWLock(name="upg")
+    assert rw.acquire_upgradable() is True
+    assert sync._held()[rw._node.key][1] == 1
+    assert try_write(rw._rw) is False
+    assert rw.upgrade(timeout=0) is True and rw.write_locked
+    assert sync._held()[rw._node.key][1] == 1  # still one hold of the same node
+    rw.release_write()
+    assert sync._held() == {}
+    with rw.upgradable(timeout=1) as got:
+        assert got is True and rw.readers == 1
+        assert sync._held()[rw._node.key][1] == 1
+    assert sync._held() == {} and rw.readers == 0
+    with rw.upgradable():
+        rw.upgrade()
+    assert sync._held() == {} and not rw.write_locked
+    with pytest.raises(RuntimeError, match="cannot release the upgradable read lock"):
+        rw.release_upgradable()
+    assert sync._held() == {}
+    rw._rw.acquire_write()
+    with pytest.raises(TimeoutError):
+        other_thread(lambda: rw.upgradable(timeout=0.01).__enter__())
+    rw._rw.release_write()
+    assert rw.acquire_upgradable(blocking=False) is True
+    rw.release_upgradable()
+    assert sync._held() == {}

@@ -173,7 +173,7 @@ static inline int64_t pa_cffi_counter_total(pa_counter *c, bool reset, uint64_t 
  * CPython never checks for signals there (only loads precede the call);
  * pypy's interpreter checks before every bytecode (its JIT does not).
  * ------------------------------------------------------------------------- */
-enum { PA_CFFI_SPIN = 1, PA_CFFI_READ = 2, PA_CFFI_WRITE = 3 };
+enum { PA_CFFI_SPIN = 1, PA_CFFI_READ = 2, PA_CFFI_WRITE = 3, PA_CFFI_UPGRADABLE = 4 };
 
 static PA_THREAD_LOCAL const void *pa_cffi_recent_lock;
 static PA_THREAD_LOCAL int pa_cffi_recent_kind;
@@ -217,6 +217,28 @@ static inline int pa_cffi_rw_acquire_write(pa_rwlock *rw, int64_t deadline_ns) {
     pa_cffi_note(rw, PA_CFFI_WRITE, r == PA_ACQUIRED);
     return r;
 }
+static inline int pa_cffi_rw_acquire_upgradable(pa_rwlock *rw, int64_t deadline_ns) {
+    pa_lock_result r = pa_rwlock_acquire_upgradable(rw, deadline_ns);
+    pa_cffi_note(rw, PA_CFFI_UPGRADABLE, r == PA_ACQUIRED);
+    return r;
+}
+/* An upgrade is not undone: the caller, holding the upgradable read before,
+ * holds the write lock after, and the `with rw.upgradable()` around it
+ * releases whichever it is (pa_rwlock_exit_upgradable).  The record, which
+ * may name this thread's upgradable acquisition, no longer describes a hold. */
+static inline int pa_cffi_rw_upgrade(pa_rwlock *rw, int64_t deadline_ns) {
+    pa_cffi_forget(rw);
+    return pa_rwlock_upgrade(rw, deadline_ns);
+}
+static inline int pa_cffi_rw_release_upgradable(pa_rwlock *rw) {
+    pa_cffi_forget(rw);
+    return pa_rwlock_release_upgradable(rw);
+}
+/* A timed guard's exit: side 0 read, 1 write (pa_rwlock_exit), 2 upgradable. */
+static inline int pa_cffi_rw_guard_exit(pa_rwlock *rw, int side) {
+    pa_cffi_forget(rw);
+    return side == 2 ? pa_rwlock_exit_upgradable(rw) : pa_rwlock_exit(rw, side != 0);
+}
 static inline int pa_cffi_rw_release(pa_rwlock *rw, bool write) {
     pa_cffi_forget(rw);
     return write ? pa_rwlock_release_write(rw) : pa_rwlock_release_read(rw);
@@ -240,6 +262,7 @@ static inline bool pa_cffi_undo_acquire(const void *lock) {
         case PA_CFFI_SPIN: return pa_spinlock_release((pa_spinlock *)lock) == PA_ACQUIRED;
         case PA_CFFI_READ: return pa_rwlock_release_read((pa_rwlock *)lock) == PA_ACQUIRED;
         case PA_CFFI_WRITE: return pa_rwlock_release_write((pa_rwlock *)lock) == PA_ACQUIRED;
+        case PA_CFFI_UPGRADABLE: return pa_rwlock_release_upgradable((pa_rwlock *)lock) == PA_ACQUIRED;
         default: return false;
     }
 }
@@ -326,6 +349,11 @@ int pa_cffi_rw_acquire_write(pa_rwlock *rw, int64_t deadline_ns);
 int pa_cffi_rw_release(pa_rwlock *rw, bool write);
 int pa_cffi_rw_exit(pa_rwlock *rw, bool write);
 int pa_cffi_rw_downgrade(pa_rwlock *rw);
+int pa_cffi_rw_acquire_upgradable(pa_rwlock *rw, int64_t deadline_ns);
+int pa_cffi_rw_upgrade(pa_rwlock *rw, int64_t deadline_ns);
+int pa_cffi_rw_release_upgradable(pa_rwlock *rw);
+int pa_cffi_rw_guard_exit(pa_rwlock *rw, int side);
+bool pa_rwlock_upgradable_held_by_me(pa_rwlock *rw);
 bool pa_rwlock_is_write_locked(pa_rwlock *rw);
 uint32_t pa_rwlock_reader_count(pa_rwlock *rw);
 bool pa_rwlock_write_held_by_me(pa_rwlock *rw);

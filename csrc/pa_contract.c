@@ -68,6 +68,28 @@ static const struct {
     [PA_STAMP_NOT_INT] = {PA_RAISES_TYPE_ERROR,
                           "validate() argument must be an int (a stamp from optimistic_read()), "
                           "not '%s'"},
+    [PA_UPGRADABLE_TWICE] = {PA_RAISES_RUNTIME_ERROR,
+                             "cannot acquire the upgradable read lock: this thread already holds "
+                             "it (it would wait for itself)"},
+    [PA_UPGRADABLE_WHILE_WRITING] = {PA_RAISES_RUNTIME_ERROR,
+                                     "cannot acquire the upgradable read lock while this thread "
+                                     "holds the write lock; use downgrade()"},
+    [PA_UPGRADABLE_WHILE_READING] = {PA_RAISES_RUNTIME_ERROR,
+                                     "cannot acquire the upgradable read lock while this thread "
+                                     "holds a read lock on the same RWLock (its upgrade would wait "
+                                     "for that read lock); release the read lock first"},
+    [PA_UPGRADABLE_NOT_HELD] = {PA_RAISES_RUNTIME_ERROR,
+                                "cannot release the upgradable read lock: this thread does not "
+                                "hold it"},
+    [PA_UPGRADE_NOT_HELD] = {PA_RAISES_RUNTIME_ERROR,
+                             "cannot upgrade: this thread does not hold the upgradable read lock"},
+    [PA_UPGRADE_WHILE_READING] = {PA_RAISES_RUNTIME_ERROR,
+                                  "cannot upgrade while this thread also holds a plain read lock "
+                                  "on the same RWLock (the upgrade would wait for itself); "
+                                  "release the read lock first"},
+    [PA_WRITE_WHILE_UPGRADABLE] = {PA_RAISES_RUNTIME_ERROR,
+                                   "cannot acquire the write lock while this thread holds the "
+                                   "upgradable read lock (it would wait for itself); use upgrade()"},
 };
 
 int pa_status_exception(int status) {

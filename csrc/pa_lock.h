@@ -50,6 +50,16 @@ typedef enum {
     PA_STAMP_NOT_INT = 29,       /* rw.validate("x"); takes the type name
                                     (pa_contract.h: stamps) */
 
+    /* Upgradable-read misuse (RuntimeError); nothing changed (pa_rwlock.h,
+     * "Upgradable reads"). */
+    PA_UPGRADABLE_TWICE = 30,        /* acquire_upgradable while holding it */
+    PA_UPGRADABLE_WHILE_WRITING = 31, /* acquire_upgradable while holding the write lock */
+    PA_UPGRADABLE_WHILE_READING = 32, /* acquire_upgradable while holding a plain read lock */
+    PA_UPGRADABLE_NOT_HELD = 33,     /* release_upgradable without holding it */
+    PA_UPGRADE_NOT_HELD = 34,        /* upgrade without holding the upgradable read */
+    PA_UPGRADE_WHILE_READING = 35,   /* upgrade while also holding a plain read lock */
+    PA_WRITE_WHILE_UPGRADABLE = 36,  /* acquire_write while holding the upgradable read */
+
     PA_STATUS_COUNT
 } pa_lock_result;
 

@@ -213,6 +213,7 @@ PA_COLD static void reset_after_fork(pa_rwlock *rw) {
         if (!PA_CAS(&rw->fork_gen, &mine, g | 1)) continue;
         PA_STORE(&rw->read_waiters, 0);
         PA_STORE(&rw->write_waiters, 0);
+        PA_STORE(&rw->upgrading, 0); /* an upgrader waiting was a parent's thread */
         uint32_t s = PA_LOAD(&rw->state);
         /* A CAS loop, not a store: uncontended acquires and releases (which
          * do not look at fork_gen) may change the count meanwhile. */
@@ -281,6 +282,18 @@ static void wake_writer(pa_rwlock *rw) {
      * return at once from its futex wait. */
     atomic_fetch_add(&rw->writer_notify, 1);
     pa_wake_one(&rw->writer_notify);
+}
+
+/* An upgrader may be waiting for the count to reach 1 (its own read) outside
+ * a read phase: wake it if it is.  Called after the caller's seq_cst RMW that
+ * made it so; the upgrader stores `upgrading` before its last look at the
+ * state, so one of the two sees the other (pa_rwlock.h, "wake the
+ * upgrader").  Only one upgrader can exist (the token), hence wake_all on a
+ * word only it sleeps on. */
+static void wake_upgrader(pa_rwlock *rw) {
+    if (PA_LOAD(&rw->upgrading) == 0) return;
+    atomic_fetch_add(&rw->upgrade_notify, 1);
+    pa_wake_all(&rw->upgrade_notify);
 }
 
 static void end_read_phase(pa_rwlock *rw);
@@ -355,6 +368,8 @@ static void end_read_phase(pa_rwlock *rw) {
         if (PA_CAS(&rw->state, &s, s & ~RP)) {
             s &= ~RP;
             if (count_of(s) == 0 && (s & WAITING)) wake_waiters(rw, s, false);
+            /* An upgrader holding the only read waited for the phase to end. */
+            if (count_of(s) == 1 && (s & WW)) wake_upgrader(rw);
             return;
         }
     }
@@ -374,6 +389,7 @@ static pa_lock_result lock_read(pa_rwlock *rw, int64_t deadline_ns, bool recursi
     int spins = 0;
     bool counted = false; /* we are in rw->read_waiters */
     bool fork_checked = false;
+    bool upgrader_checked = false;
     pa_lock_result result;
     pa_lock_result giving_up = PA_ACQUIRED; /* set once the wait timed out or was interrupted */
     for (;;) {
@@ -388,6 +404,17 @@ static pa_lock_result lock_read(pa_rwlock *rw, int64_t deadline_ns, bool recursi
         if (!is_write_locked(s) && count_of(s) >= PA_RW_MAX_READERS) {
             result = PA_TOO_MANY_READERS;
             break;
+        }
+        if (!upgrader_checked) {
+            /* The upgradable holder's plain reads are recursive reads: a
+             * writer waiting behind its upgradable read would otherwise wait
+             * for it while it waits for the writer.  Looked at only here, off
+             * the uncontended path. */
+            upgrader_checked = true;
+            if (!recursive && PA_LOAD(&rw->upgrader) == pa_thread_id()) {
+                recursive = true;
+                continue;
+            }
         }
         if (giving_up != PA_ACQUIRED) {
             /* We only ever leave while the lock is held (its holder's release
@@ -457,20 +484,34 @@ pa_lock_result pa_rwlock_acquire_read(pa_rwlock *rw, int64_t deadline_ns) {
     return PA_ACQUIRED;
 }
 
+/* A read release found waiting bits (s: the state it left). */
+PA_COLD static void read_released_waiting(pa_rwlock *rw, uint32_t s) {
+    if (count_of(s) == 0 && !(s & RP)) {
+        /* Stale after a fork: the waiters are the parent's; nobody to wake. */
+        if (PA_UNLIKELY(fork_stale(rw))) {
+            reset_after_fork(rw);
+            return;
+        }
+        wake_waiters(rw, s, false);
+    } else if (count_of(s) == 1 && (s & WW) && !(s & RP)) {
+        /* The one left may be an upgrader waiting for us (see
+         * wake_upgrader: our RMW came before this load). */
+        wake_upgrader(rw);
+    }
+}
+
+/* The count part of a read release (plain or upgradable). */
+static inline void read_release_count(pa_rwlock *rw) {
+    /* seq_cst RMW: release ordering for the critical section. */
+    uint32_t s = atomic_fetch_sub(&rw->state, 1) - 1;
+    if (PA_UNLIKELY(s & WAITING)) read_released_waiting(rw, s);
+}
+
 pa_lock_result pa_rwlock_release_read(pa_rwlock *rw) {
     read_hold *h = find_hold(rw);
     if (h == NULL) return PA_READ_NOT_HELD;
     if (--h->depth == 0) drop_hold(h);
-    /* seq_cst RMW: release ordering for the critical section. */
-    uint32_t s = atomic_fetch_sub(&rw->state, 1) - 1;
-    if (count_of(s) == 0 && (s & WAITING) && !(s & RP)) {
-        /* Stale after a fork: the waiters are the parent's; nobody to wake. */
-        if (PA_UNLIKELY(fork_stale(rw))) {
-            reset_after_fork(rw);
-            return PA_ACQUIRED;
-        }
-        wake_waiters(rw, s, false);
-    }
+    read_release_count(rw);
     return PA_ACQUIRED;
 }
 
@@ -553,6 +594,13 @@ static void drop_stale_ww(pa_rwlock *rw) {
         if (!PA_CAS(&rw->state, &s, s & ~WW)) continue;
         s &= ~WW;
         wake_writer(rw);
+        /* The same for an upgrader counted after the check: it may sleep on
+         * upgrade_notify having seen the WW we just cleared, and the read
+         * release that leaves it alone would then see no WW and not wake it
+         * (the model found this: csrc/model/rwlock.pml, UPG_BUGGY 3).  Its
+         * `upgrading` store precedes its look at the state, which precedes
+         * our CAS: our load sees it. */
+        wake_upgrader(rw);
         if (count_of(s) == 0) {
             if (!(s & RP) && (s & RW)) wake_waiters(rw, s, false);
             return;
@@ -570,9 +618,12 @@ static void drop_stale_ww(pa_rwlock *rw) {
     }
 }
 
-static pa_lock_result lock_write(pa_rwlock *rw, int64_t deadline_ns) {
+static pa_lock_result lock_write(pa_rwlock *rw, int64_t deadline_ns, uint64_t me) {
     uint32_t s = 0;
     if (PA_LIKELY(PA_CAS(&rw->state, &s, PA_RW_WRITE_LOCKED))) return PA_ACQUIRED;
+    /* Off the uncontended path: an upgradable holder's count is never 0, so
+     * the CAS above always fails for it. */
+    if (PA_LOAD(&rw->upgrader) == me) return PA_WRITE_WHILE_UPGRADABLE;
 
     bool counted = false; /* we are in rw->write_waiters */
     bool fork_checked = false;
@@ -660,7 +711,7 @@ pa_lock_result pa_rwlock_acquire_write(pa_rwlock *rw, int64_t deadline_ns) {
     uint64_t me = pa_thread_id();
     if (PA_LOAD(&rw->writer) == me) return PA_WRITE_TWICE;
     if (find_hold(rw) != NULL) return PA_UPGRADE; /* it would wait for itself */
-    pa_lock_result r = lock_write(rw, deadline_ns);
+    pa_lock_result r = lock_write(rw, deadline_ns, me);
     if (r == PA_ACQUIRED) {
         write_seq_enter(rw); /* only a real acquisition invalidates stamps */
         PA_STORE(&rw->writer, me);
@@ -713,6 +764,138 @@ pa_lock_result pa_rwlock_downgrade(pa_rwlock *rw) {
 }
 
 /* ---------------------------------------------------------------------------
+ * Upgradable reads (pa_rwlock.h, "Upgradable reads")
+ * ------------------------------------------------------------------------- */
+
+/* Only the upgrader's own read is left, and no read phase is admitting the
+ * readers that waited through a write section (their turn comes first, as
+ * it does before a writer's). */
+static inline bool upgradable_now(uint32_t s) { return count_of(s) == 1 && (s & RP) == 0; }
+
+/* 1 -> W for the holder of the upgradable read; lock_write's loop with the
+ * count 1 for 0, and a sleep on upgrade_notify.  The upgrader is counted in
+ * write_waiters while it waits: WW is then cleared by nobody (every clearer
+ * requires write_waiters == 0), so new readers stay behind it, and the last
+ * counted "writer" out drops a stale bit as lock_write does.  wake_waiters
+ * never sees it as the writer a free lock is handed to: a counted upgrader
+ * holds a read, so the count is not 0. */
+static pa_lock_result lock_upgrade(pa_rwlock *rw, int64_t deadline_ns) {
+    uint32_t s = 1;
+    if (PA_LIKELY(PA_CAS(&rw->state, &s, PA_RW_WRITE_LOCKED))) return PA_ACQUIRED;
+
+    bool counted = false; /* in write_waiters, `upgrading` set */
+    bool fork_checked = false;
+    int spins = 0;
+    pa_lock_result result;
+    pa_lock_result giving_up = PA_ACQUIRED;
+    for (;;) {
+        if (upgradable_now(s)) {
+            /* Keep the bits: parked readers are woken at our release, and
+             * other counted writers need WW (it is still set: see above). */
+            if (PA_CAS(&rw->state, &s, (s & ~PA_RW_COUNT_MASK) | PA_RW_WRITE_LOCKED)) {
+                result = PA_ACQUIRED;
+                break;
+            }
+            continue;
+        }
+        if (giving_up != PA_ACQUIRED) {
+            result = giving_up;
+            break;
+        }
+        if (!fork_checked) { /* as in lock_read */
+            fork_checked = true;
+            if (PA_UNLIKELY(fork_stale(rw))) {
+                reset_after_fork(rw);
+                s = PA_LOAD(&rw->state);
+                continue;
+            }
+        }
+        if (deadline_ns == 0) return PA_TIMEDOUT; /* never counted */
+        if (spins < SPIN_LIMIT && (s & (WAITING | RP)) == 0) {
+            spins++;
+            pa_cpu_relax();
+            s = PA_LOAD(&rw->state);
+            continue;
+        }
+        if (!counted) {
+            /* `upgrading` before WW and before the state is looked at again:
+             * a release that sees WW then sees `upgrading` (wake_upgrader). */
+            PA_STORE(&rw->upgrading, 1);
+            atomic_fetch_add(&rw->write_waiters, 1);
+            counted = true;
+            s = PA_LOAD(&rw->state);
+            continue;
+        }
+        if ((s & WW) == 0) {
+            if (!PA_CAS(&rw->state, &s, s | WW)) continue;
+        }
+        /* Counter, then state: a release after this state load bumps the
+         * counter (it sees WW and `upgrading`), so the wait cannot miss it. */
+        uint32_t seq = PA_LOAD(&rw->upgrade_notify);
+        s = PA_LOAD(&rw->state);
+        if (upgradable_now(s) || (s & WW) == 0) continue;
+        pa_wait_result r = pa_wait_u32(&rw->upgrade_notify, seq, deadline_ns);
+        if (r == PA_WAIT_TIMEDOUT) giving_up = PA_TIMEDOUT;
+        if (r == PA_WAIT_INTERRUPTED) giving_up = PA_INTERRUPTED;
+        s = PA_LOAD(&rw->state);
+    }
+    if (!counted) return result;
+    PA_STORE(&rw->upgrading, 0);
+    /* The last counted writer out drops a WW nobody needs (write-held: the
+     * bit only costs our release a look; read-held, after a timeout:
+     * readers parked behind our WW are woken).  With other writers counted
+     * the bit stays theirs, and there is no wakeup to pass on: we never
+     * slept on writer_notify, and the lock is held (by us, one way or the
+     * other), so its release hands it on. */
+    if (atomic_fetch_sub(&rw->write_waiters, 1) == 1) drop_stale_ww(rw);
+    return result;
+}
+
+pa_lock_result pa_rwlock_acquire_upgradable(pa_rwlock *rw, int64_t deadline_ns) {
+    uint64_t me = pa_thread_id();
+    if (PA_LOAD(&rw->upgrader) == me) return PA_UPGRADABLE_TWICE;
+    if (PA_LOAD(&rw->writer) == me) return PA_UPGRADABLE_WHILE_WRITING;
+    /* Its upgrade would wait for this read; and waiting for the token while
+     * holding a read could deadlock against the holder's upgrade. */
+    if (find_hold(rw) != NULL) return PA_UPGRADABLE_WHILE_READING;
+    pa_lock_result r = pa_spinlock_acquire(&rw->upg_token, deadline_ns);
+    if (r != PA_ACQUIRED) return r;
+    /* A new reader's read: behind waiting writers, as any. */
+    r = lock_read(rw, deadline_ns, false);
+    if (r != PA_ACQUIRED) {
+        pa_spinlock_release(&rw->upg_token);
+        return r;
+    }
+    PA_STORE(&rw->upgrader, me);
+    return PA_ACQUIRED;
+}
+
+pa_lock_result pa_rwlock_release_upgradable(pa_rwlock *rw) {
+    if (PA_LOAD(&rw->upgrader) != pa_thread_id()) return PA_UPGRADABLE_NOT_HELD;
+    PA_STORE(&rw->upgrader, 0);
+    read_release_count(rw);
+    pa_spinlock_release(&rw->upg_token);
+    return PA_ACQUIRED;
+}
+
+pa_lock_result pa_rwlock_upgrade(pa_rwlock *rw, int64_t deadline_ns) {
+    uint64_t me = pa_thread_id();
+    if (PA_LOAD(&rw->upgrader) != me) return PA_UPGRADE_NOT_HELD;
+    if (find_hold(rw) != NULL) return PA_UPGRADE_WHILE_READING; /* the count never gets to 1 */
+    pa_lock_result r = lock_upgrade(rw, deadline_ns);
+    if (r != PA_ACQUIRED) return r; /* still the upgradable holder */
+    write_seq_enter(rw);
+    PA_STORE(&rw->writer, me);
+    PA_STORE(&rw->upgrader, 0);
+    /* Now a plain write holder; the next upgradable reader may queue (it
+     * waits for our write lock like any reader). */
+    pa_spinlock_release(&rw->upg_token);
+    return PA_ACQUIRED;
+}
+
+bool pa_rwlock_upgradable_held_by_me(pa_rwlock *rw) { return PA_LOAD(&rw->upgrader) == pa_thread_id(); }
+
+/* ---------------------------------------------------------------------------
  * Observers and lifecycle
  * ------------------------------------------------------------------------- */
 
@@ -726,6 +909,10 @@ void pa_rwlock_init(pa_rwlock *rw) {
     PA_STORE(&rw->write_waiters, 0);
     PA_STORE(&rw->writer, 0);
     PA_STORE(&rw->write_seq, PA_RW_FIRST_STAMP);
+    PA_STORE(&rw->upgrader, 0);
+    PA_STORE(&rw->upgrading, 0);
+    PA_STORE(&rw->upgrade_notify, 0);
+    pa_spinlock_init(&rw->upg_token);
 }
 
 void pa_rwlock_reinit_after_fork(pa_rwlock *rw) {
@@ -736,6 +923,9 @@ void pa_rwlock_reinit_after_fork(pa_rwlock *rw) {
     PA_STORE(&rw->read_waiters, 0);
     PA_STORE(&rw->write_waiters, 0);
     PA_STORE(&rw->writer, 0);
+    PA_STORE(&rw->upgrader, 0);
+    PA_STORE(&rw->upgrading, 0);
+    pa_spinlock_init(&rw->upg_token);
     /* The next even value above every stamp issued ((q | 1) + 1): a writer
      * that was forgotten mid-section (odd q) may have left half its data, and
      * a reinit is a write acquisition and release as far as stamps go. */

@@ -116,9 +116,11 @@
  *                                     child forgets a writer that may have
  *                                     been mid-section, so no old stamp may
  *                                     vouch for what it left
- *   failed attempt  unchanged         a write acquisition that timed out, was
- *                                     interrupted or refused (PA_WRITE_TWICE,
- *                                     PA_UPGRADE) changed no data
+ *   upgrade         q -> q+1 (odd)    as a write acquire, after the 1 -> W CAS
+ *   failed attempt  unchanged         a write acquisition or upgrade that timed
+ *                                     out, was interrupted or refused
+ *                                     (PA_WRITE_TWICE, PA_UPGRADE, ...) changed
+ *                                     no data
  *   read lock/release, a slow path's after-fork reset: unchanged.  That
  *                     reset keeps the count and `writer`, so a child whose
  *                     parent had a writer mid-section keeps an odd sequence
@@ -173,6 +175,71 @@
  * 64 bits: 2^62 write sections (over a century at a nanosecond each) before
  * a stamp could be reissued.
  *
+ * Upgradable reads (Rust parking_lot's upgradable_read).  At most one thread
+ * at a time holds the upgradable read: a read lock that excludes writers and
+ * other upgradable holders but not plain readers, and that its holder may
+ * turn into the write lock without letting any writer in between.  The state
+ * word is unchanged; beside it:
+ *
+ *   upg_token      a pa_spinlock (its own state table, pa_spinlock.h): held
+ *                  from acquire_upgradable until the upgradable read ends
+ *                  (release_upgradable, or a successful upgrade).  It is what
+ *                  excludes a second upgradable holder; writers never look.
+ *   upgrader       pa_thread_id() of the upgradable holder, 0 if none.
+ *                  Written by that thread only, read for misuse checks (only
+ *                  a thread's own id can equal it, so staleness is harmless).
+ *   upgrading      1 while the holder is inside upgrade's blocking part,
+ *                  from before it first sets WRITERS_WAITING until it leaves.
+ *   upgrade_notify bumped by every wakeup of the upgrader; it sleeps on it
+ *                  (not on writer_notify: a wake_one there could pick a
+ *                  writer, which would sleep again with the upgrader's
+ *                  wakeup spent).
+ *
+ *   acquire_upgradable  take upg_token (deadline), then a read lock as a new
+ *                       reader does (writer preference applies); on failure
+ *                       give the token back: nothing held.
+ *   release_upgradable  n -> n-1 as a read release (same hand-off), then
+ *                       give the token back.
+ *   upgrade             1 -> W (count 1 is the holder's own read), never in
+ *                       a READ_PHASE; bits kept.  While other readers hold
+ *                       the lock the upgrader is counted in write_waiters and
+ *                       sets WRITERS_WAITING: new readers wait behind it as
+ *                       behind a waiting writer, and the bit's bookkeeping
+ *                       (drop_stale_ww) is the writers'.  On success
+ *                       write_seq goes odd (stamps die, as at any write
+ *                       acquisition), writer = holder, upgrader = 0, token
+ *                       given back: from here on it is a plain write lock
+ *                       (release_write, downgrade).  Timed out or
+ *                       interrupted: still the upgradable read, count and
+ *                       token untouched, write_seq unchanged.
+ *   wake the upgrader   every state change that can end its wait (it
+ *                       sleeps while the count is not 1, or a READ_PHASE is
+ *                       set, and WW is set) reads `upgrading` and if set
+ *                       bumps upgrade_notify and wakes it: a read release
+ *                       leaving count 1 with WRITERS_WAITING and no
+ *                       READ_PHASE, the end of a READ_PHASE with count 1,
+ *                       and drop_stale_ww clearing WW (it checked
+ *                       write_waiters == 0 just before an upgrader counted
+ *                       itself: the model found that one).  No wakeup is
+ *                       lost: the upgrader stores `upgrading`, sets WW (a
+ *                       CAS), reads upgrade_notify, then re-reads the
+ *                       state; the waker's RMW of the state comes before its
+ *                       load of `upgrading` (all seq_cst).  Either the
+ *                       upgrader's state load sees the waker's change (it
+ *                       does not sleep) or the waker's load sees
+ *                       `upgrading` and its bump lands after the upgrader
+ *                       read the counter (the futex wait returns at once).
+ *                       The other clearers of WW (wake_waiters) need a
+ *                       count of 0, which a counted upgrader never allows.
+ *
+ * Two would-be upgraders cannot deadlock: only the token holder can upgrade,
+ * and a thread waiting for the token holds no read lock (acquire_upgradable
+ * refuses a thread holding one).  Writers wait for count 0 like for any
+ * reader, and the upgrader goes 1 -> W without passing through 0, so no
+ * writer gets in between.  The holder may take plain (recursive) reads,
+ * which pass waiting writers, but cannot upgrade while holding them, nor
+ * acquire_write (PA_WRITE_WHILE_UPGRADABLE).
+ *
  * Ownership: the write holder's thread id (pa_thread_id: never reused, so a
  * thread that exits holding the write lock is never mistaken for a later
  * one) is recorded, and each thread keeps a small table of the RWLocks it
@@ -191,6 +258,7 @@
 
 #include "pa_atomic.h"
 #include "pa_lock.h"
+#include "pa_spinlock.h"
 
 #define PA_RW_WRITERS_WAITING 0x80000000u
 #define PA_RW_READERS_WAITING 0x40000000u
@@ -212,6 +280,10 @@ typedef struct {
     pa_atomic_u64 writer;        /* pa_thread_id() of the write holder, 0 if none */
     pa_atomic_u64 write_seq;     /* odd while write-locked; bumped by the holder
                                     only (optimistic reads, above) */
+    pa_atomic_u64 upgrader;      /* pa_thread_id() of the upgradable holder, 0 if none */
+    pa_atomic_u32 upgrading;     /* the upgradable holder waits in upgrade() */
+    pa_atomic_u32 upgrade_notify; /* bumped by every upgrader wakeup; it sleeps on it */
+    pa_spinlock upg_token;       /* held by the upgradable holder (one at a time) */
     pa_atomic_u32 fork_gen;      /* the fork generation the waiter state belongs to
                                     (pa_rwlock.c: reset after fork) */
     uint64_t serial;             /* unique per pa_rwlock_init: a read-hold entry left
@@ -239,6 +311,18 @@ pa_lock_result pa_rwlock_release_write(pa_rwlock *rw);
  * does not hold the write lock, PA_READ_TABLE_FULL if its read-lock table is
  * full. */
 pa_lock_result pa_rwlock_downgrade(pa_rwlock *rw);
+
+/* Upgradable reads (above).  acquire_upgradable: PA_ACQUIRED, PA_TIMEDOUT,
+ * PA_INTERRUPTED (nothing held), or PA_UPGRADABLE_TWICE,
+ * PA_UPGRADABLE_WHILE_WRITING, PA_UPGRADABLE_WHILE_READING,
+ * PA_TOO_MANY_READERS (nothing changed).  upgrade: PA_ACQUIRED (now the write
+ * holder), PA_TIMEDOUT / PA_INTERRUPTED (still the upgradable holder), or
+ * PA_UPGRADE_NOT_HELD, PA_UPGRADE_WHILE_READING.  release_upgradable:
+ * PA_UPGRADABLE_NOT_HELD if the caller does not hold it. */
+pa_lock_result pa_rwlock_acquire_upgradable(pa_rwlock *rw, int64_t deadline_ns);
+pa_lock_result pa_rwlock_upgrade(pa_rwlock *rw, int64_t deadline_ns);
+pa_lock_result pa_rwlock_release_upgradable(pa_rwlock *rw);
+bool pa_rwlock_upgradable_held_by_me(pa_rwlock *rw);
 
 /* Optimistic reads (above).  A stamp, or 0 while a writer holds the lock;
  * stamps are positive and below 2^63, so an int64 carries them.  Neither
@@ -288,6 +372,17 @@ static inline pa_lock_result pa_rwlock_exit(pa_rwlock *rw, bool write) {
         if (pa_rwlock_read_holds_by_me(rw) == 0) return PA_WRITE_NOT_HELD;
     }
     return pa_rwlock_release_read(rw);
+}
+
+/* Leaving a `with rw.upgradable():` block: the write lock if the block
+ * upgraded, the read lock it became if it then downgraded, else the
+ * upgradable read.  One rule for both bindings; PA_UPGRADABLE_NOT_HELD
+ * (nothing changed) if the thread holds none of them. */
+static inline pa_lock_result pa_rwlock_exit_upgradable(pa_rwlock *rw) {
+    if (pa_rwlock_upgradable_held_by_me(rw)) return pa_rwlock_release_upgradable(rw);
+    if (pa_rwlock_release_write(rw) == PA_ACQUIRED) return PA_ACQUIRED;
+    if (pa_rwlock_read_holds_by_me(rw) != 0) return pa_rwlock_release_read(rw);
+    return PA_UPGRADABLE_NOT_HELD;
 }
 
 #endif /* PA_RWLOCK_H */

@@ -1178,9 +1178,13 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     RWLockObject *rw;
-    int write;
+    int write; /* RW_SIDE_READ, RW_SIDE_WRITE or RW_SIDE_UPGRADABLE */
     int64_t timeout_ns;
 } RWLockGuardObject;
+
+/* The guards' sides: read and write as the views' `write` flag, and the
+ * upgradable read (rw.upgradable(), which has no view). */
+enum { RW_SIDE_READ = 0, RW_SIDE_WRITE = 1, RW_SIDE_UPGRADABLE = 2 };
 
 #define RWL(o) ((RWLockObject *)(o))
 
@@ -1206,6 +1210,29 @@ static PyObject *rw_acquire(RWLockObject *rw, int write, int64_t timeout_ns) {
         r = pa_rwlock_acquire_read(&rw->lock, 0);
     if (r == PA_TIMEDOUT && timeout_ns != 0)
         r = block_on(write ? rw_write_call : rw_read_call, rw, NULL, timeout_ns);
+    return acquire_result(r);
+}
+
+static pa_lock_result rw_upgradable_call(void *target, int64_t deadline, void *ctx) {
+    (void)ctx;
+    return pa_rwlock_acquire_upgradable(&((RWLockObject *)target)->lock, deadline);
+}
+static pa_lock_result rw_upgrade_call(void *target, int64_t deadline, void *ctx) {
+    (void)ctx;
+    return pa_rwlock_upgrade(&((RWLockObject *)target)->lock, deadline);
+}
+
+/* acquire_upgradable / upgrade: one attempt attached, then the driver.  An
+ * upgrade that times out or is interrupted leaves the upgradable read held
+ * (the core changes nothing). */
+static PyObject *rw_acquire_upgradable(RWLockObject *rw, int64_t timeout_ns) {
+    pa_lock_result r = pa_rwlock_acquire_upgradable(&rw->lock, 0);
+    if (r == PA_TIMEDOUT && timeout_ns != 0) r = block_on(rw_upgradable_call, rw, NULL, timeout_ns);
+    return acquire_result(r);
+}
+static PyObject *rw_upgrade(RWLockObject *rw, int64_t timeout_ns) {
+    pa_lock_result r = pa_rwlock_upgrade(&rw->lock, 0);
+    if (r == PA_TIMEDOUT && timeout_ns != 0) r = block_on(rw_upgrade_call, rw, NULL, timeout_ns);
     return acquire_result(r);
 }
 
@@ -1308,6 +1335,31 @@ static PyObject *RWLock_release_write(PyObject *self, PyObject *Py_UNUSED(ignore
     return rw_release(RWL(self), 1);
 }
 
+static PyObject *RWLock_acquire_upgradable(PyObject *self, PyObject *args, PyObject *kwds) {
+    int64_t timeout_ns = -1;
+    if (((args != NULL && PyTuple_GET_SIZE(args) != 0) || kwds != NULL) &&
+        parse_acquire_args(args, kwds, &timeout_ns) < 0)
+        return NULL;
+    return rw_acquire_upgradable(RWL(self), timeout_ns);
+}
+static PyObject *RWLock_release_upgradable(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    pa_lock_result r = pa_rwlock_release_upgradable(&RWL(self)->lock);
+    if (r != PA_ACQUIRED) return raise_status(r);
+    Py_RETURN_NONE;
+}
+/* upgrade(timeout=-1): acquire's timeout rule, always blocking. */
+static PyObject *RWLock_upgrade(PyObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"timeout", NULL};
+    PyObject *timeout_obj = NULL;
+    double seconds = -1.0;
+    int64_t timeout_ns = -1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:upgrade", kwlist, &timeout_obj)) return NULL;
+    if (timeout_obj != NULL && timeout_seconds(timeout_obj, &seconds) < 0) return NULL;
+    pa_lock_result st = pa_timeout_for_acquire(1, timeout_obj != NULL, seconds, &timeout_ns);
+    if (st != PA_ACQUIRED) return raise_status(st);
+    return rw_upgrade(RWL(self), timeout_ns);
+}
+
 static PyObject *RWLock_downgrade(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     pa_lock_result r = pa_rwlock_downgrade(&RWL(self)->lock);
     if (pa_status_wants_reclaim(r) && collect_dead_read_holds()) r = pa_rwlock_downgrade(&RWL(self)->lock);
@@ -1346,6 +1398,22 @@ static PyObject *rw_guard(PyObject *self, int write, PyObject *const *args, Py_s
     if (g == NULL) return NULL;
     g->rw = (RWLockObject *)Py_NewRef(self);
     g->write = write;
+    g->timeout_ns = timeout_ns;
+    return (PyObject *)g;
+}
+/* upgradable(timeout=None): always a guard (there is no upgradable view). */
+static PyObject *RWLock_upgradable(PyObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"timeout", NULL};
+    PyObject *timeout_obj = Py_None;
+    int64_t timeout_ns;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:upgradable", kwlist, &timeout_obj)) return NULL;
+    if (parse_optional_timeout(timeout_obj, &timeout_ns) < 0) return NULL;
+    module_state *st = PyType_GetModuleState(Py_TYPE(self));
+    if (st == NULL || helper_type(st->RWLockGuard_Type) == NULL) return NULL;
+    RWLockGuardObject *g = PyObject_New(RWLockGuardObject, st->RWLockGuard_Type);
+    if (g == NULL) return NULL;
+    g->rw = (RWLockObject *)Py_NewRef(self);
+    g->write = RW_SIDE_UPGRADABLE;
     g->timeout_ns = timeout_ns;
     return (PyObject *)g;
 }
@@ -1409,6 +1477,17 @@ static PyMethodDef RWLock_methods[] = {
      "read($self, /, timeout=None)\n--\n\nContext manager holding a read lock; TimeoutError if not had in time."},
     {"write", (PyCFunction)(void (*)(void))RWLock_write, METH_FASTCALL | METH_KEYWORDS,
      "write($self, /, timeout=None)\n--\n\nContext manager holding the write lock; TimeoutError if not had in time."},
+    {"acquire_upgradable", (PyCFunction)(void (*)(void))RWLock_acquire_upgradable, METH_VARARGS | METH_KEYWORDS,
+     "acquire_upgradable($self, /, blocking=True, timeout=-1)\n--\n\nTake the upgradable read lock (one holder at a "
+     "time; excludes writers, not readers): True if had, False on timeout."},
+    {"release_upgradable", RWLock_release_upgradable, METH_NOARGS,
+     "release_upgradable($self, /)\n--\n\nRelease this thread's upgradable read lock; RuntimeError if it holds none."},
+    {"upgrade", (PyCFunction)(void (*)(void))RWLock_upgrade, METH_VARARGS | METH_KEYWORDS,
+     "upgrade($self, /, timeout=-1)\n--\n\nTurn the held upgradable read lock into the write lock once the other "
+     "readers have left (no writer can get in between): True if upgraded, False on timeout (still upgradable)."},
+    {"upgradable", (PyCFunction)(void (*)(void))RWLock_upgradable, METH_VARARGS | METH_KEYWORDS,
+     "upgradable($self, /, timeout=None)\n--\n\nContext manager holding the upgradable read lock; TimeoutError if "
+     "not had in time. On leaving: the write lock if the block upgraded, else the upgradable read."},
     {"downgrade", RWLock_downgrade, METH_NOARGS,
      "downgrade($self, /)\n--\n\nTurn the held write lock into a read lock; no writer can get in between."},
     {"optimistic_read", RWLock_optimistic_read, METH_NOARGS,
@@ -1590,14 +1669,16 @@ static void Guard_dealloc(PyObject *self) {
 }
 static PyObject *Guard_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     RWLockGuardObject *g = GUARD(self);
-    PyObject *r = rw_acquire(g->rw, g->write, g->timeout_ns);
+    PyObject *r = g->write == RW_SIDE_UPGRADABLE ? rw_acquire_upgradable(g->rw, g->timeout_ns)
+                                                 : rw_acquire(g->rw, g->write, g->timeout_ns);
     if (r == Py_False) {
         Py_DECREF(r);
         /* PyErr_Format has no %f (3.13 raises SystemError for it, older
          * versions print it literally): format the seconds first. */
         char *secs = PyOS_double_to_string((double)g->timeout_ns / 1e9, 'f', 3, 0, NULL);
         if (secs == NULL) return NULL;
-        raise_status(PA_NOT_ACQUIRED_IN_TIME, g->write ? "write" : "read", secs);
+        raise_status(PA_NOT_ACQUIRED_IN_TIME,
+                     g->write == RW_SIDE_UPGRADABLE ? "upgradable read" : g->write ? "write" : "read", secs);
         PyMem_Free(secs);
         return NULL;
     }
@@ -1606,6 +1687,11 @@ static PyObject *Guard_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
 static PyObject *Guard_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)args;
     (void)nargs;
+    if (GUARD(self)->write == RW_SIDE_UPGRADABLE) {
+        pa_lock_result r = pa_rwlock_exit_upgradable(&GUARD(self)->rw->lock);
+        if (r != PA_ACQUIRED) return raise_status(r);
+        Py_RETURN_NONE;
+    }
     return rw_exit(GUARD(self)->rw, GUARD(self)->write);
 }
 
@@ -1619,7 +1705,7 @@ static PyType_Slot Guard_slots[] = {
 #ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
     {Py_tp_new, refuse_construction},
 #endif
-    {Py_tp_doc, "Context manager returned by RWLock.read(timeout) and RWLock.write(timeout)."},
+    {Py_tp_doc, "Context manager returned by RWLock.read(timeout), RWLock.write(timeout) and RWLock.upgradable(timeout)."},
     {Py_tp_dealloc, Guard_dealloc},
     {Py_tp_methods, Guard_methods},
     {0, NULL},

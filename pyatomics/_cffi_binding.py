@@ -540,6 +540,17 @@ class RWLock:
     reader = property(lambda self: self._reader, doc="The read side as a threading.Lock-like object.")
     writer = property(lambda self: self._writer, doc="The write side as a threading.Lock-like object.")
 
+    def upgrade(self, /, timeout=-1):
+        """Turn the held upgradable read lock into the write lock once the other readers have
+        left: True if upgraded, False on timeout (still upgradable)."""
+        # No undo on an exception (pa_cffi_rw_upgrade): the enclosing `with` releases either.
+        return _acquire(self._p, _c_upgrade, -1 if timeout is _M1 else _acquire_ns(True, timeout))
+
+    def upgradable(self, /, timeout=None):
+        """Context manager holding the upgradable read lock; TimeoutError if not had in time.
+        On leaving: the write lock if the block upgraded, else the upgradable read."""
+        return _new_side(RWLockGuard, self, _UPGRADABLE, -1 if timeout is None else _optional_ns(timeout))
+
     def downgrade(self, /):
         """Turn the held write lock into a read lock; no writer can get in between."""
         r = lib.pa_cffi_rw_downgrade(self._p)
@@ -575,17 +586,24 @@ class RWLockView:
 
 @_c_type
 class RWLockGuard:
-    """Context manager returned by RWLock.read(timeout) and RWLock.write(timeout)."""
+    """Context manager returned by RWLock.read(timeout), RWLock.write(timeout) and RWLock.upgradable(timeout)."""
 
     __slots__ = ("_rw", "_p", "_write", "_acq", "_timeout_ns")
     __new__ = _not_constructible
+
+
+_c_upgrade = lib.pa_cffi_rw_upgrade
+
+
+_UPGRADABLE = 2  # a guard's third side (the C binding's RW_SIDE_UPGRADABLE), after False/True
 
 
 def _new_side(cls, rw, write, timeout_ns=-1):
     """A view (RWLockView) or a timed guard (RWLockGuard) of one side of rw."""
     self = object.__new__(cls)
     self._rw, self._p, self._write, self._timeout_ns = rw, rw._p, write, timeout_ns
-    self._acq = lib.pa_cffi_rw_acquire_write if write else lib.pa_cffi_rw_acquire_read
+    self._acq = (lib.pa_cffi_rw_acquire_upgradable if write is _UPGRADABLE
+                 else lib.pa_cffi_rw_acquire_write if write else lib.pa_cffi_rw_acquire_read)
     return self
 
 
@@ -607,6 +625,8 @@ _generate(RWLock, [
     ("acquire_write", "acquire", "pa_cffi_rw_acquire_write", _ACQ_DOC, _ACQ),
     ("release_read", "release", "pa_cffi_rw_release", "Release a read lock.", {"extra": ", False"}),
     ("release_write", "release", "pa_cffi_rw_release", "Release the write lock.", {"extra": ", True"}),
+    ("acquire_upgradable", "acquire", "pa_cffi_rw_acquire_upgradable", _ACQ_DOC, _ACQ),
+    ("release_upgradable", "release", "pa_cffi_rw_release_upgradable", "Release the upgradable read lock.", {}),
     ("read", "guard", None, "Context manager holding a read lock; TimeoutError if not had in time.",
      {"view": "_reader", "w": False}),
     ("write", "guard", None, "Context manager holding the write lock; TimeoutError if not had in time.",
@@ -632,9 +652,9 @@ _generate(RWLockView, [
 ])
 _generate(RWLockGuard, [
     ("__enter__", "acquire", None, None, {"fn": "self._acq", "ns": "self._timeout_ns", "result": "got = ",
-     "after": "return got or _raise(lib.PA_NOT_ACQUIRED_IN_TIME, ('read', 'write')[self._write], "
+     "after": "return got or _raise(lib.PA_NOT_ACQUIRED_IN_TIME, ('read', 'write', 'upgradable read')[self._write], "
               "f'{self._timeout_ns / 1e9:.3f}')"}),
-    ("__exit__", "release", "pa_cffi_rw_exit", None, {**_EXIT, **_SIDE}),
+    ("__exit__", "release", "pa_cffi_rw_guard_exit", None, {**_EXIT, **_SIDE}),
 ])
 
 

@@ -1255,6 +1255,7 @@ class CheckedRWLock:
     threads taking read locks in opposite orders can deadlock once writers queue up.  A
     second read hold by the same thread is re-entrant (not an ordering event).  Same API as
     RWLock: acquire_read/release_read/acquire_write/release_write, read(timeout)/write(timeout),
+    acquire_upgradable/release_upgradable/upgrade/upgradable(timeout),
     reader/writer, downgrade() (also inside ``with rw.write():``), readers, write_locked,
     optimistic_read()/validate(stamp), _at_fork_reinit.
     """
@@ -1315,6 +1316,29 @@ class CheckedRWLock:
         block made of it); TimeoutError if not had in time."""
         return self.writer if timeout is None else hold(self.writer, timeout)
 
+    # Upgradable reads: a hold of the same node as either side (one node per RWLock);
+    # upgrade() turns that hold into the write lock, still one hold: nothing to record.
+    def acquire_upgradable(self, blocking: bool = True, timeout: float = -1) -> bool:
+        held = _held()
+        if held and blocking:
+            _check(self._node, held)
+        if self._rw.acquire_upgradable(blocking, timeout):
+            _count_in(self._node, held)
+            return True
+        return False
+
+    def release_upgradable(self) -> None:
+        self._rw.release_upgradable()  # RuntimeError unless this thread holds it
+        _count_out(self._node)
+
+    def upgrade(self, timeout: float = -1) -> bool:
+        return self._rw.upgrade(timeout)
+
+    def upgradable(self, timeout: float | None = None) -> AbstractContextManager[bool, None]:
+        """Context manager holding the upgradable read lock (the write lock if the block
+        upgraded, the read lock a downgrade() then made of it); TimeoutError if not had in time."""
+        return _CheckedUpgradable(self, self._rw.upgradable(timeout))
+
     def downgrade(self) -> None:
         self._rw.downgrade()  # still one hold of the same node: nothing to record
 
@@ -1345,6 +1369,28 @@ class CheckedRWLock:
         return f"<{cls.__module__}.{cls.__qualname__} object {self._node.name!r} at {id(self):#x}, {state}>"
 
     __del__ = _forget_on_del
+
+
+class _CheckedUpgradable:
+    """What CheckedRWLock.upgradable() returns: the plain guard, with the hold recorded."""
+
+    __slots__ = ("_node", "_guard")
+
+    def __init__(self, rw: CheckedRWLock, guard: Any) -> None:
+        self._node = rw._node
+        self._guard = guard
+
+    def __enter__(self) -> bool:
+        held = _held()
+        if held:
+            _check(self._node, held)
+        self._guard.__enter__()  # TimeoutError: nothing held, nothing recorded
+        _count_in(self._node, held)
+        return True
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._guard.__exit__(None, None, None)
+        _count_out(self._node)
 
 
 # The type of CheckedRWLock.reader and .writer, by a public name.

@@ -69,7 +69,8 @@ TSAN_TESTS=(tests/test_atomicint.py tests/test_bad_input.py tests/test_binding_d
             tests/test_gil_release.py tests/test_interrupt.py tests/test_lock_conformance.py
             tests/test_rwlock.py tests/test_signal_storm.py tests/test_spinlock.py
             tests/test_sync.py tests/test_sync_conformance.py tests/test_thread_identity.py
-            tests/test_wait_notify.py tests/test_atomicref.py tests/test_optimistic.py)
+            tests/test_wait_notify.py tests/test_atomicref.py tests/test_optimistic.py
+            tests/test_upgradable.py)
 
 failures=()
 evidence=()   # one line per job run: what it ran and what it found (printed at the end)
@@ -352,6 +353,9 @@ MODEL_CONFIGS=(
     "optimistic reads: 2 optimistic readers, 1 reader, 1 writer, downgrade|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=0 -DDOWNGRADE=1 -DOPT=2"
     "optimistic reads: 1 optimistic reader, 1 reader, 1 writer, 2 rounds, downgrade|-DNR=1 -DNW=1 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=1 -DOPT=1"
     "optimistic reads: 1 optimistic reader, 2 writers, timeouts woken in time, downgrade|-DNR=0 -DNW=2 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DDOWNGRADE=1 -DSTRICT_END=1 -DOPT=1"
+    "upgradable read: 1 upgrader, 1 reader, 1 writer, downgrade|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=0 -DDOWNGRADE=1 -DSTRICT_END=1 -DUPG=1"
+    "upgradable read: 1 upgrader whose upgrade may time out, 1 reader, 1 writer, timeouts woken in time, downgrade|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DDOWNGRADE=1 -DSTRICT_END=1 -DUPG=1 -DUPG_TIMEOUTS=1"
+    "upgradable read: as above, wake count unknown, a spurious wakeup, a timeout may swallow a wake|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DDOWNGRADE=1 -DSTRICT_END=1 -DUPG=1 -DUPG_TIMEOUTS=1 -DWAKE_UNKNOWN=1 -DSPURIOUS=1 -DTO_RACE=1"
 )
 # name | defines | what the error must be.  Each must be caught.
 MODEL_CANARIES=(
@@ -364,6 +368,9 @@ MODEL_CANARIES=(
     "canary: optimistic_read and validate ignore the odd bit (a stamp mid-section)|-DNR=0 -DNW=1 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=1 -DOPT=1 -DOPT_BUGGY=2|assertion violated (.*valid"
     "canary: a write acquisition does not bump the sequence (only its release does)|-DNR=0 -DNW=1 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=1 -DOPT=1 -DOPT_BUGGY=3|assertion violated (.*valid"
     "canary: a downgrade puts the old sequence value back|-DNR=0 -DNW=1 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=1 -DOPT=1 -DOPT_BUGGY=4|assertion violated (.*valid"
+    "canary: a read release leaving only the upgrader does not wake it|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=0 -DDOWNGRADE=1 -DUPG=1 -DUPG_BUGGY=1|invalid end state"
+    "canary: upgrade does not wait for the other readers|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=0 -DDOWNGRADE=1 -DUPG=1 -DUPG_BUGGY=2|assertion violated"
+    "canary: drop_stale_ww does not wake the upgrader (the first upgrade code; the model's finding of 2026-12-01)|-DNR=1 -DNW=1 -DITER=1 -DTIMEOUTS=1 -DIN_TIME=1 -DDOWNGRADE=1 -DSTRICT_END=1 -DUPG=1 -DUPG_TIMEOUTS=1 -DUPG_BUGGY=3|invalid end state"
 )
 # Open findings: the property does NOT hold for the code as it is; the job
 # records the counterexample and fails only if it stops being found (then the

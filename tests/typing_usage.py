@@ -221,6 +221,14 @@ def check_rwlock() -> None:
     rw.release_read()
     ok = rw.acquire_write(timeout=1) and ok
     rw.release_write()
+    # upgradable reads: a guard always (no upgradable view)
+    ok = rw.acquire_upgradable(timeout=1) and ok
+    upgraded: bool = rw.upgrade(timeout=0.5)
+    rw.release_write() if upgraded else rw.release_upgradable()
+    with rw.upgradable(timeout=None) as u:
+        got_upgradable: bool = u
+        ok = rw.upgrade() and got_upgradable and ok
+    upgradable_guard: RWLockGuard = rw.upgradable(1.0)
     # optimistic reads: an int stamp, validated by anything with __index__
     stamp: int = rw.optimistic_read()
     ok = rw.validate(stamp) and rw.validate(AtomicInt(stamp)) and ok

@@ -114,6 +114,29 @@
  *               on acquiring; 4 a downgrade puts back the value from before
  *               the section (so old stamps validate again)
  *
+ *   UPG         1: one upgradable reader (below; not with FORK, OPT or LIVE)
+ *   UPG_TIMEOUTS 1: its upgrade may time out (it then releases the
+ *               upgradable read, which it still holds)
+ *   UPG_BUGGY   canaries of the upgradable reads: 1 a read release leaving
+ *               the count at 1 does not wake the upgrader; 2 upgrade does not
+ *               wait for the other readers (count >= 1 -> W); 3 drop_stale_ww
+ *               does not wake the upgrader (the first version of the code:
+ *               the model found it, an upgrader that counted itself after
+ *               drop_stale_ww's check slept on the WW it then cleared)
+ *
+ * Upgradable reads (UPG; pa_rwlock.h, "Upgradable reads"): process upgrader
+ * takes a read lock as acquire_upgradable does (after the token, which is a
+ * pa_spinlock, modelled in spinlock.pml; with one upgrader it is never
+ * contended, so it is left out), then upgrade: lock_upgrade below, statement
+ * for statement as pa_rwlock.c (upgrading, write_waiters, WW, a sleep on
+ * upgrade_notify), then the write section and release_write; or, timed
+ * out, the release of its read.  The wake sites are release_read (count
+ * left at 1 with WW, no RP) and end_read_phase (count 1 with WW).  Checked:
+ * exclusion (its write section asserts nobody else is inside), no lost
+ * wakeup (it sleeps untimed unless UPG_TIMEOUTS, and with IN_TIME must be
+ * woken in the runs its deadline does not pass), and a clean end
+ * (upgrading 0, write_waiters 0, no RP; STRICT_END: no stale bit either).
+ *
  * Optimistic reads (OPT; pa_rwlock.h, "Optimistic reads"): write_seq (wseq)
  * and two data fields da, db that every write section increments one after
  * the other (a reader between the two sees them torn).  Writers bump wseq as
@@ -196,6 +219,15 @@
 #ifndef OPT_ITER
 #define OPT_ITER 1      /* optimistic reads per optimistic reader */
 #endif
+#ifndef UPG
+#define UPG 0
+#endif
+#ifndef UPG_TIMEOUTS
+#define UPG_TIMEOUTS 0
+#endif
+#ifndef UPG_BUGGY
+#define UPG_BUGGY 0
+#endif
 
 /* FORK configurations: process `forker` starts holding the lock (1: the
  * write lock, 2: a read lock) and forks at any moment; from then on the
@@ -220,7 +252,7 @@
 #endif
 #define NSLOTS 6        /* sleeping[] slots: every _pid but at_end's */
 
-#define NPROC (NR + NW)
+#define NPROC (NR + NW + UPG)
 #define COUNT_MASK 7
 #define WRITE_LOCKED 7
 #define MAX_READERS 6
@@ -248,6 +280,7 @@
 
 #define ON_STATE 1
 #define ON_NOTIFY 2
+#define ON_UPGRADE 3    /* upgrade_notify */
 
 byte state = INIT_STATE;
 byte notify = 0;            /* writer_notify; wraps mod 256 as the u32 wraps mod 2^32 */
@@ -267,6 +300,10 @@ byte spurious = SPURIOUS;   /* spurious wakeups left, for all threads together *
 byte wseq = 2;              /* rw->write_seq: PA_RW_FIRST_STAMP; odd while a writer is in */
 byte da = 0;                /* the data of the write sections */
 byte db = 0;
+#endif
+#if UPG
+byte upgrading = 0;         /* rw->upgrading */
+byte upg_notify = 0;        /* rw->upgrade_notify */
 #endif
 #if LIVE
 /* Ghosts for the LTL properties: reader 0 / writer 0 is inside a lock_read /
@@ -416,6 +453,18 @@ inline wake_waiters_plain(s) {
     od
 }
 
+/* wake_upgrader(rw): after the caller's RMW of the state */
+inline wake_upgrader() {
+#if UPG
+    if
+    :: upgrading != 0 -> atomic { upg_notify = upg_notify + 1 }; wake_all(ON_UPGRADE)
+    :: else -> skip
+    fi
+#else
+    skip
+#endif
+}
+
 /* end_read_phase(rw), with its own local e */
 inline end_read_phase() {
     e = state;
@@ -426,6 +475,9 @@ inline end_read_phase() {
         :: ok ->
             e = e & ~RP;
             if :: count_of(e) == 0 && has(e, WAITING) -> wake_waiters_plain(e) :: else -> skip fi;
+#if UPG
+            if :: count_of(e) == 1 && has(e, WW) -> wake_upgrader() :: else -> skip fi;
+#endif
             break
         :: else -> skip
         fi
@@ -564,6 +616,10 @@ inline release_read() {
     if
     :: count_of(s) == 0 && has(s, WAITING) && !has(s, RP) ->
         if :: lock_gen != gen -> reset_after_fork() :: else -> wake_waiters_plain(s) fi
+#if UPG && UPG_BUGGY != 1
+    /* (UPG_BUGGY 1, a canary: this wake is missing) */
+    :: count_of(s) == 1 && has(s, WW) && !has(s, RP) -> wake_upgrader()
+#endif
     :: else -> skip
     fi
 }
@@ -661,6 +717,11 @@ inline drop_stale_ww() {
         :: ok ->
             e = e & ~WW;
             wake_writer(n);
+#if UPG && UPG_BUGGY != 3
+            /* (UPG_BUGGY 3, a canary: the code before the model found that
+             * an upgrader counted after the check sleeps on a WW cleared here) */
+            wake_upgrader();
+#endif
             if
             :: count_of(e) == 0 ->
                 if :: !has(e, RP) && has(e, RW) -> wake_waiters_plain(e) :: else -> skip fi;
@@ -948,6 +1009,104 @@ active proctype child_thread() provided (forked) {
 }
 #endif
 
+/* ---- upgradable reads (UPG) ---------------------------------------------- */
+
+#if UPG
+#if UPG_BUGGY == 2
+/* canary: upgrade does not wait for the other readers */
+#define upgradable_now(s) (count_of(s) >= 1 && !is_write_locked(s) && !has(s, RP))
+#else
+#define upgradable_now(s) (count_of(s) == 1 && !has(s, RP))
+#endif
+
+/* lock_upgrade(rw, deadline): the caller holds the upgradable read (count
+ * >= 1, its own read among them); acquired = true (1 -> W), or false after
+ * giving up, still holding its read. */
+inline lock_upgrade(acquired) {
+    s = 1;
+    CAS(s, WRITE_LOCKED, ok);
+    if
+    :: ok -> acquired = true
+    :: else ->
+        spins = 0; giving_up = false; counted = false;
+        do
+        :: upgradable_now(s) ->
+            CAS(s, (s & ~COUNT_MASK) | WRITE_LOCKED, ok);
+            if :: ok -> acquired = true; break :: else -> skip fi
+        :: else ->
+            if :: giving_up -> acquired = false; break :: else -> skip fi;
+            if
+            :: spins < 1 && !has(s, WAITING | RP) ->
+                spins++;
+                s = state
+            :: else ->
+                if
+                :: !counted ->
+                    upgrading = 1;
+                    atomic { write_waiters = write_waiters + 1 };
+                    counted = true;
+                    s = state
+                :: else ->
+                    if
+                    :: !has(s, WW) -> CAS(s, s | WW, ok)
+                    :: else -> ok = true
+                    fi;
+                    if
+                    :: ok ->
+                        seq = upg_notify;
+                        s = state;
+                        if
+                        :: upgradable_now(s) || !has(s, WW) -> skip
+                        :: else ->
+                            futex_wait(ON_UPGRADE, upg_notify, seq, may_time_out, timed_out);
+                            giving_up = timed_out;
+                            s = state
+                        fi
+                    :: else -> skip
+                    fi
+                fi
+            fi
+        od;
+        if
+        :: counted ->
+            upgrading = 0;
+            atomic { old = write_waiters; write_waiters = write_waiters - 1 };
+            if :: old == 1 -> drop_stale_ww() :: else -> skip fi
+        :: else -> skip
+        fi
+    fi
+}
+
+active proctype upgrader() {
+    byte s, e, n, k, seq, other_ww, old, spins, q, iter = 0;
+    bool ok, counted, giving_up, timed_out, acquired, fork_checked, this_to;
+    bool may_time_out = false;
+
+    /* acquire_upgradable: (the token, then) a new reader's read, untimed */
+    lock_read(false, acquired);
+    forget_writer();
+    assert(acquired);
+    enter_read();
+    /* upgrade */
+    may_time_out = UPG_TIMEOUTS;
+    lock_upgrade(acquired);
+    forget_writer();
+    assert(acquired || may_time_out);
+    if
+    :: acquired ->
+        atomic { readers_in--; writers_in++; assert(writers_in == 1 && readers_in == 0) }
+        atomic { writers_in-- }
+        release_write()
+    :: else ->
+        /* still the upgradable holder: release_upgradable */
+        leave_read();
+        release_read()
+    fi;
+    forget_writer();
+    atomic { finished++ }
+}
+#endif
+
 /* ---- the lock is left clean --------------------------------------------- */
 
 active proctype at_end() {
@@ -967,6 +1126,9 @@ active proctype at_end() {
     (finished == NPROC);   /* every reader and writer is done */
 #if BUGGY != 4  /* (so that the mutual exclusion canary reports the overlap itself) */
     assert(count_of(state) == 0 && !has(state, RP) && read_waiters == 0 && write_waiters == 0);
+#endif
+#if UPG
+    assert(upgrading == 0);
 #endif
     assert(!STRICT_END || state == 0)
 #endif

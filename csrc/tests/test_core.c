@@ -1327,6 +1327,183 @@ static void test_rwlock_optimistic(void) {
     pa_rwlock_destroy(&opt_rw);
 }
 
+/* Upgradable reads (pa_rwlock.h): misuse leaves the state unchanged, an
+ * upgrade that cannot happen yet (a reader inside) times out still holding
+ * the upgradable read, an upgrade kills stamps; then a storm: upgraders
+ * increment a pair only under the upgraded write lock, readers check it is
+ * whole, writers add to it too; exact totals at the end. */
+static pa_rwlock upg_rw;
+static pa_atomic_u64 upg_a, upg_b;
+static pa_atomic_u32 upg_bad;
+
+static void upg_worker(void *p) {
+    worker *w = p;
+    gate_wait();
+    for (long i = 0; i < w->iterations; i++) {
+        if (w->index % 3 == 0) { /* upgrader: read, then upgrade and add */
+            if (pa_rwlock_acquire_upgradable(&upg_rw, PA_FOREVER) != PA_ACQUIRED) {
+                w->count++;
+                continue;
+            }
+            uint64_t a = PA_LOAD(&upg_a);
+            if (a != PA_LOAD(&upg_b)) atomic_fetch_add(&upg_bad, 1);
+            if (i % 2 == 0) { /* sometimes it only reads */
+                if (pa_rwlock_release_upgradable(&upg_rw) != PA_ACQUIRED) w->count++;
+                continue;
+            }
+            if (pa_rwlock_upgrade(&upg_rw, PA_FOREVER) != PA_ACQUIRED) {
+                w->count++;
+                continue;
+            }
+            /* nobody wrote since our read: the value we read is still there */
+            if (PA_LOAD(&upg_a) != a) atomic_fetch_add(&upg_bad, 1);
+            PA_STORE(&upg_a, a + 1);
+            PA_STORE(&upg_b, a + 1);
+            w->sum++;
+            if (pa_rwlock_release_write(&upg_rw) != PA_ACQUIRED) w->count++;
+        } else if (w->index % 3 == 1) { /* writer */
+            if (pa_rwlock_acquire_write(&upg_rw, PA_FOREVER) != PA_ACQUIRED) {
+                w->count++;
+                continue;
+            }
+            uint64_t a = PA_LOAD(&upg_a);
+            PA_STORE(&upg_a, a + 1);
+            PA_STORE(&upg_b, a + 1);
+            w->sum++;
+            if (pa_rwlock_release_write(&upg_rw) != PA_ACQUIRED) w->count++;
+        } else { /* reader */
+            if (pa_rwlock_acquire_read(&upg_rw, PA_FOREVER) != PA_ACQUIRED) {
+                w->count++;
+                continue;
+            }
+            if (PA_LOAD(&upg_a) != PA_LOAD(&upg_b)) atomic_fetch_add(&upg_bad, 1);
+            if (pa_rwlock_release_read(&upg_rw) != PA_ACQUIRED) w->count++;
+        }
+        if (i % 64 == 0) pa_thread_yield();
+    }
+}
+
+typedef struct {
+    int kind; /* 0 upgradable, 1 write, 2 read */
+    pa_lock_result result;
+    int64_t elapsed_ns;
+    int64_t timeout_ns;
+} upg_timed;
+
+static void upg_try_other(void *p) {
+    upg_timed *t = p;
+    gate_wait();
+    int64_t start = pa_monotonic_ns();
+    t->result = t->kind == 0   ? pa_rwlock_acquire_upgradable(&upg_rw, pa_deadline_after(t->timeout_ns))
+                : t->kind == 1 ? pa_rwlock_acquire_write(&upg_rw, pa_deadline_after(t->timeout_ns))
+                               : pa_rwlock_acquire_read(&upg_rw, 0);
+    t->elapsed_ns = pa_monotonic_ns() - start;
+    if (t->result == PA_ACQUIRED) {
+        if (t->kind == 0) pa_rwlock_release_upgradable(&upg_rw);
+        if (t->kind == 1) pa_rwlock_release_write(&upg_rw);
+        if (t->kind == 2) pa_rwlock_release_read(&upg_rw);
+    }
+}
+
+static void upg_reader_holds(void *p) {
+    (void)p;
+    /* holds a read across the main thread's timed-out upgrade */
+    if (pa_rwlock_acquire_read(&upg_rw, PA_FOREVER) != PA_ACQUIRED) exit(3);
+    while (PA_LOAD(&upg_bad) != 100) pa_thread_yield();
+    pa_rwlock_release_read(&upg_rw);
+}
+
+static void test_rwlock_upgradable(void) {
+    pa_rwlock_init(&upg_rw);
+    PA_STORE(&upg_bad, 0);
+    /* misuse, nothing changed */
+    CHECK(pa_rwlock_release_upgradable(&upg_rw) == PA_UPGRADABLE_NOT_HELD);
+    CHECK(pa_rwlock_upgrade(&upg_rw, 0) == PA_UPGRADE_NOT_HELD);
+    CHECK(pa_rwlock_acquire_read(&upg_rw, 0) == PA_ACQUIRED);
+    CHECK(pa_rwlock_acquire_upgradable(&upg_rw, 0) == PA_UPGRADABLE_WHILE_READING);
+    CHECK(pa_rwlock_release_read(&upg_rw) == PA_ACQUIRED);
+    CHECK(pa_rwlock_acquire_write(&upg_rw, 0) == PA_ACQUIRED);
+    CHECK(pa_rwlock_acquire_upgradable(&upg_rw, 0) == PA_UPGRADABLE_WHILE_WRITING);
+    CHECK(pa_rwlock_release_write(&upg_rw) == PA_ACQUIRED);
+    int64_t s0 = pa_rwlock_optimistic_read(&upg_rw);
+    CHECK(pa_rwlock_acquire_upgradable(&upg_rw, 0) == PA_ACQUIRED);
+    CHECK(pa_rwlock_upgradable_held_by_me(&upg_rw));
+    CHECK_EQ_I64(pa_rwlock_reader_count(&upg_rw), 1);
+    CHECK(pa_rwlock_acquire_upgradable(&upg_rw, 0) == PA_UPGRADABLE_TWICE);
+    CHECK(pa_rwlock_acquire_write(&upg_rw, 0) == PA_WRITE_WHILE_UPGRADABLE);
+    CHECK(pa_rwlock_release_read(&upg_rw) == PA_READ_NOT_HELD);
+    CHECK(pa_rwlock_release_write(&upg_rw) == PA_WRITE_NOT_HELD);
+    CHECK(pa_rwlock_acquire_read(&upg_rw, 0) == PA_ACQUIRED); /* a plain read beside it */
+    CHECK(pa_rwlock_upgrade(&upg_rw, 0) == PA_UPGRADE_WHILE_READING);
+    CHECK(pa_rwlock_release_read(&upg_rw) == PA_ACQUIRED);
+    CHECK_EQ_I64(pa_rwlock_reader_count(&upg_rw), 1);
+    CHECK(pa_rwlock_validate(&upg_rw, s0)); /* reads, refusals: stamps live */
+    /* others: a second upgradable and a writer time out, a reader gets in */
+    upg_timed t[3] = {{0}};
+    for (int i = 0; i < 3; i++) {
+        t[i].kind = i;
+        t[i].timeout_ns = 20000000;
+    }
+    run_threads(2, upg_try_other, t, sizeof t[0]);
+    CHECK(t[0].result == PA_TIMEDOUT);
+    CHECK(t[1].result == PA_TIMEDOUT);
+    run_threads(1, upg_try_other, t + 2, sizeof t[0]); /* alone: no writer waits now */
+    CHECK(t[2].result == PA_ACQUIRED);
+    /* an upgrade with another reader inside times out, state unchanged */
+    test_thread th;
+    if (thread_start(&th, upg_reader_holds, NULL) != 0) exit(2);
+    while (pa_rwlock_reader_count(&upg_rw) != 2) pa_thread_yield();
+    CHECK(pa_rwlock_upgrade(&upg_rw, pa_deadline_after(20000000)) == PA_TIMEDOUT);
+    CHECK(pa_rwlock_upgradable_held_by_me(&upg_rw));
+    CHECK_EQ_I64(pa_rwlock_reader_count(&upg_rw), 2);
+    t[2].result = PA_TIMEDOUT; /* no WW left behind: a new reader gets in at once */
+    run_threads(1, upg_try_other, t + 2, sizeof t[0]);
+    CHECK(t[2].result == PA_ACQUIRED);
+    t[1].result = PA_ACQUIRED; /* and writers are still excluded */
+    run_threads(1, upg_try_other, t + 1, sizeof t[0]);
+    CHECK(t[1].result == PA_TIMEDOUT);
+    CHECK(pa_rwlock_validate(&upg_rw, s0));
+    PA_STORE(&upg_bad, 100);
+    thread_join(th);
+    PA_STORE(&upg_bad, 0);
+    /* the upgrade, once the reader left: stamps die, downgrade gives a read */
+    CHECK(pa_rwlock_upgrade(&upg_rw, PA_FOREVER) == PA_ACQUIRED);
+    CHECK(!pa_rwlock_upgradable_held_by_me(&upg_rw));
+    CHECK(pa_rwlock_write_held_by_me(&upg_rw));
+    CHECK(!pa_rwlock_validate(&upg_rw, s0));
+    CHECK(pa_rwlock_downgrade(&upg_rw) == PA_ACQUIRED);
+    CHECK_EQ_I64(pa_rwlock_read_holds_by_me(&upg_rw), 1);
+    CHECK(pa_rwlock_exit_upgradable(&upg_rw) == PA_ACQUIRED); /* releases that read */
+    CHECK(pa_rwlock_exit_upgradable(&upg_rw) == PA_UPGRADABLE_NOT_HELD);
+    CHECK_EQ_I64(pa_rwlock_reader_count(&upg_rw), 0);
+    CHECK(!pa_rwlock_is_write_locked(&upg_rw));
+    pa_rwlock_destroy(&upg_rw);
+
+    /* the storm */
+    enum { N = 6 };
+    worker w[N] = {{0}};
+    pa_rwlock_init(&upg_rw);
+    PA_STORE(&upg_a, 0);
+    PA_STORE(&upg_b, 0);
+    for (int i = 0; i < N; i++) {
+        w[i].index = i;
+        w[i].iterations = 3000 * scale;
+    }
+    run_threads(N, upg_worker, w, sizeof w[0]);
+    int64_t adds = 0;
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ_I64(w[i].count, 0);
+        adds += w[i].sum;
+    }
+    CHECK_EQ_I64(PA_LOAD(&upg_bad), 0);
+    CHECK_EQ_I64(adds, (int64_t)(2 * w[0].iterations / 2 + 2 * w[0].iterations)); /* 2 upgraders (odd i), 2 writers */
+    CHECK_EQ_I64((int64_t)PA_LOAD(&upg_a), adds);
+    CHECK(PA_LOAD(&upg_a) == PA_LOAD(&upg_b));
+    CHECK_EQ_I64(pa_rwlock_reader_count(&upg_rw), 0);
+    CHECK(!pa_rwlock_side_locked(&upg_rw, true));
+    pa_rwlock_destroy(&upg_rw);
+}
+
 /* The contract (pa_contract.h): the timeout rules, the blocking driver and
  * the error table, as both bindings use them. */
 static void test_contract(void) {
@@ -1584,6 +1761,7 @@ static const test_case tests[] = {
     {"rwlock_handoff_to_counted_writer", test_rwlock_handoff_to_counted_writer},
     {"rwlock_fork_with_waiters", test_rwlock_fork_with_waiters},
     {"rwlock_optimistic", test_rwlock_optimistic},
+    {"rwlock_upgradable", test_rwlock_upgradable},
     {"int_wait_notify", test_int_wait_notify},
 };
 

@@ -10,7 +10,11 @@ checks that the state is unchanged after the error.
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -619,3 +623,75 @@ def test_checked_rwlock_upgradable():
     assert rw.acquire_upgradable(blocking=False) is True
     rw.release_upgradable()
     assert set(sync._held()) == before
+
+
+# ---------------------------------------------------------------------------
+# fork(): the forking thread's upgradable read survives, another thread's is
+# held in the child until _at_fork_reinit (as its plain read holds are)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.forks
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_upgradable_across_fork():
+    script = textwrap.dedent(f"""
+        import os, sys, threading, warnings
+        warnings.filterwarnings("ignore", category=DeprecationWarning)  # fork with a thread running
+        sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r})
+        import conftest  # the installed pyatomics, not the source tree
+        from pyatomics import RWLock
+
+        def in_child(body):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os._exit(0 if body() else 1)
+                except BaseException:
+                    os._exit(2)
+            _, status = os.waitpid(pid, 0)
+            return os.WEXITSTATUS(status)
+
+        results = []
+        rw = RWLock()
+        assert rw.acquire_upgradable()
+        def mine_survives():
+            # still this thread's: it can upgrade, and the lock then works as usual
+            if not (rw.upgrade(timeout=5) and rw.write_locked):
+                return False
+            rw.release_write()
+            if not rw.acquire_upgradable(blocking=False):
+                return False
+            rw.release_upgradable()
+            return rw.readers == 0 and not rw.write_locked
+        results.append(in_child(mine_survives))
+        rw.release_upgradable()
+
+        held, done = threading.Event(), threading.Event()
+        def holder():
+            rw.acquire_upgradable()
+            held.set()
+            done.wait()
+            rw.release_upgradable()
+        t = threading.Thread(target=holder)
+        t.start()
+        held.wait()
+        def theirs_until_reinit():
+            # the parent's other thread is gone; its upgradable read is not
+            if rw.acquire_upgradable(timeout=0.05) or rw.acquire_write(timeout=0.05):
+                return False
+            if not (rw.acquire_read(blocking=False) and rw.release_read() is None):
+                return False  # plain readers still come in beside it
+            rw._at_fork_reinit()
+            if not rw.acquire_upgradable(blocking=False):
+                return False
+            ok = rw.upgrade(timeout=5)
+            rw.release_write()
+            return ok and rw.readers == 0 and not rw.write_locked
+        results.append(in_child(theirs_until_reinit))
+        done.set()
+        t.join()
+        print(results)
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[0, 0]", out.stdout + out.stderr

@@ -101,10 +101,15 @@ py_tag() {
 make_venv() {
     local py=$1 venv=$2 sanitize=$3 cflags=${4:-} src rc=0
     [[ -x "$venv/bin/python" ]] || "$py" -m venv "$venv" || return 1
-    "$venv/bin/python" -m pip install -q ".[test]" || return 1
     src=$(mktemp -d)
     git ls-files -z -co --exclude-standard | tar --null --ignore-failed-read -cf - -T - 2>/dev/null |
         tar -xf - -C "$src" || { rm -rf "$src"; return 1; }
+    # The dependencies from the copy too (CI runs this job beside the test
+    # suite, whose own builds are in-tree: ./build/, the egg-info).  That
+    # builds the package uninstrumented in the copy's ./build/, which the
+    # instrumented build below would reuse (see above): removed first.
+    "$venv/bin/python" -m pip install -q "${src}[test]" || { rm -rf "$src"; return 1; }
+    rm -rf "$src/build"
     # CFLAGS only when given: set at all, it replaces sysconfig's (-O3
     # -DNDEBUG ...), and the build would not be the one that ships.
     env ${cflags:+CFLAGS="$cflags"} PYATOMICS_SANITIZE="$sanitize" \

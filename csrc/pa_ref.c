@@ -4,16 +4,13 @@
 #include "pa_thread.h"
 
 /* Reads in flight run no code of their own between their increment and their
- * decrement (a load and an incref), so a short spin nearly always suffices;
- * a reader the OS preempted inside that window needs a core, hence the yields
- * after the spin.  No sleep on a word: the window has no wake-up to give. */
-#define PA_REF_SPINS 64
-
+ * decrement (a load and an incref), so the core's short spin (pa_spinwait)
+ * nearly always suffices; a reader the OS preempted inside that window needs
+ * a core, hence yields, for as long as it takes.  No sleep on a word: the
+ * window has no wake-up to give. */
 PA_COLD void pa_ref_wait_for_loaders(pa_ref *r) {
-    for (unsigned spins = 0; atomic_load_explicit(&r->loaders, memory_order_seq_cst) != 0; spins++) {
-        if (spins < PA_REF_SPINS)
-            pa_cpu_relax();
-        else
-            pa_thread_yield();
+    pa_spinwait spin = PA_SPINWAIT_INIT;
+    while (atomic_load_explicit(&r->loaders, memory_order_seq_cst) != 0) {
+        if (!pa_spinwait_spin(&spin)) pa_thread_yield();
     }
 }

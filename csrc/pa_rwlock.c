@@ -17,9 +17,10 @@
 #define RP PA_RW_READ_PHASE
 #define WAITING (RW | WW)
 
-/* Polls of the state before sleeping; a critical section of a few hundred
- * nanoseconds ends within this budget, and a longer one costs ~1 us of spin. */
-#define SPIN_LIMIT 100
+/* Before sleeping, a waiter spins by the core's one policy (pa_spinwait in
+ * pa_thread.h: a few backoff steps, then yields), and only while no waiting
+ * bit is set: with sleepers queued it could only pass them or wait behind
+ * them. */
 
 static inline uint32_t count_of(uint32_t s) { return s & PA_RW_COUNT_MASK; }
 static inline bool is_write_locked(uint32_t s) { return count_of(s) == PA_RW_WRITE_LOCKED; }
@@ -386,7 +387,7 @@ static inline bool read_lockable(uint32_t s, bool recursive) {
 
 static pa_lock_result lock_read(pa_rwlock *rw, int64_t deadline_ns, bool recursive) {
     uint32_t s = PA_LOAD(&rw->state);
-    int spins = 0;
+    pa_spinwait spin = PA_SPINWAIT_INIT;
     bool counted = false; /* we are in rw->read_waiters */
     bool fork_checked = false;
     bool upgrader_checked = false;
@@ -438,9 +439,7 @@ static pa_lock_result lock_read(pa_rwlock *rw, int64_t deadline_ns, bool recursi
             result = PA_TIMEDOUT;
             break;
         }
-        if (spins < SPIN_LIMIT && (s & WAITING) == 0) {
-            spins++;
-            pa_cpu_relax();
+        if ((s & WAITING) == 0 && pa_spinwait_spin(&spin)) {
             s = PA_LOAD(&rw->state);
             continue;
         }
@@ -627,7 +626,7 @@ static pa_lock_result lock_write(pa_rwlock *rw, int64_t deadline_ns, uint64_t me
 
     bool counted = false; /* we are in rw->write_waiters */
     bool fork_checked = false;
-    int spins = 0;
+    pa_spinwait spin = PA_SPINWAIT_INIT;
     pa_lock_result result;
     pa_lock_result giving_up = PA_ACQUIRED; /* set once the wait timed out or was interrupted */
     for (;;) {
@@ -655,9 +654,7 @@ static pa_lock_result lock_write(pa_rwlock *rw, int64_t deadline_ns, uint64_t me
             }
         }
         if (deadline_ns == 0) return PA_TIMEDOUT; /* never counted */
-        if (spins < SPIN_LIMIT && (s & (WAITING | RP)) == 0) {
-            spins++;
-            pa_cpu_relax();
+        if ((s & (WAITING | RP)) == 0 && pa_spinwait_spin(&spin)) {
             s = PA_LOAD(&rw->state);
             continue;
         }
@@ -785,7 +782,7 @@ static pa_lock_result lock_upgrade(pa_rwlock *rw, int64_t deadline_ns) {
 
     bool counted = false; /* in write_waiters, `upgrading` set */
     bool fork_checked = false;
-    int spins = 0;
+    pa_spinwait spin = PA_SPINWAIT_INIT;
     pa_lock_result result;
     pa_lock_result giving_up = PA_ACQUIRED;
     for (;;) {
@@ -811,9 +808,7 @@ static pa_lock_result lock_upgrade(pa_rwlock *rw, int64_t deadline_ns) {
             }
         }
         if (deadline_ns == 0) return PA_TIMEDOUT; /* never counted */
-        if (spins < SPIN_LIMIT && (s & (WAITING | RP)) == 0) {
-            spins++;
-            pa_cpu_relax();
+        if ((s & (WAITING | RP)) == 0 && pa_spinwait_spin(&spin)) {
             s = PA_LOAD(&rw->state);
             continue;
         }

@@ -3,28 +3,17 @@
 
 #include "pa_thread.h"
 
-/* Backoff budget: 1, 2, 4 ... 64 pause instructions, about 10 rounds in all
- * (a few microseconds), then PA_YIELDS scheduler yields, then sleep. */
-#define PA_SPIN_ROUNDS 10
-#define PA_MAX_PAUSES 64
-#define PA_YIELDS 4
-
 PA_COLD void pa_spinlock_wake_sleeper(pa_spinlock *l) { pa_wake_one(&l->state); }
 
 PA_COLD pa_lock_result pa_spinlock_acquire_slow(pa_spinlock *l, int64_t deadline_ns) {
     if (pa_spinlock_try_acquire(l)) return PA_ACQUIRED;
     if (deadline_ns != PA_FOREVER && deadline_ns <= pa_monotonic_ns()) return PA_TIMEDOUT;
 
-    /* Phase 1: spin on a plain load, with exponential backoff. */
-    unsigned pauses = 1;
-    for (int round = 0; round < PA_SPIN_ROUNDS; round++) {
-        for (unsigned i = 0; i < pauses; i++) pa_cpu_relax();
-        if (pa_spinlock_try_acquire(l)) return PA_ACQUIRED;
-        if (pauses < PA_MAX_PAUSES) pauses *= 2;
-    }
-    /* Phase 2: let the holder run if it shares our core. */
-    for (int i = 0; i < PA_YIELDS; i++) {
-        pa_thread_yield();
+    /* Phases 1 and 2: the core's spinning policy (pa_spinwait, pa_thread.h):
+     * a few backoff steps of pause hints on a plain load, then yields, which
+     * let a descheduled holder have the core once threads outnumber cores. */
+    pa_spinwait spin = PA_SPINWAIT_INIT;
+    while (pa_spinwait_spin(&spin)) {
         if (pa_spinlock_try_acquire(l)) return PA_ACQUIRED;
     }
     /* Phase 3: sleep.  Swapping in 2 both tries to take the lock (old == 0:

@@ -9,9 +9,11 @@
  *     1    locked, nobody asleep on it       acquire: 0 -> 1 (CAS, fast path)
  *     2    locked, a thread may be asleep    a waiter about to sleep: * -> 2 (XCHG)
  *
- * Acquire: test-and-test-and-set with the CPU pause hint and exponential
- * backoff, then a few scheduler yields, then sleep on the word (value 2).  So it
- * spins only while spinning is likely to pay, and never burns a core for a
+ * Acquire: test-and-test-and-set, spinning by the core's one policy
+ * (pa_spinwait in pa_thread.h: three backoff steps of pause hints, then
+ * scheduler yields), then sleep on the word (value 2).  So it spins only
+ * while spinning is likely to pay, gives the core away when the holder may
+ * be waiting for it (more threads than cores), and never burns a core for a
  * long-held lock.  Release: swap in 0; if the old value was 2, wake one sleeper.
  * That is Drepper's "mutex3" ("Futexes Are Tricky"): a sleeper always set the
  * word to 2 before sleeping, and the futex wait re-checks for 2 atomically, so

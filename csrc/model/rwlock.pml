@@ -33,7 +33,8 @@
  *   - the reader count is 3 bits (MAX_READERS = 6) instead of 29; with at
  *     most 4 threads it never fills, so PA_TOO_MANY is unreachable both here
  *     and in C for these thread counts;
- *   - SPIN_LIMIT polls become one: a poll only reloads `s`, and with every
+ *   - the spin policy's polls (pa_spinwait: pauses, then yields) become one:
+ *     a poll only reloads `s`, and with every
  *     interleaving possible, N reloads reach no state that the last one alone
  *     does not reach (an earlier reload that sees a lockable state leaves the
  *     spin at once, which is also "the last one");

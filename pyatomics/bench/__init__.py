@@ -12,7 +12,10 @@ throughput at 1..N threads), ``atomicref`` (AtomicRef load()/store() ns/op
 against a plain attribute and the peers cereggii, ft_utils), ``forms`` (``+= 1`` against ``.inc()`` on a
 local, an attribute and a global, 1..N threads) and ``locks`` (uncontended
 acquire/release against threading.Lock/RLock, ft_utils and readerwriterlock,
-form for form; read-mostly throughput at 1..N threads).
+form for form; read-mostly throughput at 1..N threads) and ``scaling``
+(throughput at 1, 2, 4 ... threads up to the cores, against each thread's
+own object as the ceiling: read-mostly RWLock, AtomicCounter against a shared
+AtomicInt, SpinLock against threading.Lock beyond the cores).
 
 The method (interleaved rounds, per-round ratios, ties) and why it is not
 pyperf's: pyatomics/bench/_harness.py.
@@ -47,7 +50,14 @@ def _locks(settings):
     return locks.build(settings)
 
 
-BUILDERS: dict[str, Callable] = {"atomicint": _atomicint, "atomicref": _atomicref, "forms": _forms, "locks": _locks}
+def _scaling(settings):
+    from . import scaling
+
+    return scaling.build(settings)
+
+
+BUILDERS: dict[str, Callable] = {"atomicint": _atomicint, "atomicref": _atomicref, "forms": _forms, "locks": _locks,
+                                 "scaling": _scaling}
 
 
 def add_arguments(parser) -> None:

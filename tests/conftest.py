@@ -237,6 +237,20 @@ def wait_blocked(native_id, obj, timeout=10.0):
     raise AssertionError("thread never blocked")
 
 
+def in_forked_child(body: Callable[[], bool]) -> int:
+    """Run body() in a forked child; its exit status: 0 if it returned true, 1 if
+    false, 2 if it raised.  For the fork tests' child scripts, which import this
+    module (a child process of their own, so a hang or crash stays there)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os._exit(0 if body() else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    return os.WEXITSTATUS(status)
+
+
 def start(func, *args) -> threading.Thread:
     """Start func(*args) on a daemon thread (a stuck test must not block exit)."""
     t = threading.Thread(target=func, args=args, daemon=True)

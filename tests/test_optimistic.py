@@ -277,15 +277,7 @@ def test_stamps_across_fork():
         import conftest  # the installed pyatomics, not the source tree
         from pyatomics import RWLock
 
-        def in_child(body):
-            pid = os.fork()
-            if pid == 0:
-                try:
-                    os._exit(0 if body() else 1)
-                except BaseException:
-                    os._exit(2)
-            _, status = os.waitpid(pid, 0)
-            return os.WEXITSTATUS(status)
+        in_child = conftest.in_forked_child
 
         rw = RWLock()
         s = rw.optimistic_read()

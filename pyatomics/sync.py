@@ -1389,6 +1389,7 @@ class _CheckedRWLockHandle(CheckedRWLock):
     forgets nothing: the node is the root's, dropped from the graph when the root goes."""
 
     __slots__ = ("_root",)
+    _root: CheckedRWLock
 
     def __del__(self) -> None:
         pass

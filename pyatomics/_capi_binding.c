@@ -152,11 +152,12 @@ static PyTypeObject *handle_type(PyTypeObject *defining_class, size_t offset) {
     return helper_type(*(PyTypeObject **)((char *)st + offset));
 }
 
-/* Deferred reference counting (3.14+, free-threaded builds): the interpreter
- * then takes no reference for the object on its stack (LOAD_GLOBAL,
- * LOAD_ATTR of a slot, a method's self), so threads sharing the object stop
- * contending on its count; the price is that only the cyclic collector frees
- * it.  The runtime supports it for GC types only (PyUnstable_Object_
+/* Deferred reference counting (3.14+, free-threaded builds): where the
+ * interpreter puts the object on its stack as a new reference
+ * (PyStackRef_FromPyObjectNew: a global's load, LOAD_ATTR of a slot such as
+ * rw.reader), it then takes none, so threads sharing the object stop
+ * contending on its count there (increfs in C code, Py_NewRef, still count);
+ * the price is that only the cyclic collector frees it.  The runtime supports it for GC types only (PyUnstable_Object_
  * EnableDeferredRefcount returns 0 for others), and the documentation asks
  * for it soon after creation, by the creator.  Used for an RWLock and its
  * two views: each already lives in a reference cycle (the lock holds its

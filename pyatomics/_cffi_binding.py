@@ -207,6 +207,18 @@ def _spec_error(spec):  # the core's words for it, as the C-API binding's
     _raise(lib.PA_FORMAT_SPEC_NOT_STR, type(spec).__name__)
 
 
+_HANDLE_TYPES = frozenset()  # the *Handle classes, once defined below
+
+
+def _base_new(cls, base):
+    """object.__new__(cls), refusing base.__new__(a handle class) as CPython refuses it for the
+    C types (a handle made so would have no root)."""
+    if cls in _HANDLE_TYPES:
+        raise TypeError(f"pyatomics.{base.__name__}.__new__({cls._TP_NAME}) is not safe, "
+                        f"use {cls._TP_NAME}.__new__()")
+    return object.__new__(cls)
+
+
 def _operand(o):
     # An operand as a plain int: AtomicInts are read (one load), others as is.
     return _load(o._p) if isinstance(o, AtomicInt) else o
@@ -226,7 +238,7 @@ class AtomicInt:
     def __new__(cls, *args, **kwargs):
         # The value is set by __init__, so a subclass whose __init__ takes
         # other arguments needs no __new__ (object.__new__ ignores them too).
-        self = object.__new__(cls)
+        self = _base_new(cls, AtomicInt)
         lib.pa_cffi_int_init(p := _new(_INT_T), 0)
         self._p = p
         return self
@@ -409,7 +421,7 @@ class AtomicCounter:
     __hash__ = None  # mutable
 
     def __new__(cls, *args, **kwargs):  # the value is __init__'s, as AtomicInt's
-        self = object.__new__(cls)
+        self = _base_new(cls, AtomicCounter)
         self._p = p = ffi.gc(_new("pa_counter *"), lib.pa_counter_destroy)
         lib.pa_counter_init(p, 0)
         return self
@@ -499,7 +511,7 @@ class AtomicRef:
     __hash__ = None  # mutable
 
     def __new__(cls, *args, **kwargs):  # the value is __init__'s, as AtomicInt's
-        self = object.__new__(cls)
+        self = _base_new(cls, AtomicRef)
         self._lock = threading.Lock()
         self._value = None
         return self
@@ -613,7 +625,7 @@ def _c_type(cls):  # named as the C-API binding's type, and like it (no BASETYPE
 def _no_arguments(cls, args, kwargs):
     if args or kwargs:
         _raise(lib.PA_NO_ARGUMENTS, cls.__name__)
-    return object.__new__(cls)
+    return _base_new(cls, RWLock) if cls is RWLockHandle else object.__new__(cls)
 
 
 def _not_constructible(cls, *args, **kwargs):
@@ -728,6 +740,7 @@ class RWLockGuard:
 
 
 _c_upgrade = lib.pa_cffi_rw_upgrade
+_HANDLE_TYPES = frozenset((AtomicIntHandle, AtomicCounterHandle, AtomicRefHandle, RWLockHandle))
 
 
 _UPGRADABLE = 2  # a guard's third side (the C binding's RW_SIDE_UPGRADABLE), after False/True

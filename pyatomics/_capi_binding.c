@@ -157,8 +157,9 @@ static PyTypeObject *handle_type(PyTypeObject *defining_class, size_t offset) {
  * (PyStackRef_FromPyObjectNew: a global's load, LOAD_ATTR of a slot such as
  * rw.reader), it then takes none, so threads sharing the object stop
  * contending on its count there (increfs in C code, Py_NewRef, still count);
- * the price is that only the cyclic collector frees it.  The runtime supports it for GC types only (PyUnstable_Object_
- * EnableDeferredRefcount returns 0 for others), and the documentation asks
+ * the price is that only the cyclic collector frees it.  The runtime supports
+ * it for GC types only (PyUnstable_Object_EnableDeferredRefcount returns 0
+ * for others), and the documentation asks
  * for it soon after creation, by the creator.  Used for an RWLock and its
  * two views: each already lives in a reference cycle (the lock holds its
  * views, they hold it), so only the collector frees them anyway and nothing

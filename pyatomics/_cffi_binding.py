@@ -285,6 +285,10 @@ class AtomicInt:
             _raise(_ARG_RANGE)
         return _block_on(lib.pa_cffi_int_wait, _optional_ns(timeout), self._p, expected) == _ACQUIRED
 
+    def handle(self, /):
+        """A new object for the calling thread's own use, bound to the same value."""
+        return _make_handle(AtomicIntHandle, self, _INT_T)
+
 
 def _pairs(text):  # "a b c d" -> (a, b), (c, d)
     return zip(*[iter(text.split())] * 2)
@@ -384,14 +388,6 @@ def _handle_class(cls):  # named as the C types, made only by handle(), final
 
 def _not_constructible_handle(cls, *args, **kwargs):
     _raise(lib.PA_NOT_CONSTRUCTIBLE, cls._TP_NAME)
-
-
-def _int_handle(self, /):
-    """A new object for the calling thread's own use, bound to the same value."""
-    return _make_handle(AtomicIntHandle, self, _INT_T)
-
-
-AtomicInt.handle = _int_handle
 
 
 class AtomicIntHandle(AtomicInt):
@@ -564,7 +560,8 @@ class AtomicRef:
     def __reduce_ex__(self, protocol, /):  # as a lock (the core's words): shared state, not a value
         # named as the C type's tp_name: qualified for our types, bare for a Python subclass
         name = type(self).__name__
-        _raise(lib.PA_NOT_PICKLABLE, f"pyatomics.{name}" if type(self) in (AtomicRef, AtomicRefHandle) else name)
+        ours = type(self) in (AtomicRef, AtomicRefHandle)
+        _raise(lib.PA_NOT_PICKLABLE, f"pyatomics.{name}" if ours else name)
 
     def __reduce__(self, /):
         return self.__reduce_ex__(0)
@@ -592,21 +589,24 @@ class AtomicRefHandle(AtomicRef):
         """The object held now."""
         return self._root._value
 
+    # AtomicRef's methods on the root (not the root's own: a subclass's overrides are not
+    # the handle's, as in the C-API binding)
     def store(self, value, /):
         """Hold value instead."""
-        self._root.store(value)
+        AtomicRef.store(self._root, value)
 
     def exchange(self, value, /):
         """Hold value, return the previous object."""
-        return self._root.exchange(value)
+        return AtomicRef.exchange(self._root, value)
 
     def compare_exchange(self, expected, desired, /):
-        """If the object held is expected (identity, `is`), hold desired and return True; else change nothing, return False."""
-        return self._root.compare_exchange(expected, desired)
+        """If the object held is expected (identity, `is`), hold desired and return True; else
+        change nothing, return False."""
+        return AtomicRef.compare_exchange(self._root, expected, desired)
 
     def update(self, func, /):
         """Hold func(old) atomically (retrying if another thread got in first) and return it."""
-        return self._root.update(func)
+        return AtomicRef.update(self._root, func)
 
     @reprlib.recursive_repr("...")
     def __repr__(self):

@@ -1059,7 +1059,7 @@ KEYWORD_AND_DIRECT_CALLS = {
     "r.handle().__reduce_ex__(2)": lambda m: m.AtomicRef(3).handle().__reduce_ex__(2),
     "copy.copy(rw.handle())": lambda m: copy.copy(m.RWLock().handle()),
     "rw.handle() misuse": lambda m: (rw := m.RWLock(), rw.acquire_read(), rw.handle().acquire_write(False)),
-    "type(AtomicInt.__new__(AtomicIntHandle))": lambda m: type(m.AtomicInt.__new__(m.AtomicIntHandle)).__name__,
+    "AtomicInt.__new__(AtomicIntHandle)": lambda m: type(m.AtomicInt.__new__(m.AtomicIntHandle)).__name__,
     "spin.__exit__(1, 2, 3, 4)": lambda m: m.SpinLock().__exit__(1, 2, 3, 4),
     "spin.__enter__(1)": lambda m: m.SpinLock().__enter__(1),
     "spin.acquire(1, 0, 2)": lambda m: m.SpinLock().acquire(1, 0, 2),
@@ -1099,8 +1099,8 @@ def test_module_surface():
     imported, ffi, lib, math, ...)"""
     capi_public = sorted(n for n in dir(CAPI) if not n.startswith("_"))
     assert capi_public == sorted(CFFI.__all__)
-    for name in ("AtomicInt", "AtomicRef", "SpinLock", "RWLock", "RWLockView", "RWLockGuard", "AtomicIntHandle",
-                 "AtomicCounterHandle", "AtomicRefHandle", "RWLockHandle"):
+    for name in ("AtomicInt", "AtomicRef", "SpinLock", "RWLock", "RWLockView", "RWLockGuard",
+                 "AtomicIntHandle", "AtomicCounterHandle", "AtomicRefHandle", "RWLockHandle"):
         c, f = getattr(CAPI, name), getattr(CFFI, name)
         assert (c.__module__, c.__qualname__, c.__name__) == (f.__module__, f.__qualname__, f.__name__)
         cm = sorted(n for n in dir(c) if not n.startswith("_"))

@@ -69,6 +69,20 @@ def test_not_constructible_nor_subclassable(cls, handle_cls):
         cls().handle(1)
 
 
+@pytest.mark.parametrize(("cls", "handle_cls"), VALUE_TYPES, ids=lambda c: c.__name__)
+def test_weakref_as_the_type(cls, handle_cls):
+    # weak-referenceable exactly where the type is (RWLock, as threading.Lock)
+    root = cls()
+    try:
+        weakref.ref(root)
+    except TypeError:
+        with pytest.raises(TypeError):
+            weakref.ref(root.handle())
+    else:
+        h = root.handle()
+        assert weakref.ref(h)() is h
+
+
 def test_handle_of_subclass_is_the_plain_handle():
     class Named(AtomicInt):
         pass
@@ -303,12 +317,12 @@ def test_misuse_through_handle_is_the_parents_error():
     assert rw.readers == 0 and not rw.write_locked
     # a write while this thread reads through the other object: the same lock
     with rw.reader:
-        assert error(lambda: h.acquire_write(blocking=False)) == error(lambda: rw.acquire_write(blocking=False))
+        assert error(lambda: h.acquire_write(False)) == error(lambda: rw.acquire_write(False))
         assert h.reader._is_owned() and not h.writer._is_owned()
         assert rw.readers == 1 and not rw.write_locked
     with h.writer:
         assert error(lambda: rw.acquire_read(blocking=False)) == error(lambda: h.acquire_read(blocking=False))
-        assert error(lambda: rw.acquire_write(blocking=False)) == error(lambda: h.acquire_write(blocking=False))
+        assert error(lambda: rw.acquire_write(False)) == error(lambda: h.acquire_write(False))
         assert rw.writer._is_owned()
         assert rw.write_locked and rw.readers == 0
     # a read hold taken through the handle is released through the root

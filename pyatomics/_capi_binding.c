@@ -2081,10 +2081,13 @@ static int add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **slot) {
  * again: no code has seen the type yet (module exec), and nothing keeps the
  * flag's value from the moment a subtype is made. */
 static int add_handle_type(PyObject *module, PyType_Spec *spec, PyTypeObject *base, PyTypeObject **slot) {
+    PyObject *bases = PyTuple_Pack(1, (PyObject *)base); /* 3.9 takes a tuple only */
+    if (bases == NULL) return -1;
     unsigned long had = base->tp_flags & Py_TPFLAGS_BASETYPE;
     base->tp_flags |= Py_TPFLAGS_BASETYPE;
-    *slot = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, (PyObject *)base);
+    *slot = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, bases);
     base->tp_flags = (base->tp_flags & ~Py_TPFLAGS_BASETYPE) | had;
+    Py_DECREF(bases);
     if (*slot == NULL) return -1;
     return PyModule_AddType(module, *slot); /* exported: pyatomics.RWLockHandle, ... */
 }

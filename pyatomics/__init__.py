@@ -91,7 +91,19 @@ _numbers.Integral.register(_backend.AtomicInt)
 # For type checkers the classes are the C-API binding's (its stub, pyatomics/_capi_binding.pyi,
 # is also the cffi binding's): one set of types whichever backend runs.
 if TYPE_CHECKING:
-    from ._capi_binding import AtomicCounter, AtomicInt, AtomicRef, RWLock, RWLockGuard, RWLockView, SpinLock
+    from ._capi_binding import (
+        AtomicCounter,
+        AtomicCounterHandle,
+        AtomicInt,
+        AtomicIntHandle,
+        AtomicRef,
+        AtomicRefHandle,
+        RWLock,
+        RWLockGuard,
+        RWLockHandle,
+        RWLockView,
+        SpinLock,
+    )
 else:
     AtomicInt = _backend.AtomicInt
     AtomicCounter = _backend.AtomicCounter
@@ -102,13 +114,23 @@ else:
     # rw.write(timeout), exported to be named in annotations and isinstance().
     RWLockView = _backend.RWLockView
     RWLockGuard = _backend.RWLockGuard
+    # Not made directly either: what x.handle() returns (a subclass of x's type, bound to
+    # the same value or lock, for one thread's use).
+    AtomicIntHandle = _backend.AtomicIntHandle
+    AtomicCounterHandle = _backend.AtomicCounterHandle
+    AtomicRefHandle = _backend.AtomicRefHandle
+    RWLockHandle = _backend.RWLockHandle
 
 __all__ = [
     "AtomicCounter",
+    "AtomicCounterHandle",
     "AtomicInt",
+    "AtomicIntHandle",
     "AtomicRef",
+    "AtomicRefHandle",
     "RWLock",
     "RWLockGuard",
+    "RWLockHandle",
     "RWLockView",
     "SpinLock",
     "BACKEND",

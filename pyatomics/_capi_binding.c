@@ -46,6 +46,10 @@ typedef struct {
     PyTypeObject *RWLock_Type;
     PyTypeObject *RWLockView_Type;
     PyTypeObject *RWLockGuard_Type;
+    PyTypeObject *AtomicIntHandle_Type; /* x.handle() (see AtomicIntObject) */
+    PyTypeObject *AtomicCounterHandle_Type;
+    PyTypeObject *AtomicRefHandle_Type;
+    PyTypeObject *RWLockHandle_Type;
 } module_state;
 
 static unsigned long main_thread_ident;
@@ -97,6 +101,128 @@ static inline PyObject *Py_NewRef(PyObject *o) {
 #endif
 
 static void AtomicInt_dealloc(PyObject *self);
+
+/* A helper type from the module state, or NULL with RuntimeError once
+ * module_clear has run: during interpreter finalisation the cyclic GC may
+ * clear this module while objects whose finalizers still make RWLocks (or
+ * timed guards, or handles) are alive, and PyObject_New on a NULL type would
+ * crash. */
+static PyTypeObject *helper_type(PyTypeObject *tp) {
+    if (tp == NULL) raise_status(PA_FINALIZED);
+    return tp;
+}
+
+/* ---------------------------------------------------------------------------
+ * Handles (x.handle(); the layout is described at AtomicIntObject).
+ *
+ * Why a subtype, not a proxy class: isinstance(h, AtomicInt) holds and every
+ * method, property and operator of the type is the handle's with no code of
+ * its own, because every one of them reaches the core through the pointer.
+ * Made only by handle() (no constructor: TypeError), not subclassable.  What
+ * a handle changes is which Python object the calling thread's bytecode
+ * touches, never what the core sees: the core state is the root's, so every
+ * rule keyed on it (an RWLock's misuse checks, its per-thread read-hold table,
+ * fork reinitialisation) treats root and handles as one lock.
+ *
+ * handle() of a handle is another handle of the same root, so every handle
+ * holds the root itself (one strong reference, taken at creation: creating
+ * one from any thread is an incref of the root and plain stores to a new
+ * object, safe with no lock).  The handle types are GC types although
+ * AtomicInt and AtomicCounter are not: a root that is an instance of a Python
+ * subclass has a __dict__ that may hold its own handle (a cycle the collector
+ * must see).  A handle's tp_clear leaves the root reference alone (its
+ * methods must keep working until it is freed); every cycle through a handle
+ * also runs through a member that does clear (a subclass instance's __dict__,
+ * an AtomicRef's slot, an RWLock's or handle's views).  A handle of an
+ * instance of a Python subclass is of the plain handle type: it has the
+ * base type's methods, not the subclass's. */
+
+static int refuse_arguments(const char *name, Py_ssize_t nargs, PyObject *kwnames) {
+    Py_ssize_t n = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    if (n == 0) return 0;
+    PyErr_Format(PyExc_TypeError, "%s() takes no arguments (%zd given)", name, n);
+    return -1;
+}
+
+/* The module state from the class that defines the method (METH_METHOD):
+ * also right for a Python subclass, whose type has no module of its own. */
+static PyTypeObject *handle_type(PyTypeObject *defining_class, size_t offset) {
+    module_state *st = PyType_GetModuleState(defining_class);
+    if (st == NULL) return NULL;
+    return helper_type(*(PyTypeObject **)((char *)st + offset));
+}
+
+/* Deferred reference counting (3.14+, free-threaded builds): where the
+ * interpreter puts the object on its stack as a new reference
+ * (PyStackRef_FromPyObjectNew: a global's load, LOAD_ATTR of a slot such as
+ * rw.reader), it then takes none, so threads sharing the object stop
+ * contending on its count there (increfs in C code, Py_NewRef, still count);
+ * the price is that only the cyclic collector frees it.  The runtime supports
+ * it for GC types only (PyUnstable_Object_EnableDeferredRefcount returns 0
+ * for others), and the documentation asks
+ * for it soon after creation, by the creator.  Used for an RWLock and its
+ * two views: each already lives in a reference cycle (the lock holds its
+ * views, they hold it), so only the collector frees them anyway and nothing
+ * is lost.  Not for AtomicInt and AtomicCounter (not GC types: they would
+ * need a GC header and traversal, for every object, to be eligible), nor for
+ * AtomicRef (its held object would be released only by a collection instead
+ * of at the last reference): handles are what removes the contention there.
+ * Not for handles either: one thread uses each, and they should go promptly. */
+#if defined(Py_GIL_DISABLED) && PY_VERSION_HEX >= 0x030E0000
+#define PA_DEFER_REFCOUNT(o) ((void)PyUnstable_Object_EnableDeferredRefcount((PyObject *)(o)))
+#else
+#define PA_DEFER_REFCOUNT(o) ((void)(o))
+#endif
+
+/* tp_dealloc, tp_traverse, tp_clear and `_root` of the handle of a value type
+ * (AtomicInt, AtomicCounter, AtomicRef): CAST is the object's macro. */
+#define DEFINE_VALUE_HANDLE(Name, CAST)                                         \
+    static void Name##Handle_dealloc(PyObject *self) {                          \
+        PyTypeObject *tp = Py_TYPE(self);                                       \
+        PyObject_GC_UnTrack(self);                                              \
+        Py_CLEAR(CAST(self)->root); /* may free the root and its core state */ \
+        tp->tp_free(self);                                                      \
+        Py_DECREF(tp);                                                          \
+    }                                                                           \
+    static int Name##Handle_traverse(PyObject *self, visitproc visit, void *arg) { \
+        Py_VISIT(Py_TYPE(self));                                                \
+        Py_VISIT(CAST(self)->root);                                             \
+        return 0;                                                               \
+    }                                                                           \
+    static int Name##Handle_clear(PyObject *self) { return 0; /* see above */ } \
+    static PyObject *Name##Handle_get_root(PyObject *self, void *closure) {     \
+        (void)closure;                                                          \
+        return Py_NewRef(CAST(self)->root);                                     \
+    }                                                                           \
+    static PyGetSetDef Name##Handle_getset[] = {                                \
+        {"_root", Name##Handle_get_root, NULL, "The object this is a handle of.", NULL}, \
+        {NULL, NULL, NULL, NULL, NULL},                                         \
+    };
+
+/* The slots of a handle type; the rest is inherited from the base. */
+#define HANDLE_SLOTS(Name, doc)                          \
+    {Py_tp_doc, doc},                                    \
+    {Py_tp_dealloc, Name##Handle_dealloc},               \
+    {Py_tp_traverse, Name##Handle_traverse},             \
+    {Py_tp_clear, Name##Handle_clear},                   \
+    {Py_tp_getset, Name##Handle_getset},                 \
+    {Py_tp_free, PyObject_GC_Del}
+#ifndef Py_TPFLAGS_DISALLOW_INSTANTIATION
+#define HANDLE_NEW_SLOT {Py_tp_new, refuse_construction},
+#else
+#define HANDLE_NEW_SLOT
+#endif
+#define HANDLE_FLAGS \
+    (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE | PA_TPFLAGS_NOT_CONSTRUCTIBLE)
+#define HANDLE_METHOD_DEF(Name, doc) \
+    {"handle", (PyCFunction)(void (*)(void))Name##_handle, METH_METHOD | METH_FASTCALL | METH_KEYWORDS, doc}
+#define HANDLE_DOC(what)                                                                                      \
+    "handle($self, /)\n--\n\nA new object for the calling thread's own use, bound to the same " what         \
+    ": the same methods, and using it touches only it (one object shared by threads has its reference count " \
+    "contended on free-threaded builds). It keeps this object alive."
+
+/* The root of `self`: itself, or the one a handle holds. */
+#define ROOT_OF(self, CAST) (CAST(self)->root != NULL ? CAST(self)->root : (PyObject *)(self))
 
 /* Whether `o` is an AtomicInt (or an instance of a subclass).  Recognised by
  * type: the AtomicInt type is the only one whose tp_dealloc is
@@ -208,9 +334,24 @@ static pa_lock_result block_on(blocking_call call, void *target, void *ctx, int6
  * AtomicInt
  * ========================================================================= */
 
+/* Every object of ours reaches its core state through a pointer (`a` here,
+ * `c`, `r`, `lock` below): to its own storage (`own`) in an object made by
+ * the type, to its root's in a handle (x.handle(), the *Handle types below).
+ * A handle is a C subtype with the same layout, so every method and property
+ * of the type is the handle's too, and using it touches only the handle: on
+ * free-threaded builds one object shared by many threads has its reference
+ * count bounced between them by every call, whatever the method does, and a
+ * handle per thread is a second object over the same core.  The pointer is
+ * written once, before the object is shared, and never changes; what it costs
+ * is one load (from the object's own first cache line) before the core's
+ * operation.  `root` is NULL in a root and the handle's strong reference to
+ * its root otherwise (never another handle), so the root, which owns the
+ * core state, lives as long as any handle.  A handle's `own` is unused. */
 typedef struct {
     PyObject_HEAD
-    pa_aint a; /* value and waiters (pa_atomic_int.h) */
+    pa_aint *a;     /* &own, or the root's (handles) */
+    PyObject *root; /* NULL, or (handles) the root object */
+    pa_aint own;    /* value and waiters (pa_atomic_int.h) */
 } AtomicIntObject;
 
 #define AI(o) ((AtomicIntObject *)(o))
@@ -221,7 +362,9 @@ typedef struct {
 static PyObject *AtomicInt_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     AtomicIntObject *self = (AtomicIntObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
-    pa_aint_init(&self->a, 0);
+    self->a = &self->own;
+    self->root = NULL;
+    pa_aint_init(&self->own, 0);
     return (PyObject *)self;
 }
 
@@ -231,7 +374,7 @@ static int AtomicInt_init(PyObject *self, PyObject *args, PyObject *kwds) {
     int64_t value = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:AtomicInt", kwlist, &value_obj)) return -1;
     if (value_obj != NULL && as_int64(value_obj, &value) < 0) return -1;
-    pa_aint_store(&AI(self)->a, value); /* a store like any other: waiters wake */
+    pa_aint_store(AI(self)->a, value); /* a store like any other: waiters wake */
     return 0;
 }
 
@@ -242,20 +385,20 @@ static void AtomicInt_dealloc(PyObject *self) {
 }
 
 static PyObject *AtomicInt_load(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    return PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
+    return PyLong_FromLongLong(pa_aint_load(AI(self)->a));
 }
 
 static PyObject *AtomicInt_store(PyObject *self, PyObject *arg) {
     int64_t v;
     if (as_int64(arg, &v) < 0) return NULL;
-    pa_aint_store(&AI(self)->a, v);
+    pa_aint_store(AI(self)->a, v);
     Py_RETURN_NONE;
 }
 
 static PyObject *AtomicInt_exchange(PyObject *self, PyObject *arg) {
     int64_t v;
     if (as_int64(arg, &v) < 0) return NULL;
-    return PyLong_FromLongLong(pa_aint_exchange(&AI(self)->a, v));
+    return PyLong_FromLongLong(pa_aint_exchange(AI(self)->a, v));
 }
 
 static PyObject *AtomicInt_compare_exchange(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -265,20 +408,20 @@ static PyObject *AtomicInt_compare_exchange(PyObject *self, PyObject *const *arg
         return NULL;
     }
     if (as_int64(args[0], &expected) < 0 || as_int64(args[1], &desired) < 0) return NULL;
-    return PyBool_FromLong(pa_aint_compare_exchange(&AI(self)->a, expected, desired, NULL));
+    return PyBool_FromLong(pa_aint_compare_exchange(AI(self)->a, expected, desired, NULL));
 }
 
 /* Checked add of `delta`; returns the old value, or NULL with OverflowError. */
 static inline PyObject *add_returning(PyObject *self, int64_t delta, int return_new) {
     int64_t old;
-    if (PA_UNLIKELY(pa_aint_fetch_add_checked(&AI(self)->a, delta, &old) != PA_OK))
+    if (PA_UNLIKELY(pa_aint_fetch_add_checked(AI(self)->a, delta, &old) != PA_OK))
         return overflow_result();
     return PyLong_FromLongLong(return_new ? old + delta : old);
 }
 
 static inline PyObject *sub_returning(PyObject *self, int64_t delta, int return_new) {
     int64_t old;
-    if (PA_UNLIKELY(pa_aint_fetch_sub_checked(&AI(self)->a, delta, &old) != PA_OK))
+    if (PA_UNLIKELY(pa_aint_fetch_sub_checked(AI(self)->a, delta, &old) != PA_OK))
         return overflow_result();
     return PyLong_FromLongLong(return_new ? old - delta : old);
 }
@@ -315,7 +458,7 @@ static PyObject *AtomicInt_dec(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     static PyObject *AtomicInt_##name(PyObject *self, PyObject *arg) {  \
         int64_t v;                                                      \
         if (as_int64(arg, &v) < 0) return NULL;                         \
-        return PyLong_FromLongLong(core_fn(&AI(self)->a, v));           \
+        return PyLong_FromLongLong(core_fn(AI(self)->a, v));           \
     }
 DEFINE_FETCH_OP(fetch_and, pa_aint_fetch_and)
 DEFINE_FETCH_OP(fetch_or, pa_aint_fetch_or)
@@ -327,7 +470,7 @@ DEFINE_FETCH_OP(fetch_min, pa_aint_fetch_min)
  * more than once under contention, so it must be pure. */
 static PyObject *AtomicInt_update(PyObject *self, PyObject *func) {
     if (!PyCallable_Check(func)) return raise_status(PA_NOT_CALLABLE, Py_TYPE(func)->tp_name);
-    int64_t old = pa_aint_load(&AI(self)->a);
+    int64_t old = pa_aint_load(AI(self)->a);
     for (;;) {
         PyObject *old_obj = PyLong_FromLongLong(old);
         if (old_obj == NULL) return NULL;
@@ -338,7 +481,7 @@ static PyObject *AtomicInt_update(PyObject *self, PyObject *func) {
         int rc = as_int64(new_obj, &new_value);
         Py_DECREF(new_obj);
         if (rc < 0) return NULL;
-        if (pa_aint_compare_exchange(&AI(self)->a, old, new_value, &old))
+        if (pa_aint_compare_exchange(AI(self)->a, old, new_value, &old))
             return PyLong_FromLongLong(new_value);
     }
 }
@@ -347,7 +490,7 @@ static PyObject *AtomicInt_update(PyObject *self, PyObject *func) {
 
 static pa_lock_result atomic_int_wait_call(void *target, int64_t deadline, void *ctx) {
     AtomicIntObject *self = target;
-    return pa_aint_wait(&self->a, *(int64_t *)ctx, deadline);
+    return pa_aint_wait(self->a, *(int64_t *)ctx, deadline);
 }
 
 static PyObject *AtomicInt_wait(PyObject *self, PyObject *args, PyObject *kwds) {
@@ -364,12 +507,12 @@ static PyObject *AtomicInt_wait(PyObject *self, PyObject *args, PyObject *kwds) 
 }
 
 static PyObject *AtomicInt_notify_one(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    pa_aint_notify(&AI(self)->a, false);
+    pa_aint_notify(AI(self)->a, false);
     Py_RETURN_NONE;
 }
 
 static PyObject *AtomicInt_notify_all(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    pa_aint_notify(&AI(self)->a, true);
+    pa_aint_notify(AI(self)->a, true);
     Py_RETURN_NONE;
 }
 
@@ -379,7 +522,7 @@ static PyObject *AtomicInt_notify_all(PyObject *self, PyObject *Py_UNUSED(ignore
  * math.floor(a) answer for one instant exactly as int would. */
 static PyObject *snapshot_call(PyObject *self, const char *name, PyObject *const *args, Py_ssize_t nargs,
                                PyObject *kwnames) {
-    PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
+    PyObject *v = PyLong_FromLongLong(pa_aint_load(AI(self)->a));
     if (v == NULL) return NULL;
     PyObject *method = PyObject_GetAttrString(v, name);
     Py_DECREF(v);
@@ -402,7 +545,7 @@ PA_INT_SNAPSHOT_METHODS(DEFINE_SNAPSHOT_METHOD)
 static PyMethodDef AtomicInt_snapshot_methods[] = {PA_INT_SNAPSHOT_METHODS(SNAPSHOT_METHOD_DEF){NULL, NULL, 0, NULL}};
 
 static PyObject *snapshot_attribute(PyObject *self, void *name) {
-    PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
+    PyObject *v = PyLong_FromLongLong(pa_aint_load(AI(self)->a));
     if (v == NULL) return NULL;
     PyObject *res = PyObject_GetAttrString(v, (const char *)name);
     Py_DECREF(v);
@@ -431,9 +574,11 @@ static int add_snapshot_methods(PyTypeObject *type) {
 
 /* --- copying, pickling, formatting --------------------------------------- */
 
+/* Copies and pickles are of the root's type (a handle's too: a copy is a new
+ * value, not a handle of anything). */
 static PyObject *new_like(PyObject *self) {
-    return PyObject_CallFunction((PyObject *)Py_TYPE(self), "L",
-                                 (long long)pa_aint_load(&AI(self)->a));
+    return PyObject_CallFunction((PyObject *)Py_TYPE(ROOT_OF(self, AI)), "L",
+                                 (long long)pa_aint_load(AI(self)->a));
 }
 static PyObject *AtomicInt_copy(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     return new_like(self);
@@ -442,12 +587,12 @@ static PyObject *AtomicInt_deepcopy(PyObject *self, PyObject *Py_UNUSED(memo)) {
     return new_like(self);
 }
 static PyObject *AtomicInt_reduce(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    return Py_BuildValue("O(L)", (PyObject *)Py_TYPE(self), (long long)pa_aint_load(&AI(self)->a));
+    return Py_BuildValue("O(L)", (PyObject *)Py_TYPE(ROOT_OF(self, AI)), (long long)pa_aint_load(AI(self)->a));
 }
 static PyObject *AtomicInt_format(PyObject *self, PyObject *spec) {
     if (!PyUnicode_Check(spec)) /* as int.__format__ (PyObject_Format would raise SystemError) */
         return raise_status(PA_FORMAT_SPEC_NOT_STR, Py_TYPE(spec)->tp_name);
-    PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
+    PyObject *v = PyLong_FromLongLong(pa_aint_load(AI(self)->a));
     if (v == NULL) return NULL;
     PyObject *res = PyObject_Format(v, spec);
     Py_DECREF(v);
@@ -455,11 +600,11 @@ static PyObject *AtomicInt_format(PyObject *self, PyObject *spec) {
 }
 static PyObject *AtomicInt_repr(PyObject *self) {
     const char *name = Py_TYPE(self)->tp_name, *dot = strrchr(name, '.');
-    return PyUnicode_FromFormat("%s(%lld)", dot ? dot + 1 : name, (long long)pa_aint_load(&AI(self)->a));
+    return PyUnicode_FromFormat("%s(%lld)", dot ? dot + 1 : name, (long long)pa_aint_load(AI(self)->a));
 }
 
 static PyObject *AtomicInt_str(PyObject *self) {
-    PyObject *v = PyLong_FromLongLong(pa_aint_load(&AI(self)->a));
+    PyObject *v = PyLong_FromLongLong(pa_aint_load(AI(self)->a));
     if (v == NULL) return NULL;
     PyObject *res = PyObject_Str(v);
     Py_DECREF(v);
@@ -470,13 +615,13 @@ static PyObject *AtomicInt_str(PyObject *self) {
 
 static PyObject *AtomicInt_int(PyObject *self) { return AtomicInt_load(self, NULL); }
 static PyObject *AtomicInt_float(PyObject *self) {
-    return PyFloat_FromDouble((double)pa_aint_load(&AI(self)->a));
+    return PyFloat_FromDouble((double)pa_aint_load(AI(self)->a));
 }
-static int AtomicInt_bool(PyObject *self) { return pa_aint_load(&AI(self)->a) != 0; }
+static int AtomicInt_bool(PyObject *self) { return pa_aint_load(AI(self)->a) != 0; }
 
 /* An operand as a plain int: AtomicInts are read (one load), others as is. */
 static PyObject *operand(PyObject *o) {
-    if (IS_ATOMIC_INT(o)) return PyLong_FromLongLong(pa_aint_load(&AI(o)->a));
+    if (IS_ATOMIC_INT(o)) return PyLong_FromLongLong(pa_aint_load(AI(o)->a));
     return Py_NewRef(o);
 }
 
@@ -543,20 +688,20 @@ DEFINE_UNARY(nb_invert, PyNumber_Invert)
 static PyObject *AtomicInt_iadd(PyObject *self, PyObject *arg) {
     int64_t v, old;
     if (as_int64(arg, &v) < 0) return NULL;
-    if (pa_aint_fetch_add_checked(&AI(self)->a, v, &old) != PA_OK) return overflow_result();
+    if (pa_aint_fetch_add_checked(AI(self)->a, v, &old) != PA_OK) return overflow_result();
     return Py_NewRef(self);
 }
 static PyObject *AtomicInt_isub(PyObject *self, PyObject *arg) {
     int64_t v, old;
     if (as_int64(arg, &v) < 0) return NULL;
-    if (pa_aint_fetch_sub_checked(&AI(self)->a, v, &old) != PA_OK) return overflow_result();
+    if (pa_aint_fetch_sub_checked(AI(self)->a, v, &old) != PA_OK) return overflow_result();
     return Py_NewRef(self);
 }
 #define DEFINE_INPLACE_BITWISE(name, core_fn)                          \
     static PyObject *AtomicInt_##name(PyObject *self, PyObject *arg) { \
         int64_t v;                                                     \
         if (as_int64(arg, &v) < 0) return NULL;                        \
-        (void)core_fn(&AI(self)->a, v);                                \
+        (void)core_fn(AI(self)->a, v);                                \
         return Py_NewRef(self);                                        \
     }
 DEFINE_INPLACE_BITWISE(iand, pa_aint_fetch_and)
@@ -592,6 +737,22 @@ static PyObject *AtomicInt_richcompare(PyObject *self, PyObject *other, int op) 
     return res;
 }
 
+static PyObject *AtomicInt_handle(PyObject *self, PyTypeObject *cls, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames) {
+    (void)args;
+    if (refuse_arguments("handle", nargs, kwnames) < 0) return NULL;
+    PyTypeObject *tp = handle_type(cls, offsetof(module_state, AtomicIntHandle_Type));
+    if (tp == NULL) return NULL;
+    PyObject *root = ROOT_OF(self, AI);
+    AtomicIntObject *h = PyObject_GC_New(AtomicIntObject, tp);
+    if (h == NULL) return NULL;
+    h->a = AI(root)->a;
+    h->root = Py_NewRef(root);
+    memset(&h->own, 0, sizeof h->own);
+    PyObject_GC_Track(h);
+    return (PyObject *)h;
+}
+
 static PyMethodDef AtomicInt_methods[] = {
     {"load", AtomicInt_load, METH_NOARGS, "load($self, /)\n--\n\nThe current value."},
     {"store", AtomicInt_store, METH_O, "store($self, value, /)\n--\n\nReplace the value."},
@@ -622,6 +783,7 @@ static PyMethodDef AtomicInt_methods[] = {
     {"__deepcopy__", AtomicInt_deepcopy, METH_O, NULL},
     {"__reduce__", AtomicInt_reduce, METH_NOARGS, NULL},
     {"__format__", AtomicInt_format, METH_O, NULL},
+    HANDLE_METHOD_DEF(AtomicInt, HANDLE_DOC("value")),
     {NULL, NULL, 0, NULL},
 };
 
@@ -680,13 +842,28 @@ static PyType_Spec AtomicInt_spec = {
     .slots = AtomicInt_slots,
 };
 
+DEFINE_VALUE_HANDLE(AtomicInt, AI)
+static PyType_Slot AtomicIntHandle_slots[] = {
+    HANDLE_NEW_SLOT
+    HANDLE_SLOTS(AtomicInt, "What AtomicInt.handle() returns: an AtomicInt bound to the same value, for one thread."),
+    {0, NULL},
+};
+static PyType_Spec AtomicIntHandle_spec = {
+    .name = "pyatomics.AtomicIntHandle",
+    .basicsize = sizeof(AtomicIntObject),
+    .flags = HANDLE_FLAGS,
+    .slots = AtomicIntHandle_slots,
+};
+
 /* ===========================================================================
  * AtomicCounter (csrc/pa_counter.h: striped cells, exact 128-bit totals)
  * ========================================================================= */
 
 typedef struct {
     PyObject_HEAD
-    pa_counter c;
+    pa_counter *c;  /* &own, or the root's (handles; see AtomicIntObject) */
+    PyObject *root; /* NULL, or (handles) the root object */
+    pa_counter own;
 } AtomicCounterObject;
 
 #define AC(o) ((AtomicCounterObject *)(o))
@@ -694,7 +871,9 @@ typedef struct {
 static PyObject *AtomicCounter_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     AtomicCounterObject *self = (AtomicCounterObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
-    pa_counter_init(&self->c, 0);
+    self->c = &self->own;
+    self->root = NULL;
+    pa_counter_init(&self->own, 0);
     return (PyObject *)self;
 }
 
@@ -706,7 +885,7 @@ static int AtomicCounter_init(PyObject *self, PyObject *args, PyObject *kwds) {
     int64_t value = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:AtomicCounter", kwlist, &value_obj)) return -1;
     if (value_obj != NULL && as_int64(value_obj, &value) < 0) return -1;
-    if (pa_counter_restart(&AC(self)->c, value) != PA_OK) {
+    if (pa_counter_restart(AC(self)->c, value) != PA_OK) {
         raise_status(PA_COUNTER_RANGE);
         return -1;
     }
@@ -715,7 +894,7 @@ static int AtomicCounter_init(PyObject *self, PyObject *args, PyObject *kwds) {
 
 static void AtomicCounter_dealloc(PyObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
-    pa_counter_destroy(&AC(self)->c);
+    pa_counter_destroy(AC(self)->c);
     tp->tp_free(self);
     Py_DECREF(tp);
 }
@@ -743,7 +922,7 @@ static PyObject *counter_add(PyObject *self, PyObject *const *args, Py_ssize_t n
         return NULL;
     }
     if (nargs == 1 && as_int64(args[0], &n) < 0) return NULL;
-    pa_status st = subtract ? pa_counter_sub(&AC(self)->c, n) : pa_counter_add(&AC(self)->c, n);
+    pa_status st = subtract ? pa_counter_sub(AC(self)->c, n) : pa_counter_add(AC(self)->c, n);
     if (PA_UNLIKELY(st != PA_OK)) return raise_status(PA_COUNTER_RANGE);
     Py_RETURN_NONE;
 }
@@ -754,18 +933,18 @@ static PyObject *AtomicCounter_sub(PyObject *self, PyObject *const *args, Py_ssi
     return counter_add(self, args, nargs, 1, "sub");
 }
 static PyObject *AtomicCounter_inc(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (PA_UNLIKELY(pa_counter_add(&AC(self)->c, 1) != PA_OK)) return raise_status(PA_COUNTER_RANGE);
+    if (PA_UNLIKELY(pa_counter_add(AC(self)->c, 1) != PA_OK)) return raise_status(PA_COUNTER_RANGE);
     Py_RETURN_NONE;
 }
 static PyObject *AtomicCounter_dec(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (PA_UNLIKELY(pa_counter_add(&AC(self)->c, -1) != PA_OK)) return raise_status(PA_COUNTER_RANGE);
+    if (PA_UNLIKELY(pa_counter_add(AC(self)->c, -1) != PA_OK)) return raise_status(PA_COUNTER_RANGE);
     Py_RETURN_NONE;
 }
 static PyObject *AtomicCounter_value(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    return total_to_int(pa_counter_sum(&AC(self)->c));
+    return total_to_int(pa_counter_sum(AC(self)->c));
 }
 static PyObject *AtomicCounter_reset(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    return total_to_int(pa_counter_reset(&AC(self)->c));
+    return total_to_int(pa_counter_reset(AC(self)->c));
 }
 static PyObject *AtomicCounter_int(PyObject *self) { return AtomicCounter_value(self, NULL); }
 
@@ -792,11 +971,27 @@ static PyObject *AtomicCounter_repr(PyObject *self) {
 static PyObject *AtomicCounter_reduce(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     PyObject *v = AtomicCounter_value(self, NULL);
     if (v == NULL) return NULL;
-    PyObject *res = Py_BuildValue("O(N)", (PyObject *)Py_TYPE(self), v);
+    PyObject *res = Py_BuildValue("O(N)", (PyObject *)Py_TYPE(ROOT_OF(self, AC)), v); /* as AtomicInt's */
     return res;
 }
 static PyObject *AtomicCounter_get_cells(PyObject *self, void *Py_UNUSED(closure)) {
-    return PyLong_FromUnsignedLong(pa_counter_cell_count(&AC(self)->c));
+    return PyLong_FromUnsignedLong(pa_counter_cell_count(AC(self)->c));
+}
+
+static PyObject *AtomicCounter_handle(PyObject *self, PyTypeObject *cls, PyObject *const *args, Py_ssize_t nargs,
+                                      PyObject *kwnames) {
+    (void)args;
+    if (refuse_arguments("handle", nargs, kwnames) < 0) return NULL;
+    PyTypeObject *tp = handle_type(cls, offsetof(module_state, AtomicCounterHandle_Type));
+    if (tp == NULL) return NULL;
+    PyObject *root = ROOT_OF(self, AC);
+    AtomicCounterObject *h = PyObject_GC_New(AtomicCounterObject, tp);
+    if (h == NULL) return NULL;
+    h->c = AC(root)->c;
+    h->root = Py_NewRef(root);
+    memset(&h->own, 0, sizeof h->own);
+    PyObject_GC_Track(h);
+    return (PyObject *)h;
 }
 
 static PyMethodDef AtomicCounter_methods[] = {
@@ -812,6 +1007,7 @@ static PyMethodDef AtomicCounter_methods[] = {
      "reset($self, /)\n--\n\nTake the sum and zero the counter: an update running meanwhile is either in the "
      "returned sum or left in the counter, never lost."},
     {"__reduce__", AtomicCounter_reduce, METH_NOARGS, NULL},
+    HANDLE_METHOD_DEF(AtomicCounter, HANDLE_DOC("counter")),
     {NULL, NULL, 0, NULL},
 };
 
@@ -844,6 +1040,22 @@ static PyType_Spec AtomicCounter_spec = {
     .slots = AtomicCounter_slots,
 };
 
+/* A counter handle's adds go to the same cells (the thread picks its cell
+ * from its own identity, pa_counter.c, whichever object it calls through). */
+DEFINE_VALUE_HANDLE(AtomicCounter, AC)
+static PyType_Slot AtomicCounterHandle_slots[] = {
+    HANDLE_NEW_SLOT
+    HANDLE_SLOTS(AtomicCounter,
+                 "What AtomicCounter.handle() returns: an AtomicCounter bound to the same total, for one thread."),
+    {0, NULL},
+};
+static PyType_Spec AtomicCounterHandle_spec = {
+    .name = "pyatomics.AtomicCounterHandle",
+    .basicsize = sizeof(AtomicCounterObject),
+    .flags = HANDLE_FLAGS,
+    .slots = AtomicCounterHandle_slots,
+};
+
 /* ===========================================================================
  * AtomicRef (csrc/pa_ref.h: the slot, and the protocol that keeps a load's
  * incref from racing a store's decref on free-threaded builds)
@@ -851,7 +1063,9 @@ static PyType_Spec AtomicCounter_spec = {
 
 typedef struct {
     PyObject_HEAD
-    pa_ref r; /* holds one strong reference; never NULL (None when cleared) */
+    pa_ref *r;      /* &own, or the root's (handles; see AtomicIntObject) */
+    PyObject *root; /* NULL, or (handles) the root object */
+    pa_ref own;     /* holds one strong reference; never NULL (None when cleared) */
 } AtomicRefObject;
 
 #define AR(o) ((AtomicRefObject *)(o))
@@ -860,15 +1074,15 @@ typedef struct {
  * can run Python code or detach the thread state, so a writer waiting in
  * pa_ref_drain waits for an incref only. */
 static inline PyObject *ref_load(AtomicRefObject *self) {
-    PyObject *p = pa_ref_load_begin(&self->r);
+    PyObject *p = pa_ref_load_begin(self->r);
     Py_INCREF(p);
-    pa_ref_load_end(&self->r);
+    pa_ref_load_end(self->r);
     return p;
 }
 
 /* Gives the slot a reference to v; returns the slot's old reference (owned). */
 static inline PyObject *ref_exchange(AtomicRefObject *self, PyObject *v) {
-    return pa_ref_exchange(&self->r, Py_NewRef(v));
+    return pa_ref_exchange(self->r, Py_NewRef(v));
 }
 
 /* As AtomicInt: __new__ makes one holding None, __init__ stores the value, so
@@ -876,7 +1090,9 @@ static inline PyObject *ref_exchange(AtomicRefObject *self, PyObject *v) {
 static PyObject *AtomicRef_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     AtomicRefObject *self = (AtomicRefObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
-    pa_ref_init(&self->r, Py_NewRef(Py_None));
+    self->r = &self->own;
+    self->root = NULL;
+    pa_ref_init(&self->own, Py_NewRef(Py_None));
     return (PyObject *)self;
 }
 
@@ -892,7 +1108,7 @@ static int AtomicRef_traverse(PyObject *self, visitproc visit, void *arg) {
     Py_VISIT(Py_TYPE(self));
     /* The collector runs with no writer in between (the GIL; the stopped world
      * on free-threaded builds), so the pointer cannot be dropped meanwhile. */
-    Py_VISIT((PyObject *)pa_ref_peek(&AR(self)->r));
+    Py_VISIT((PyObject *)pa_ref_peek(AR(self)->r));
     return 0;
 }
 
@@ -909,7 +1125,7 @@ static void AtomicRef_dealloc(PyObject *self) {
     /* A long chain of refs holding refs must not recurse once per link. */
     Py_TRASHCAN_BEGIN(self, AtomicRef_dealloc)
     /* The last reference is gone: no load or store can be running. */
-    Py_DECREF((PyObject *)pa_ref_peek(&AR(self)->r));
+    Py_DECREF((PyObject *)pa_ref_peek(AR(self)->r));
     tp->tp_free(self);
     Py_DECREF(tp);
     Py_TRASHCAN_END
@@ -927,7 +1143,7 @@ static PyObject *AtomicRef_exchange(PyObject *self, PyObject *value) { return re
 /* By identity: the slot's pointer against expected's, one CAS. */
 static int ref_compare_exchange(AtomicRefObject *self, PyObject *expected, PyObject *desired) {
     Py_INCREF(desired); /* the slot's, if the CAS succeeds */
-    if (pa_ref_compare_exchange(&self->r, expected, desired)) {
+    if (pa_ref_compare_exchange(self->r, expected, desired)) {
         Py_DECREF(expected); /* the slot's old reference (the caller still has its own) */
         return 1;
     }
@@ -982,6 +1198,22 @@ static PyObject *AtomicRef_reduce(PyObject *self, PyObject *Py_UNUSED(ignored)) 
     return raise_status(PA_NOT_PICKLABLE, Py_TYPE(self)->tp_name);
 }
 
+static PyObject *AtomicRef_handle(PyObject *self, PyTypeObject *cls, PyObject *const *args, Py_ssize_t nargs,
+                                  PyObject *kwnames) {
+    (void)args;
+    if (refuse_arguments("handle", nargs, kwnames) < 0) return NULL;
+    PyTypeObject *tp = handle_type(cls, offsetof(module_state, AtomicRefHandle_Type));
+    if (tp == NULL) return NULL;
+    PyObject *root = ROOT_OF(self, AR);
+    AtomicRefObject *h = PyObject_GC_New(AtomicRefObject, tp);
+    if (h == NULL) return NULL;
+    h->r = AR(root)->r;
+    h->root = Py_NewRef(root);
+    memset(&h->own, 0, sizeof h->own);
+    PyObject_GC_Track(h);
+    return (PyObject *)h;
+}
+
 static PyMethodDef AtomicRef_methods[] = {
     {"load", AtomicRef_load, METH_NOARGS, "load($self, /)\n--\n\nThe object held now."},
     {"store", AtomicRef_store, METH_O, "store($self, value, /)\n--\n\nHold value instead."},
@@ -996,6 +1228,7 @@ static PyMethodDef AtomicRef_methods[] = {
     /* AtomicRef[Node] in annotations at run time, as the stub makes it generic */
     {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS, "See PEP 585"},
     {"__reduce__", AtomicRef_reduce, METH_NOARGS, NULL},
+    HANDLE_METHOD_DEF(AtomicRef, HANDLE_DOC("slot")),
     {NULL, NULL, 0, NULL},
 };
 
@@ -1018,6 +1251,22 @@ static PyType_Spec AtomicRef_spec = {
     .basicsize = sizeof(AtomicRefObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_IMMUTABLETYPE,
     .slots = AtomicRef_slots,
+};
+
+/* A ref handle traverses its root, not the slot (the root visits that), and
+ * its tp_clear leaves the slot alone: it is the root's, and other handles'.
+ * Not copied nor pickled, as the root (its __reduce_ex__ is inherited). */
+DEFINE_VALUE_HANDLE(AtomicRef, AR)
+static PyType_Slot AtomicRefHandle_slots[] = {
+    HANDLE_NEW_SLOT
+    HANDLE_SLOTS(AtomicRef, "What AtomicRef.handle() returns: an AtomicRef bound to the same slot, for one thread."),
+    {0, NULL},
+};
+static PyType_Spec AtomicRefHandle_spec = {
+    .name = "pyatomics.AtomicRefHandle",
+    .basicsize = sizeof(AtomicRefObject),
+    .flags = HANDLE_FLAGS,
+    .slots = AtomicRefHandle_slots,
 };
 
 /* ===========================================================================
@@ -1159,16 +1408,19 @@ static PyType_Spec SpinLock_spec = {
 
 typedef struct {
     PyObject_HEAD
-    pa_rwlock lock;
-    PyObject *reader; /* RWLockViewObject, created with the lock */
+    pa_rwlock *lock;  /* &own, or the root's (handles; see AtomicIntObject) */
+    PyObject *reader; /* RWLockViewObject, created with the lock (a handle's are its own) */
     PyObject *writer;
     PyObject *weakreflist;
+    PyObject *root; /* NULL, or (handles) the root RWLock */
+    pa_rwlock own;
 } RWLockObject;
 
 /* rw.reader / rw.writer: the two sides as threading.Lock-like objects. */
 typedef struct {
     PyObject_HEAD
-    RWLockObject *rw;
+    RWLockObject *rw; /* the RWLock or handle whose view this is (owned) */
+    pa_rwlock *lock;  /* rw->lock, so that `with v:` loads one pointer; NULL once cleared */
     int write;
     PyObject *weakreflist; /* threading.Lock is weak-referenceable; so are the views */
 } RWLockViewObject;
@@ -1190,11 +1442,11 @@ enum { RW_SIDE_READ = 0, RW_SIDE_WRITE = 1, RW_SIDE_UPGRADABLE = 2 };
 
 static pa_lock_result rw_read_call(void *target, int64_t deadline, void *ctx) {
     (void)ctx;
-    return pa_rwlock_acquire_read(&((RWLockObject *)target)->lock, deadline);
+    return pa_rwlock_acquire_read((pa_rwlock *)target, deadline);
 }
 static pa_lock_result rw_write_call(void *target, int64_t deadline, void *ctx) {
     (void)ctx;
-    return pa_rwlock_acquire_write(&((RWLockObject *)target)->lock, deadline);
+    return pa_rwlock_acquire_write((pa_rwlock *)target, deadline);
 }
 
 /* The core's read-table-full policy (pa_status_wants_reclaim): collect here,
@@ -1204,69 +1456,60 @@ static int collect_dead_read_holds(void) { return PyGC_Collect() > 0; }
 
 /* Acquire one side; returns True/False or NULL with an exception.  The
  * single attempt runs with the thread state attached: it never sleeps. */
-static PyObject *rw_acquire(RWLockObject *rw, int write, int64_t timeout_ns) {
-    pa_lock_result r = write ? pa_rwlock_acquire_write(&rw->lock, 0) : pa_rwlock_acquire_read(&rw->lock, 0);
+static PyObject *rw_acquire(pa_rwlock *l, int write, int64_t timeout_ns) {
+    pa_lock_result r = write ? pa_rwlock_acquire_write(l, 0) : pa_rwlock_acquire_read(l, 0);
     if (pa_status_wants_reclaim(r) && collect_dead_read_holds())
-        r = pa_rwlock_acquire_read(&rw->lock, 0);
+        r = pa_rwlock_acquire_read(l, 0);
     if (r == PA_TIMEDOUT && timeout_ns != 0)
-        r = block_on(write ? rw_write_call : rw_read_call, rw, NULL, timeout_ns);
+        r = block_on(write ? rw_write_call : rw_read_call, l, NULL, timeout_ns);
     return acquire_result(r);
 }
 
 static pa_lock_result rw_upgradable_call(void *target, int64_t deadline, void *ctx) {
     (void)ctx;
-    return pa_rwlock_acquire_upgradable(&((RWLockObject *)target)->lock, deadline);
+    return pa_rwlock_acquire_upgradable((pa_rwlock *)target, deadline);
 }
 static pa_lock_result rw_upgrade_call(void *target, int64_t deadline, void *ctx) {
     (void)ctx;
-    return pa_rwlock_upgrade(&((RWLockObject *)target)->lock, deadline);
+    return pa_rwlock_upgrade((pa_rwlock *)target, deadline);
 }
 
 /* acquire_upgradable / upgrade: one attempt attached, then the driver.  An
  * upgrade that times out or is interrupted leaves the upgradable read held
  * (the core changes nothing). */
-static PyObject *rw_acquire_upgradable(RWLockObject *rw, int64_t timeout_ns) {
-    pa_lock_result r = pa_rwlock_acquire_upgradable(&rw->lock, 0);
-    if (r == PA_TIMEDOUT && timeout_ns != 0) r = block_on(rw_upgradable_call, rw, NULL, timeout_ns);
+static PyObject *rw_acquire_upgradable(pa_rwlock *l, int64_t timeout_ns) {
+    pa_lock_result r = pa_rwlock_acquire_upgradable(l, 0);
+    if (r == PA_TIMEDOUT && timeout_ns != 0) r = block_on(rw_upgradable_call, l, NULL, timeout_ns);
     return acquire_result(r);
 }
-static PyObject *rw_upgrade(RWLockObject *rw, int64_t timeout_ns) {
-    pa_lock_result r = pa_rwlock_upgrade(&rw->lock, 0);
-    if (r == PA_TIMEDOUT && timeout_ns != 0) r = block_on(rw_upgrade_call, rw, NULL, timeout_ns);
+static PyObject *rw_upgrade(pa_rwlock *l, int64_t timeout_ns) {
+    pa_lock_result r = pa_rwlock_upgrade(l, 0);
+    if (r == PA_TIMEDOUT && timeout_ns != 0) r = block_on(rw_upgrade_call, l, NULL, timeout_ns);
     return acquire_result(r);
 }
 
 /* Leaving a `with rw.write():` block releases what the block holds: the write
  * lock, or the read lock it became if the body called downgrade()
  * (pa_rwlock_exit has the rule). */
-static PyObject *rw_exit(RWLockObject *rw, int write) {
-    pa_lock_result r = pa_rwlock_exit(&rw->lock, write);
+static PyObject *rw_exit(pa_rwlock *l, int write) {
+    pa_lock_result r = pa_rwlock_exit(l, write);
     if (r != PA_ACQUIRED) return raise_status(r);
     Py_RETURN_NONE;
 }
 
-static PyObject *rw_release(RWLockObject *rw, int write) {
-    pa_lock_result r = write ? pa_rwlock_release_write(&rw->lock) : pa_rwlock_release_read(&rw->lock);
+static PyObject *rw_release(pa_rwlock *l, int write) {
+    pa_lock_result r = write ? pa_rwlock_release_write(l) : pa_rwlock_release_read(l);
     if (r != PA_ACQUIRED) return raise_status(r);
     Py_RETURN_NONE;
 }
 
 /* acquire_*(blocking=True, timeout=-1) argument handling, shared. */
-static PyObject *rw_acquire_args(RWLockObject *rw, int write, PyObject *args, PyObject *kwds) {
+static PyObject *rw_acquire_args(pa_rwlock *l, int write, PyObject *args, PyObject *kwds) {
     int64_t timeout_ns = -1;
     if (((args != NULL && PyTuple_GET_SIZE(args) != 0) || kwds != NULL) &&
         parse_acquire_args(args, kwds, &timeout_ns) < 0)
         return NULL;
-    return rw_acquire(rw, write, timeout_ns);
-}
-
-/* A helper type from the module state, or NULL with RuntimeError once
- * module_clear has run: during interpreter finalisation the cyclic GC may
- * clear this module while objects whose finalizers still make RWLocks (or
- * timed guards) are alive, and PyObject_New on a NULL type would crash. */
-static PyTypeObject *helper_type(PyTypeObject *tp) {
-    if (tp == NULL) raise_status(PA_FINALIZED);
-    return tp;
+    return rw_acquire(l, write, timeout_ns);
 }
 
 static PyObject *new_view(module_state *st, RWLockObject *rw, int write) {
@@ -1274,6 +1517,7 @@ static PyObject *new_view(module_state *st, RWLockObject *rw, int write) {
     RWLockViewObject *v = PyObject_GC_New(RWLockViewObject, st->RWLockView_Type);
     if (v == NULL) return NULL;
     v->rw = (RWLockObject *)Py_NewRef((PyObject *)rw);
+    v->lock = rw->lock;
     v->write = write;
     v->weakreflist = NULL;
     PyObject_GC_Track(v);
@@ -1288,7 +1532,9 @@ static PyObject *RWLock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
     if (st == NULL || helper_type(st->RWLockView_Type) == NULL) return NULL;
     RWLockObject *self = (RWLockObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
-    pa_rwlock_init(&self->lock);
+    self->lock = &self->own;
+    self->root = NULL;
+    pa_rwlock_init(&self->own);
     self->weakreflist = NULL;
     self->reader = new_view(st, self, 0);
     self->writer = self->reader ? new_view(st, self, 1) : NULL;
@@ -1296,13 +1542,43 @@ static PyObject *RWLock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
         Py_DECREF(self);
         return NULL;
     }
+    PA_DEFER_REFCOUNT(self); /* see PA_DEFER_REFCOUNT: already freed by the collector only */
+    PA_DEFER_REFCOUNT(self->reader);
+    PA_DEFER_REFCOUNT(self->writer);
     return (PyObject *)self;
+}
+
+/* rw.handle(): an RWLockHandle with views of its own (their `rw` is the
+ * handle), so that `with h.reader:` touches the handle's objects only. */
+static PyObject *RWLock_handle(PyObject *self, PyTypeObject *cls, PyObject *const *args, Py_ssize_t nargs,
+                               PyObject *kwnames) {
+    (void)args;
+    if (refuse_arguments("handle", nargs, kwnames) < 0) return NULL;
+    module_state *st = PyType_GetModuleState(cls);
+    if (st == NULL || helper_type(st->RWLockHandle_Type) == NULL || helper_type(st->RWLockView_Type) == NULL)
+        return NULL;
+    PyObject *root = ROOT_OF(self, RWL);
+    RWLockObject *h = PyObject_GC_New(RWLockObject, st->RWLockHandle_Type);
+    if (h == NULL) return NULL;
+    h->lock = RWL(root)->lock;
+    h->root = Py_NewRef(root);
+    h->reader = h->writer = h->weakreflist = NULL;
+    memset(&h->own, 0, sizeof h->own);
+    PyObject_GC_Track(h);
+    h->reader = new_view(st, h, 0);
+    h->writer = h->reader ? new_view(st, h, 1) : NULL;
+    if (h->writer == NULL) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    return (PyObject *)h;
 }
 
 static int RWLock_traverse(PyObject *self, visitproc visit, void *arg) {
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(RWL(self)->reader);
     Py_VISIT(RWL(self)->writer);
+    Py_VISIT(RWL(self)->root); /* NULL but in a handle */
     return 0;
 }
 
@@ -1316,23 +1592,23 @@ static void RWLock_dealloc(PyObject *self) {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     if (RWL(self)->weakreflist != NULL) PyObject_ClearWeakRefs(self);
-    pa_rwlock_destroy(&RWL(self)->lock);
+    pa_rwlock_destroy(RWL(self)->lock);
     RWLock_clear(self);
     tp->tp_free(self);
     Py_DECREF(tp);
 }
 
 static PyObject *RWLock_acquire_read(PyObject *self, PyObject *args, PyObject *kwds) {
-    return rw_acquire_args(RWL(self), 0, args, kwds);
+    return rw_acquire_args(RWL(self)->lock, 0, args, kwds);
 }
 static PyObject *RWLock_acquire_write(PyObject *self, PyObject *args, PyObject *kwds) {
-    return rw_acquire_args(RWL(self), 1, args, kwds);
+    return rw_acquire_args(RWL(self)->lock, 1, args, kwds);
 }
 static PyObject *RWLock_release_read(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    return rw_release(RWL(self), 0);
+    return rw_release(RWL(self)->lock, 0);
 }
 static PyObject *RWLock_release_write(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    return rw_release(RWL(self), 1);
+    return rw_release(RWL(self)->lock, 1);
 }
 
 static PyObject *RWLock_acquire_upgradable(PyObject *self, PyObject *args, PyObject *kwds) {
@@ -1340,10 +1616,10 @@ static PyObject *RWLock_acquire_upgradable(PyObject *self, PyObject *args, PyObj
     if (((args != NULL && PyTuple_GET_SIZE(args) != 0) || kwds != NULL) &&
         parse_acquire_args(args, kwds, &timeout_ns) < 0)
         return NULL;
-    return rw_acquire_upgradable(RWL(self), timeout_ns);
+    return rw_acquire_upgradable(RWL(self)->lock, timeout_ns);
 }
 static PyObject *RWLock_release_upgradable(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    pa_lock_result r = pa_rwlock_release_upgradable(&RWL(self)->lock);
+    pa_lock_result r = pa_rwlock_release_upgradable(RWL(self)->lock);
     if (r != PA_ACQUIRED) return raise_status(r);
     Py_RETURN_NONE;
 }
@@ -1357,12 +1633,12 @@ static PyObject *RWLock_upgrade(PyObject *self, PyObject *args, PyObject *kwds) 
     if (timeout_obj != NULL && timeout_seconds(timeout_obj, &seconds) < 0) return NULL;
     pa_lock_result st = pa_timeout_for_acquire(1, timeout_obj != NULL, seconds, &timeout_ns);
     if (st != PA_ACQUIRED) return raise_status(st);
-    return rw_upgrade(RWL(self), timeout_ns);
+    return rw_upgrade(RWL(self)->lock, timeout_ns);
 }
 
 static PyObject *RWLock_downgrade(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    pa_lock_result r = pa_rwlock_downgrade(&RWL(self)->lock);
-    if (pa_status_wants_reclaim(r) && collect_dead_read_holds()) r = pa_rwlock_downgrade(&RWL(self)->lock);
+    pa_lock_result r = pa_rwlock_downgrade(RWL(self)->lock);
+    if (pa_status_wants_reclaim(r) && collect_dead_read_holds()) r = pa_rwlock_downgrade(RWL(self)->lock);
     if (r != PA_ACQUIRED) return raise_status(r);
     Py_RETURN_NONE;
 }
@@ -1426,7 +1702,7 @@ static PyObject *RWLock_write(PyObject *self, PyObject *const *args, Py_ssize_t 
 
 /* Optimistic reads: loads only, no GIL release (nothing blocks). */
 static PyObject *RWLock_optimistic_read(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    return PyLong_FromLongLong(pa_rwlock_optimistic_read(&RWL(self)->lock));
+    return PyLong_FromLongLong(pa_rwlock_optimistic_read(RWL(self)->lock));
 }
 /* validate(stamp): the rule for the argument is pa_contract.h's ("stamps"). */
 static PyObject *RWLock_validate(PyObject *self, PyObject *stamp) {
@@ -1443,27 +1719,34 @@ static PyObject *RWLock_validate(PyObject *self, PyObject *stamp) {
     }
     if (v == -1 && PyErr_Occurred()) return NULL;
     if (overflow) Py_RETURN_FALSE; /* beyond int64: never issued */
-    return PyBool_FromLong(pa_rwlock_validate(&RWL(self)->lock, (int64_t)v));
+    return PyBool_FromLong(pa_rwlock_validate(RWL(self)->lock, (int64_t)v));
 }
 
 static PyObject *RWLock_at_fork_reinit(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    pa_rwlock_reinit_after_fork(&RWL(self)->lock);
+    pa_rwlock_reinit_after_fork(RWL(self)->lock);
     Py_RETURN_NONE;
 }
 
 static PyObject *RWLock_get_readers(PyObject *self, void *Py_UNUSED(closure)) {
-    return PyLong_FromUnsignedLong(pa_rwlock_reader_count(&RWL(self)->lock));
+    return PyLong_FromUnsignedLong(pa_rwlock_reader_count(RWL(self)->lock));
 }
 static PyObject *RWLock_get_write_locked(PyObject *self, void *Py_UNUSED(closure)) {
-    return PyBool_FromLong(pa_rwlock_is_write_locked(&RWL(self)->lock));
+    return PyBool_FromLong(pa_rwlock_is_write_locked(RWL(self)->lock));
 }
 
 static PyObject *RWLock_repr(PyObject *self) {
-    pa_rwlock *l = &RWL(self)->lock;
+    pa_rwlock *l = RWL(self)->lock;
+    /* A handle names its root too: which lock it is. */
+    PyObject *of = RWL(self)->root ? PyUnicode_FromFormat(", handle of %p", RWL(self)->root) : PyUnicode_FromString("");
+    if (of == NULL) return NULL;
+    PyObject *res;
     if (pa_rwlock_is_write_locked(l))
-        return PyUnicode_FromFormat("<%s object at %p, write-locked>", Py_TYPE(self)->tp_name, self);
-    return PyUnicode_FromFormat("<%s object at %p, readers=%u>", Py_TYPE(self)->tp_name, self,
-                                (unsigned)pa_rwlock_reader_count(l));
+        res = PyUnicode_FromFormat("<%s object at %p%U, write-locked>", Py_TYPE(self)->tp_name, self, of);
+    else
+        res = PyUnicode_FromFormat("<%s object at %p%U, readers=%u>", Py_TYPE(self)->tp_name, self, of,
+                                   (unsigned)pa_rwlock_reader_count(l));
+    Py_DECREF(of);
+    return res;
 }
 
 static PyMethodDef RWLock_methods[] = {
@@ -1495,6 +1778,7 @@ static PyMethodDef RWLock_methods[] = {
     {"validate", RWLock_validate, METH_O,
      "validate($self, stamp, /)\n--\n\nTrue if stamp is not 0 and no writer has acquired the lock since it was taken."},
     {"_at_fork_reinit", RWLock_at_fork_reinit, METH_NOARGS, NULL},
+    HANDLE_METHOD_DEF(RWLock, HANDLE_DOC("lock") " Its reader and writer are its own views of the lock."),
     {NULL, NULL, 0, NULL},
 };
 
@@ -1533,6 +1817,42 @@ static PyType_Spec RWLock_spec = {
     .slots = RWLock_slots,
 };
 
+/* The handle's dealloc: its views and weak references as an RWLock's, then
+ * the root (last: it may free the lock).  tp_clear is RWLock's (the views
+ * only: the root stays, see "Handles" at the top). */
+static void RWLockHandle_dealloc(PyObject *self) {
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (RWL(self)->weakreflist != NULL) PyObject_ClearWeakRefs(self);
+    RWLock_clear(self);
+    Py_CLEAR(RWL(self)->root);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+static PyObject *RWLockHandle_get_root(PyObject *self, void *Py_UNUSED(closure)) {
+    return Py_NewRef(RWL(self)->root);
+}
+static PyGetSetDef RWLockHandle_getset[] = {
+    {"_root", RWLockHandle_get_root, NULL, "The RWLock this is a handle of.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+static PyType_Slot RWLockHandle_slots[] = {
+    HANDLE_NEW_SLOT
+    {Py_tp_doc, "What RWLock.handle() returns: an RWLock bound to the same lock, with its own views, for one thread."},
+    {Py_tp_dealloc, RWLockHandle_dealloc},
+    {Py_tp_traverse, RWLock_traverse},
+    {Py_tp_clear, RWLock_clear},
+    {Py_tp_getset, RWLockHandle_getset},
+    {Py_tp_free, PyObject_GC_Del},
+    {0, NULL},
+};
+static PyType_Spec RWLockHandle_spec = {
+    .name = "pyatomics.RWLockHandle",
+    .basicsize = sizeof(RWLockObject),
+    .flags = HANDLE_FLAGS,
+    .slots = RWLockHandle_slots,
+};
+
 /* --- views ---------------------------------------------------------------- */
 
 #define VIEW(o) ((RWLockViewObject *)(o))
@@ -1543,6 +1863,7 @@ static int View_traverse(PyObject *self, visitproc visit, void *arg) {
     return 0;
 }
 static int View_clear(PyObject *self) {
+    VIEW(self)->lock = NULL; /* before the reference that keeps it alive goes */
     Py_CLEAR(VIEW(self)->rw);
     return 0;
 }
@@ -1555,59 +1876,63 @@ static void View_dealloc(PyObject *self) {
     Py_DECREF(tp);
 }
 
-static RWLockObject *view_lock(PyObject *self) {
-    RWLockObject *rw = VIEW(self)->rw;
-    if (rw == NULL) raise_status(PA_VIEW_CLEARED);
-    return rw;
+/* The lock a view works on, or NULL with RuntimeError once the GC cleared the
+ * view (it was part of a cycle that a finalizer reached).  The view's `rw`
+ * keeps the RWLock (or handle, which keeps its root) and so the lock alive. */
+static pa_rwlock *view_lock(PyObject *self) {
+    pa_rwlock *l = VIEW(self)->lock;
+    if (l == NULL) raise_status(PA_VIEW_CLEARED);
+    return l;
 }
 
 static PyObject *View_acquire(PyObject *self, PyObject *args, PyObject *kwds) {
-    RWLockObject *rw = view_lock(self);
-    return rw ? rw_acquire_args(rw, VIEW(self)->write, args, kwds) : NULL;
+    pa_rwlock *l = view_lock(self);
+    return l ? rw_acquire_args(l, VIEW(self)->write, args, kwds) : NULL;
 }
 static PyObject *View_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    RWLockObject *rw = view_lock(self);
-    return rw ? rw_acquire(rw, VIEW(self)->write, -1) : NULL;
+    pa_rwlock *l = view_lock(self);
+    return l ? rw_acquire(l, VIEW(self)->write, -1) : NULL;
 }
 static PyObject *View_release(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    RWLockObject *rw = view_lock(self);
-    return rw ? rw_release(rw, VIEW(self)->write) : NULL;
+    pa_rwlock *l = view_lock(self);
+    return l ? rw_release(l, VIEW(self)->write) : NULL;
 }
 static PyObject *View_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)args;
     (void)nargs;
-    RWLockObject *rw = view_lock(self);
-    return rw ? rw_exit(rw, VIEW(self)->write) : NULL;
+    pa_rwlock *l = view_lock(self);
+    return l ? rw_exit(l, VIEW(self)->write) : NULL;
 }
 static int view_locked(PyObject *self) {
-    RWLockObject *rw = VIEW(self)->rw;
-    return rw != NULL && pa_rwlock_side_locked(&rw->lock, VIEW(self)->write);
+    pa_rwlock *l = VIEW(self)->lock;
+    return l != NULL && pa_rwlock_side_locked(l, VIEW(self)->write);
 }
 static PyObject *View_locked(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     return PyBool_FromLong(view_locked(self));
 }
 /* For threading.Condition: whether the *calling thread* holds this side. */
 static PyObject *View_is_owned(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    RWLockObject *rw = VIEW(self)->rw;
-    if (rw == NULL) Py_RETURN_FALSE;
-    if (VIEW(self)->write) return PyBool_FromLong(pa_rwlock_write_held_by_me(&rw->lock));
-    return PyBool_FromLong(pa_rwlock_read_holds_by_me(&rw->lock) > 0);
+    pa_rwlock *l = VIEW(self)->lock;
+    if (l == NULL) Py_RETURN_FALSE;
+    if (VIEW(self)->write) return PyBool_FromLong(pa_rwlock_write_held_by_me(l));
+    return PyBool_FromLong(pa_rwlock_read_holds_by_me(l) > 0);
 }
 /* threading.Condition._at_fork_reinit (and concurrent.futures through it)
  * calls this on the lock it was given: reset the whole RWLock, as
  * RWLock._at_fork_reinit does. */
 static PyObject *View_at_fork_reinit(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    RWLockObject *rw = view_lock(self);
-    if (rw == NULL) return NULL;
-    pa_rwlock_reinit_after_fork(&rw->lock);
+    pa_rwlock *l = view_lock(self);
+    if (l == NULL) return NULL;
+    pa_rwlock_reinit_after_fork(l);
     Py_RETURN_NONE;
 }
 static PyObject *View_repr(PyObject *self) {
     return lock_repr(self, view_locked(self), VIEW(self)->write ? " (write side)" : " (read side)");
 }
+/* The RWLock this is a side of: for a handle's view, the handle. */
 static PyObject *View_get_lock(PyObject *self, void *Py_UNUSED(closure)) {
-    RWLockObject *rw = view_lock(self);
-    return rw ? Py_NewRef((PyObject *)rw) : NULL;
+    if (view_lock(self) == NULL) return NULL;
+    return Py_NewRef((PyObject *)VIEW(self)->rw);
 }
 
 static PyMethodDef View_methods[] = {
@@ -1669,8 +1994,8 @@ static void Guard_dealloc(PyObject *self) {
 }
 static PyObject *Guard_enter(PyObject *self, PyObject *Py_UNUSED(ignored)) {
     RWLockGuardObject *g = GUARD(self);
-    PyObject *r = g->write == RW_SIDE_UPGRADABLE ? rw_acquire_upgradable(g->rw, g->timeout_ns)
-                                                 : rw_acquire(g->rw, g->write, g->timeout_ns);
+    PyObject *r = g->write == RW_SIDE_UPGRADABLE ? rw_acquire_upgradable(g->rw->lock, g->timeout_ns)
+                                                 : rw_acquire(g->rw->lock, g->write, g->timeout_ns);
     if (r == Py_False) {
         Py_DECREF(r);
         /* PyErr_Format has no %f (3.13 raises SystemError for it, older
@@ -1688,11 +2013,11 @@ static PyObject *Guard_exit(PyObject *self, PyObject *const *args, Py_ssize_t na
     (void)args;
     (void)nargs;
     if (GUARD(self)->write == RW_SIDE_UPGRADABLE) {
-        pa_lock_result r = pa_rwlock_exit_upgradable(&GUARD(self)->rw->lock);
+        pa_lock_result r = pa_rwlock_exit_upgradable(GUARD(self)->rw->lock);
         if (r != PA_ACQUIRED) return raise_status(r);
         Py_RETURN_NONE;
     }
-    return rw_exit(GUARD(self)->rw, GUARD(self)->write);
+    return rw_exit(GUARD(self)->rw->lock, GUARD(self)->write);
 }
 
 static PyMethodDef Guard_methods[] = {
@@ -1750,6 +2075,23 @@ static int add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **slot) {
     return PyModule_AddType(module, *slot);
 }
 
+/* A handle type, subtype of `base`.  RWLock is final (no Python subclass), and
+ * the type machinery refuses any subtype of a type without
+ * Py_TPFLAGS_BASETYPE, so the flag is set for the one call and taken away
+ * again: no code has seen the type yet (module exec), and nothing keeps the
+ * flag's value from the moment a subtype is made. */
+static int add_handle_type(PyObject *module, PyType_Spec *spec, PyTypeObject *base, PyTypeObject **slot) {
+    PyObject *bases = PyTuple_Pack(1, (PyObject *)base); /* 3.9 takes a tuple only */
+    if (bases == NULL) return -1;
+    unsigned long had = base->tp_flags & Py_TPFLAGS_BASETYPE;
+    base->tp_flags |= Py_TPFLAGS_BASETYPE;
+    *slot = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, bases);
+    base->tp_flags = (base->tp_flags & ~Py_TPFLAGS_BASETYPE) | had;
+    Py_DECREF(bases);
+    if (*slot == NULL) return -1;
+    return PyModule_AddType(module, *slot); /* exported: pyatomics.RWLockHandle, ... */
+}
+
 static int module_exec(PyObject *module) {
     module_state *st = PyModule_GetState(module);
     if (add_type(module, &AtomicInt_spec, &st->AtomicInt_Type) < 0 ||
@@ -1759,7 +2101,11 @@ static int module_exec(PyObject *module) {
         add_type(module, &SpinLock_spec, &st->SpinLock_Type) < 0 ||
         add_type(module, &RWLock_spec, &st->RWLock_Type) < 0 ||
         add_type(module, &View_spec, &st->RWLockView_Type) < 0 ||
-        add_type(module, &Guard_spec, &st->RWLockGuard_Type) < 0)
+        add_type(module, &Guard_spec, &st->RWLockGuard_Type) < 0 ||
+        add_handle_type(module, &AtomicIntHandle_spec, st->AtomicInt_Type, &st->AtomicIntHandle_Type) < 0 ||
+        add_handle_type(module, &AtomicCounterHandle_spec, st->AtomicCounter_Type, &st->AtomicCounterHandle_Type) < 0 ||
+        add_handle_type(module, &AtomicRefHandle_spec, st->AtomicRef_Type, &st->AtomicRefHandle_Type) < 0 ||
+        add_handle_type(module, &RWLockHandle_spec, st->RWLock_Type, &st->RWLockHandle_Type) < 0)
         return -1;
 
     PyObject *thread_mod = PyImport_ImportModule("_thread");
@@ -1795,6 +2141,10 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg) {
     Py_VISIT(st->RWLock_Type);
     Py_VISIT(st->RWLockView_Type);
     Py_VISIT(st->RWLockGuard_Type);
+    Py_VISIT(st->AtomicIntHandle_Type);
+    Py_VISIT(st->AtomicCounterHandle_Type);
+    Py_VISIT(st->AtomicRefHandle_Type);
+    Py_VISIT(st->RWLockHandle_Type);
     return 0;
 }
 
@@ -1807,6 +2157,10 @@ static int module_clear(PyObject *module) {
     Py_CLEAR(st->RWLock_Type);
     Py_CLEAR(st->RWLockView_Type);
     Py_CLEAR(st->RWLockGuard_Type);
+    Py_CLEAR(st->AtomicIntHandle_Type);
+    Py_CLEAR(st->AtomicCounterHandle_Type);
+    Py_CLEAR(st->AtomicRefHandle_Type);
+    Py_CLEAR(st->RWLockHandle_Type);
     return 0;
 }
 

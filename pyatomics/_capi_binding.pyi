@@ -3,8 +3,8 @@
 setup.py writes from this text at build time.  tests/test_typing.py runs stubtest on both
 against the installed modules.
 
-pyatomics re-exports the classes (AtomicInt, AtomicCounter, AtomicRef, SpinLock, RWLock, RWLockView, RWLockGuard):
-code names them from there.
+pyatomics re-exports the classes (AtomicInt, AtomicCounter, AtomicRef, SpinLock, RWLock, RWLockView, RWLockGuard,
+and the handle types AtomicIntHandle, AtomicCounterHandle, AtomicRefHandle, RWLockHandle): code names them from there.
 """
 
 from types import GenericAlias, TracebackType
@@ -148,6 +148,8 @@ class AtomicInt:
     def __copy__(self) -> Self: ...
     def __deepcopy__(self, memo: Any, /) -> Self: ...
     def __reduce__(self) -> tuple[type[Self], tuple[int]]: ...
+    # A new object for the calling thread's own use, bound to the same value.
+    def handle(self) -> AtomicIntHandle: ...
     __hash__: None  # type: ignore[assignment]  # mutable: unhashable
     # The rest of int's protocol, answered on a snapshot (csrc/pa_contract.h has the list).
     @overload
@@ -192,6 +194,7 @@ class AtomicCounter:
     def __iadd__(self, n: _IntLike, /) -> Self: ...
     def __isub__(self, n: _IntLike, /) -> Self: ...
     def __reduce__(self) -> tuple[type[Self], tuple[int]]: ...
+    def handle(self) -> AtomicCounterHandle: ...
     @property
     def _cells(self) -> int: ...
     __hash__: None  # type: ignore[assignment]  # mutable: unhashable
@@ -213,7 +216,30 @@ class AtomicRef(Generic[_T]):
     def __reduce__(self) -> NoReturn: ...
     @classmethod
     def __class_getitem__(cls, item: Any, /) -> GenericAlias: ...
+    def handle(self) -> AtomicRefHandle[_T]: ...
     __hash__: None  # type: ignore[assignment]  # mutable: unhashable
+
+# What x.handle() returns: a subclass of x's type bound to the same value or lock, for one
+# thread's use; made only by handle() (TypeError otherwise), not subclassable.  A copy or
+# pickle of a handle is a new value of its root's type, as copying the root gives.
+@final
+class AtomicIntHandle(AtomicInt):
+    def __copy__(self) -> AtomicInt: ...  # type: ignore[override]
+    def __deepcopy__(self, memo: Any, /) -> AtomicInt: ...  # type: ignore[override]
+    def __reduce__(self) -> tuple[type[AtomicInt], tuple[int]]: ...  # type: ignore[override]
+    @property
+    def _root(self) -> AtomicInt: ...
+
+@final
+class AtomicCounterHandle(AtomicCounter):
+    def __reduce__(self) -> tuple[type[AtomicCounter], tuple[int]]: ...  # type: ignore[override]
+    @property
+    def _root(self) -> AtomicCounter: ...
+
+@final
+class AtomicRefHandle(AtomicRef[_T]):
+    @property
+    def _root(self) -> AtomicRef[_T]: ...
 
 @final
 class SpinLock:
@@ -296,6 +322,15 @@ class RWLock:
     def optimistic_read(self) -> int: ...
     def validate(self, stamp: SupportsIndex, /) -> bool: ...
     def _at_fork_reinit(self) -> None: ...
+    # A new object for the calling thread's own use, bound to the same lock; its reader and
+    # writer are its own views of the lock.
+    def handle(self) -> RWLockHandle: ...
+
+# RWLock is final to every class but this one (the binding makes it: no code can).
+@final
+class RWLockHandle(RWLock):  # type: ignore[misc]
+    @property
+    def _root(self) -> RWLock: ...
 
 def build_info() -> dict[str, str | int]: ...
 def _after_fork_in_child() -> None: ...

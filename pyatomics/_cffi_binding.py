@@ -22,7 +22,8 @@ from operator import index as _index
 
 from ._cffi_binding_lib import ffi, lib
 
-__all__ = ["AtomicCounter", "AtomicInt", "AtomicRef", "SpinLock", "RWLock", "RWLockView", "RWLockGuard", "build_info"]
+__all__ = ["AtomicCounter", "AtomicInt", "AtomicRef", "SpinLock", "RWLock", "RWLockView", "RWLockGuard",
+           "AtomicIntHandle", "AtomicCounterHandle", "AtomicRefHandle", "RWLockHandle", "build_info"]
 
 lib.pa_set_timeout_max(_TIMEOUT_MAX)
 _new, _load, _undo = ffi.new, lib.pa_cffi_load, lib.pa_cffi_undo_acquire
@@ -206,6 +207,18 @@ def _spec_error(spec):  # the core's words for it, as the C-API binding's
     _raise(lib.PA_FORMAT_SPEC_NOT_STR, type(spec).__name__)
 
 
+_HANDLE_TYPES = frozenset()  # the *Handle classes, once defined below
+
+
+def _base_new(cls, base):
+    """object.__new__(cls), refusing base.__new__(a handle class) as CPython refuses it for the
+    C types (a handle made so would have no root)."""
+    if cls in _HANDLE_TYPES:
+        raise TypeError(f"pyatomics.{base.__name__}.__new__({cls._TP_NAME}) is not safe, "
+                        f"use {cls._TP_NAME}.__new__()")
+    return object.__new__(cls)
+
+
 def _operand(o):
     # An operand as a plain int: AtomicInts are read (one load), others as is.
     return _load(o._p) if isinstance(o, AtomicInt) else o
@@ -225,7 +238,7 @@ class AtomicInt:
     def __new__(cls, *args, **kwargs):
         # The value is set by __init__, so a subclass whose __init__ takes
         # other arguments needs no __new__ (object.__new__ ignores them too).
-        self = object.__new__(cls)
+        self = _base_new(cls, AtomicInt)
         lib.pa_cffi_int_init(p := _new(_INT_T), 0)
         self._p = p
         return self
@@ -271,6 +284,10 @@ class AtomicInt:
         except OverflowError:
             _raise(_ARG_RANGE)
         return _block_on(lib.pa_cffi_int_wait, _optional_ns(timeout), self._p, expected) == _ACQUIRED
+
+    def handle(self, /):
+        """A new object for the calling thread's own use, bound to the same value."""
+        return _make_handle(AtomicIntHandle, self, _INT_T)
 
 
 def _pairs(text):  # "a b c d" -> (a, b), (c, d)
@@ -339,6 +356,59 @@ def _int_rows():
 _generate(AtomicInt, _int_rows())
 
 
+# --- Handles (x.handle()): as the C-API binding's *Handle types, subclasses whose
+# instances reach the root's core state (the C-API binding's comment at AtomicIntObject
+# says why they exist).  A handle's _p is a cdata of its own over the root's memory
+# (ffi.cast: not owning it; the root, which _root keeps alive, does), so that using a
+# handle reads no attribute of any object another thread uses: on PyPy there are no
+# reference counts to contend on, and this keeps the CPython-with-cffi case the same.
+
+
+def _make_handle(cls, parent, c_type):
+    """A `cls` handle of parent's root: the same core memory, parent's root held."""
+    root = parent._root if type(parent) is cls else parent
+    h = object.__new__(cls)
+    h._root, h._p = root, ffi.cast(c_type, root._p)
+    return h
+
+
+def _final_class(cls, _handle=False, **kwargs):
+    # _handle: our own handle subclass (RWLockHandle), as the C-API binding makes its
+    # handle type of the final RWLock
+    if not _handle:
+        raise TypeError(f"type '{cls.__mro__[1]._TP_NAME}' is not an acceptable base type")
+
+
+def _handle_class(cls):  # named as the C types, made only by handle(), final
+    cls.__new__ = _not_constructible_handle
+    cls.__module__, cls._TP_NAME = "pyatomics", f"pyatomics.{cls.__name__}"
+    cls.__init_subclass__ = classmethod(_final_class)
+    return cls
+
+
+def _not_constructible_handle(cls, *args, **kwargs):
+    _raise(lib.PA_NOT_CONSTRUCTIBLE, cls._TP_NAME)
+
+
+class AtomicIntHandle(AtomicInt):
+    """What AtomicInt.handle() returns: an AtomicInt bound to the same value, for one thread."""
+
+    __slots__ = ("_root",)
+
+    # Copies and pickles are new values of the root's type, as the C-API binding's.
+    def __copy__(self, /):
+        return type(self._root)(_load(self._p))
+
+    def __deepcopy__(self, memo, /):
+        return type(self._root)(_load(self._p))
+
+    def __reduce__(self, /):
+        return (type(self._root), (_load(self._p),))
+
+
+_handle_class(AtomicIntHandle)
+
+
 class AtomicCounter:
     """A striped counter for many threads that add and few that read (Java's LongAdder)."""
 
@@ -347,7 +417,7 @@ class AtomicCounter:
     __hash__ = None  # mutable
 
     def __new__(cls, *args, **kwargs):  # the value is __init__'s, as AtomicInt's
-        self = object.__new__(cls)
+        self = _base_new(cls, AtomicCounter)
         self._p = p = ffi.gc(_new("pa_counter *"), lib.pa_counter_destroy)
         lib.pa_counter_init(p, 0)
         return self
@@ -375,7 +445,11 @@ class AtomicCounter:
         return f"{type(self).__name__}({self.value()})"
 
     def __reduce__(self):
-        return (type(self), (self.value(),))
+        return (type(self if type(self) is not AtomicCounterHandle else self._root), (self.value(),))
+
+    def handle(self, /):
+        """A new object for the calling thread's own use, bound to the same counter."""
+        return _make_handle(AtomicCounterHandle, self, "pa_counter *")
 
 
 def _total(p, reset):
@@ -393,6 +467,15 @@ _generate(AtomicCounter, [
     ("__isub__", "value", "pa_cffi_counter_sub", None, {"tail": "return _raise(r) if r else self"}),
     ("_cells", "call", "pa_counter_cell_count", "Cells in use (0 until threads contend).", {"property": True}),
 ])
+
+
+class AtomicCounterHandle(AtomicCounter):
+    """What AtomicCounter.handle() returns: an AtomicCounter bound to the same total, for one thread."""
+
+    __slots__ = ("_root",)
+
+
+_handle_class(AtomicCounterHandle)
 
 
 
@@ -424,7 +507,7 @@ class AtomicRef:
     __hash__ = None  # mutable
 
     def __new__(cls, *args, **kwargs):  # the value is __init__'s, as AtomicInt's
-        self = object.__new__(cls)
+        self = _base_new(cls, AtomicRef)
         self._lock = threading.Lock()
         self._value = None
         return self
@@ -475,8 +558,10 @@ class AtomicRef:
         return f"{type(self).__name__}({self._value!r})"
 
     def __reduce_ex__(self, protocol, /):  # as a lock (the core's words): shared state, not a value
-        # named as the C type's tp_name: qualified for the type itself, bare for a Python subclass
-        _raise(lib.PA_NOT_PICKLABLE, "pyatomics.AtomicRef" if type(self) is AtomicRef else type(self).__name__)
+        # named as the C type's tp_name: qualified for our types, bare for a Python subclass
+        name = type(self).__name__
+        ours = type(self) in (AtomicRef, AtomicRefHandle)
+        _raise(lib.PA_NOT_PICKLABLE, f"pyatomics.{name}" if ours else name)
 
     def __reduce__(self, /):
         return self.__reduce_ex__(0)
@@ -484,9 +569,51 @@ class AtomicRef:
     # AtomicRef[Node] in annotations at run time, as the stub makes it generic
     __class_getitem__ = classmethod(types.GenericAlias)
 
+    def handle(self, /):
+        """A new object for the calling thread's own use, bound to the same slot."""
+        h = object.__new__(AtomicRefHandle)
+        h._root = self._root if type(self) is AtomicRefHandle else self
+        return h
 
-def _final_class(cls, **kwargs):
-    raise TypeError(f"type '{cls.__mro__[1]._TP_NAME}' is not an acceptable base type")
+
+class AtomicRefHandle(AtomicRef):
+    """What AtomicRef.handle() returns: an AtomicRef bound to the same slot, for one thread."""
+
+    # This binding's AtomicRef is its two slots, which no other object can share:
+    # a handle works on its root's, through _root.  That reads the root on every
+    # call, which PyPy (no reference counts) does not mind; the handle is here so
+    # that code written for the C-API binding runs unchanged.
+    __slots__ = ("_root",)
+
+    def load(self, /):
+        """The object held now."""
+        return self._root._value
+
+    # AtomicRef's methods on the root (not the root's own: a subclass's overrides are not
+    # the handle's, as in the C-API binding)
+    def store(self, value, /):
+        """Hold value instead."""
+        AtomicRef.store(self._root, value)
+
+    def exchange(self, value, /):
+        """Hold value, return the previous object."""
+        return AtomicRef.exchange(self._root, value)
+
+    def compare_exchange(self, expected, desired, /):
+        """If the object held is expected (identity, `is`), hold desired and return True; else
+        change nothing, return False."""
+        return AtomicRef.compare_exchange(self._root, expected, desired)
+
+    def update(self, func, /):
+        """Hold func(old) atomically (retrying if another thread got in first) and return it."""
+        return AtomicRef.update(self._root, func)
+
+    @reprlib.recursive_repr("...")
+    def __repr__(self):
+        return f"{type(self).__name__}({self._root._value!r})"
+
+
+_handle_class(AtomicRefHandle)
 
 
 def _c_type(cls):  # named as the C-API binding's type, and like it (no BASETYPE flag) final
@@ -498,7 +625,7 @@ def _c_type(cls):  # named as the C-API binding's type, and like it (no BASETYPE
 def _no_arguments(cls, args, kwargs):
     if args or kwargs:
         _raise(lib.PA_NO_ARGUMENTS, cls.__name__)
-    return object.__new__(cls)
+    return _base_new(cls, RWLock) if cls is RWLockHandle else object.__new__(cls)
 
 
 def _not_constructible(cls, *args, **kwargs):
@@ -559,10 +686,30 @@ class RWLock:
         if r:
             _raise(r)
 
+    def handle(self, /):
+        """A new object for the calling thread's own use, bound to the same lock, with its own
+        reader and writer views."""
+        h = _make_handle(RWLockHandle, self, "pa_rwlock *")
+        h._reader, h._writer = _new_side(RWLockView, h, False), _new_side(RWLockView, h, True)
+        return h
+
     def __repr__(self):
+        of = f", handle of {id(self._root):#x}" if type(self) is RWLockHandle else ""
         if lib.pa_rwlock_is_write_locked(self._p):
-            return f"<{self._TP_NAME} object at {id(self):#x}, write-locked>"
-        return f"<{self._TP_NAME} object at {id(self):#x}, readers={lib.pa_rwlock_reader_count(self._p)}>"
+            return f"<{self._TP_NAME} object at {id(self):#x}{of}, write-locked>"
+        return f"<{self._TP_NAME} object at {id(self):#x}{of}, readers={lib.pa_rwlock_reader_count(self._p)}>"
+
+
+class RWLockHandle(RWLock, _handle=True):
+    """What RWLock.handle() returns: an RWLock bound to the same lock, with its own views, for one thread."""
+
+    __slots__ = ("_root",)
+
+    def __reduce_ex__(self, protocol, /):  # as the C-API binding's: a lock is not copied
+        _raise(lib.PA_NOT_PICKLABLE, self._TP_NAME)
+
+
+_handle_class(RWLockHandle)
 
 
 @_c_type
@@ -593,6 +740,7 @@ class RWLockGuard:
 
 
 _c_upgrade = lib.pa_cffi_rw_upgrade
+_HANDLE_TYPES = frozenset((AtomicIntHandle, AtomicCounterHandle, AtomicRefHandle, RWLockHandle))
 
 
 _UPGRADABLE = 2  # a guard's third side (the C binding's RW_SIDE_UPGRADABLE), after False/True

@@ -315,11 +315,12 @@ def hold(lock: _L, timeout: float | None = None) -> AbstractContextManager[_L, N
 
 
 def _underlying(lock: Any) -> Any:
-    """The lock that matters for deadlocks: a Condition's lock, an RWLock side's RWLock."""
+    """The lock that matters for deadlocks: a Condition's lock, an RWLock side's RWLock
+    (for a side of a handle, rw.handle(), the RWLock it is a handle of: the same lock)."""
     while isinstance(lock, Condition):
         lock = lock._lock  # type: ignore[attr-defined]  # the lock it was made with
     rw = getattr(lock, "rwlock", None)
-    return lock if rw is None else rw
+    return lock if rw is None else getattr(rw, "_root", rw)
 
 
 def _lock_identity(lock: Any) -> int:
@@ -1362,6 +1363,18 @@ class CheckedRWLock:
         _held().pop(self._node.key, None)
         self._rw._at_fork_reinit()
 
+    def handle(self) -> CheckedRWLock:
+        """As RWLock.handle(): a new object for the calling thread's own use, the same lock
+        (it wraps the plain lock's handle) and the same node of the order graph, so that
+        holds through it and through this lock are one lock's holds."""
+        h = object.__new__(_CheckedRWLockHandle)
+        h._root = getattr(self, "_root", self)
+        h._rw = self._rw.handle()
+        h._node = self._node
+        h.reader = _CheckedRWSide(h, h._rw.reader, False)
+        h.writer = _CheckedRWSide(h, h._rw.writer, True)
+        return h
+
     def __repr__(self) -> str:
         # The plain form is '<pyatomics.RWLock object at 0x..., readers=0>' (or 'write-locked').
         state = repr(self._rw).partition(", ")[2].rstrip(">")
@@ -1369,6 +1382,17 @@ class CheckedRWLock:
         return f"<{cls.__module__}.{cls.__qualname__} object {self._node.name!r} at {id(self):#x}, {state}>"
 
     __del__ = _forget_on_del
+
+
+class _CheckedRWLockHandle(CheckedRWLock):
+    """What CheckedRWLock.handle() returns.  It keeps its root alive (_root), and its end
+    forgets nothing: the node is the root's, dropped from the graph when the root goes."""
+
+    __slots__ = ("_root",)
+    _root: CheckedRWLock
+
+    def __del__(self) -> None:
+        pass
 
 
 class _CheckedUpgradable:

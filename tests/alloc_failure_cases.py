@@ -389,6 +389,36 @@ def _rw_check_new(ctx, out):
 
 
 case("RWLock()", lambda: None, lambda ctx: RWLock(), _rw_check_new)
+
+
+def _rw_check_handle(rw, out):
+    # MemoryError: nothing changed (a half-made handle, views missing, is freed); else the
+    # handle is the same lock, with views of its own.
+    rw_free(rw)
+    if ok_or_memerr(out):
+        h = out.value
+        assert type(h).__name__ == "RWLockHandle" and h._root is rw, describe(out)
+        assert h.reader.rwlock is h and h.writer.rwlock is h
+        with h.read(1):
+            assert rw.readers == 1
+        with h.writer:
+            assert rw.write_locked
+        rw_free(rw)
+
+
+def _ai_check_handle(a, out):
+    assert a.load() == 5
+    if ok_or_memerr(out):
+        h = out.value
+        assert h._root is a, describe(out)
+        h.inc()
+        assert a.load() == 6
+
+
+case("RWLock.handle()", RWLock, lambda rw: rw.handle(), _rw_check_handle)
+case("RWLock.handle().handle()", lambda: RWLock().handle(), lambda h: h.handle(),
+     lambda h, out: _rw_check_handle(h._root, out))
+case("AtomicInt.handle()", lambda: AtomicInt(5), lambda a: a.handle(), _ai_check_handle)
 for side, check in (("read", _rw_check_read), ("write", _rw_check_write)):
     for label, call in (
         ("()", lambda rw, s=side: getattr(rw, f"acquire_{s}")()),

@@ -1047,6 +1047,19 @@ KEYWORD_AND_DIRECT_CALLS = {
     "rw.write(timeout=None)": lambda m: m.RWLock().write(timeout=None),
     "rw.read(1, 2)": lambda m: m.RWLock().read(1, 2),
     "spin.__exit__()": lambda m: m.SpinLock().__exit__(),
+    # handles: made only by handle(), refused like the objects they are handles of
+    "AtomicIntHandle()": lambda m: m.AtomicIntHandle(),
+    "RWLockHandle()": lambda m: m.RWLockHandle(),
+    "a.handle(1)": lambda m: m.AtomicInt().handle(1),
+    "repr(a.handle())": lambda m: repr(m.AtomicInt(3).handle()),
+    "a.handle() += 2": lambda m: (h := m.AtomicInt(3).handle(), h.__iadd__(2), h._root.load())[2],
+    "repr(c.handle())": lambda m: repr(m.AtomicCounter(3).handle()),
+    "copy.copy(c.handle())": lambda m: copy.copy(m.AtomicCounter(3).handle()).value(),
+    "repr(r.handle())": lambda m: repr(m.AtomicRef([3]).handle()),
+    "r.handle().__reduce_ex__(2)": lambda m: m.AtomicRef(3).handle().__reduce_ex__(2),
+    "copy.copy(rw.handle())": lambda m: copy.copy(m.RWLock().handle()),
+    "rw.handle() misuse": lambda m: (rw := m.RWLock(), rw.acquire_read(), rw.handle().acquire_write(False)),
+    "AtomicInt.__new__(AtomicIntHandle)": lambda m: type(m.AtomicInt.__new__(m.AtomicIntHandle)).__name__,
     "spin.__exit__(1, 2, 3, 4)": lambda m: m.SpinLock().__exit__(1, 2, 3, 4),
     "spin.__enter__(1)": lambda m: m.SpinLock().__enter__(1),
     "spin.acquire(1, 0, 2)": lambda m: m.SpinLock().acquire(1, 0, 2),
@@ -1086,7 +1099,8 @@ def test_module_surface():
     imported, ffi, lib, math, ...)"""
     capi_public = sorted(n for n in dir(CAPI) if not n.startswith("_"))
     assert capi_public == sorted(CFFI.__all__)
-    for name in ("AtomicInt", "AtomicRef", "SpinLock", "RWLock", "RWLockView", "RWLockGuard"):
+    for name in ("AtomicInt", "AtomicRef", "SpinLock", "RWLock", "RWLockView", "RWLockGuard",
+                 "AtomicIntHandle", "AtomicCounterHandle", "AtomicRefHandle", "RWLockHandle"):
         c, f = getattr(CAPI, name), getattr(CFFI, name)
         assert (c.__module__, c.__qualname__, c.__name__) == (f.__module__, f.__qualname__, f.__name__)
         cm = sorted(n for n in dir(c) if not n.startswith("_"))
@@ -1178,7 +1192,8 @@ def test_listed_difference_is_real(name):
 
 
 PUBLIC_METHODS = sorted(
-    (cls, name) for cls in ("AtomicInt", "AtomicRef", "SpinLock", "RWLock", "RWLockView", "RWLockGuard")
+    (cls, name) for cls in ("AtomicInt", "AtomicRef", "SpinLock", "RWLock", "RWLockView", "RWLockGuard",
+                            "RWLockHandle")
     for name in dir(getattr(CAPI, cls))
     # The public methods; of the dunders, what Python code calls by name
     # (__new__ is the C slot wrapper's (*args, **kwargs): backend_features.py)

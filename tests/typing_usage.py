@@ -392,8 +392,34 @@ def check_sync_helpers() -> None:
     assert not ev.is_set() and local is not None and done == [1, 2, 3] and fut.done() and got == (1, "x")
 
 
+def check_handles() -> None:
+    a = AtomicInt(1)
+    ah: pyatomics.AtomicIntHandle = a.handle()
+    as_int: AtomicInt = ah.handle()
+    ah += 1
+    copied: AtomicInt = copy.copy(ah)
+    c = AtomicCounter()
+    ch: pyatomics.AtomicCounterHandle = c.handle()
+    ch.inc()
+    r: AtomicRef[list[int]] = AtomicRef([1])
+    rh: pyatomics.AtomicRefHandle[list[int]] = r.handle()
+    held: list[int] = rh.load()
+    rw = RWLock()
+    h: pyatomics.RWLockHandle = rw.handle()
+    as_rw: RWLock = h
+    side: RWLockView = h.reader
+    with h.reader, as_rw.read(1):
+        pass
+    crw = sync.CheckedRWLock(name="typed-handle")
+    ck: CheckedRWLock = crw.handle()
+    with ck.writer:
+        pass
+    assert int(as_int) == 2 and copied == 2 and c.value() == 1 and held == [1] and side.rwlock is h
+
+
 def main() -> None:
     check_module()
+    check_handles()
     check_atomicint()
     check_atomiccounter()
     check_atomicref()

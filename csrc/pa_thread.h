@@ -67,7 +67,7 @@ void pa_thread_yield(void);
  * thread, very likely the holder when we were what kept it off.  The lock
  * word's "somebody sleeps" state is the second half of the policy, applied
  * by each lock: a thread that sees sleepers does not spin at all (it would
- * only queue behind them), as parking_lot and CPython's PyMutex do.
+ * only queue behind them), as parking_lot and CPython's own mutex do.
  *
  * Not learned per lock (glibc's adaptive mutex keeps a running average of
  * the spins that paid): the budget is already below the cost of one sleep and

@@ -316,6 +316,11 @@ static bool room_for_hold(void) {
  * ------------------------------------------------------------------------- */
 typedef _Atomic(uintptr_t) pa_atomic_uptr;
 static pa_atomic_uptr visible[PA_RW_VISIBLE_SLOTS];
+/* The recursion depth of the biased hold in visible[i], for the observers
+ * only (reader_count() counts every level, as the count does for counted
+ * holds): written by the slot's owner alone (relaxed; the authority is its
+ * thread-local entry), read by observers (a snapshot, like the count). */
+static pa_atomic_u32 visible_depth[PA_RW_VISIBLE_SLOTS];
 
 static PA_THREAD_LOCAL uint64_t tl_seed; /* 0 until this thread's first biased read */
 
@@ -380,6 +385,7 @@ static inline bool biased_read(pa_rwlock *rw, int32_t *slot) {
     uintptr_t expected = 0;
     if (!PA_CAS(&visible[i], &expected, (uintptr_t)rw)) return false;
     if (PA_LOAD(&rw->bias) == PA_RW_BIAS_ON) {
+        atomic_store_explicit(&visible_depth[i], 1, memory_order_relaxed);
         *slot = (int32_t)i;
         return true;
     }
@@ -481,12 +487,15 @@ static void clear_slots_of(const pa_rwlock *rw) {
     }
 }
 
-/* Biased readers of rw now: a scan, only while the bias is not OFF
- * (invariant B: no biased reader then). */
+/* Biased read holds of rw now, recursion levels included: a scan, only
+ * while the bias is not OFF (invariant B: no biased reader then). */
 static uint32_t biased_readers(pa_rwlock *rw) {
     if (PA_LOAD(&rw->bias) == PA_RW_BIAS_OFF) return 0;
     uint32_t n = 0;
-    for (unsigned i = 0; i < PA_RW_VISIBLE_SLOTS; i++) n += PA_LOAD(&visible[i]) == (uintptr_t)rw;
+    for (unsigned i = 0; i < PA_RW_VISIBLE_SLOTS; i++) {
+        if (PA_LOAD(&visible[i]) == (uintptr_t)rw)
+            n += atomic_load_explicit(&visible_depth[i], memory_order_relaxed);
+    }
     return n;
 }
 
@@ -695,6 +704,7 @@ pa_lock_result pa_rwlock_acquire_read(pa_rwlock *rw, int64_t deadline_ns) {
          * recursive read does).  Bounded like the count. */
         if (h->depth >= PA_RW_MAX_READERS) return PA_TOO_MANY_READERS;
         h->depth++;
+        atomic_store_explicit(&visible_depth[h->slot], h->depth, memory_order_relaxed);
         return PA_ACQUIRED;
     }
     if (h == NULL) {
@@ -749,6 +759,8 @@ pa_lock_result pa_rwlock_release_read(pa_rwlock *rw) {
         if (--h->depth == 0) {
             drop_hold(h);
             unpublish(rw, slot);
+        } else {
+            atomic_store_explicit(&visible_depth[slot], h->depth, memory_order_relaxed);
         }
         return PA_ACQUIRED;
     }
@@ -1237,7 +1249,12 @@ void pa_rwlock_destroy(pa_rwlock *rw) {
     registry_remove(rw->serial);
 }
 
-bool pa_rwlock_is_write_locked(pa_rwlock *rw) { return is_write_locked(PA_LOAD(&rw->state)); }
+bool pa_rwlock_is_write_locked(pa_rwlock *rw) {
+    /* A word write-locked while biased readers are inside is a writer
+     * still draining them: not in yet, and a biased reader asking must not
+     * see a writer beside it (its own slot is among those counted). */
+    return is_write_locked(PA_LOAD(&rw->state)) && biased_readers(rw) == 0;
+}
 
 bool pa_rwlock_side_locked(pa_rwlock *rw, bool write) {
     uint32_t s = PA_LOAD(&rw->state);

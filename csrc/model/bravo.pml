@@ -57,6 +57,12 @@
  *   BUGGY 3  a drain that gave up stores OFF (forgets the readers inside)
  *   BUGGY 4  the drain loads drain_notify after its look at the slot
  *   BUGGY 5  a biased release loads revoking before clearing its slot
+ *
+ * LIVE 1 (pan -a -f, weak fairness; readers loop for ever): the property
+ * drain_ends, a writer that owns the word leaves the drain.  No liveness
+ * canary: the protocol variants that starve a drainer (a reader that could
+ * publish-and-keep a slot after UNDRAINED) break exclusion first, and the
+ * safety canaries catch them.
  */
 
 #ifndef NR
@@ -83,6 +89,9 @@
 #ifndef BUGGY
 #define BUGGY 0
 #endif
+#ifndef LIVE
+#define LIVE 0 /* 1: the readers loop for ever; a writer that owns the word gets in */
+#endif
 
 #define W 7           /* the count's write-locked value (abstract) */
 #define OFF 0
@@ -101,6 +110,14 @@ bool slot[NSLOTS];       /* visible[i] == this lock */
 bool sleeping[NPROC + 1]; /* by _pid (init is 0): asleep in a futex wait on drain_notify */
 byte readers_in = 0;     /* ghosts: inside a read / write section */
 byte writers_in = 0;
+bool w_owns = false;     /* ghost (LIVE): writer 0 owns the word, not in yet */
+
+#if LIVE
+/* A writer that owns the word (and so drains) gets in, however the readers
+ * keep coming back: no starvation by biased readers.  (Getting the word is
+ * the state word's business: rwlock.pml's LIVE=1, writer preference.) */
+ltl drain_ends { [] (w_owns -> <> !w_owns) }
+#endif
 
 /* pa_wake_all(&drain_notify) */
 inline wake_all_drain() {
@@ -240,6 +257,9 @@ inline revoke_bias(who, may_time_out) {
 
 proctype reader(byte id) {
     byte it = 0, k = 0, seen = 0;
+#if LIVE
+    it = 0;
+#endif
     bool biased = false, published = false;
 #if COLLIDE
     byte i = 0;
@@ -262,7 +282,11 @@ proctype reader(byte id) {
         :: biased -> unpublish(i)
         :: else -> state--                       /* read_release_count */
         fi;
+#if !LIVE
         it++
+#else
+        skip                                     /* LIVE: for ever */
+#endif
     :: else -> break
     od
 }
@@ -272,8 +296,9 @@ proctype writer(byte id) {
     bool gave_up = false, timed_out = false, this_to = false;
     do
     :: it < ITER ->
-        atomic { state == 0 -> state = W };     /* lock_write got the word */
+        atomic { state == 0 -> state = W; w_owns = (id == 0) };   /* lock_write got the word */
         revoke_bias(REVOKING_WRITE, TIMEOUTS != 0);
+        w_owns = false;
         if
         :: gave_up -> state = 0                  /* release_write_state: undo */
         :: else ->

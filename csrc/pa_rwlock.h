@@ -439,7 +439,11 @@ int64_t pa_rwlock_optimistic_read(pa_rwlock *rw);
  * binding's rule for integers beyond int64). */
 bool pa_rwlock_validate(pa_rwlock *rw, int64_t stamp);
 
-/* Observers (a snapshot; may be stale as soon as they return). */
+/* Observers (a snapshot; may be stale as soon as they return).  Biased
+ * holds count (reader_count: every recursion level, as for counted holds;
+ * each call scans the slot table while the bias is not off), and a word
+ * write-locked by a writer still draining biased readers is not reported
+ * write-locked: that writer is not in yet. */
 bool pa_rwlock_is_write_locked(pa_rwlock *rw);
 uint32_t pa_rwlock_reader_count(pa_rwlock *rw);
 bool pa_rwlock_write_held_by_me(pa_rwlock *rw);

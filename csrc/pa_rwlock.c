@@ -419,10 +419,12 @@ static void maybe_enable_bias(pa_rwlock *rw) {
 
 /* Waits until visible[i] no longer holds rw (a biased reader left). */
 static pa_lock_result wait_slot_clear(pa_rwlock *rw, unsigned i, int64_t deadline_ns) {
-    for (int spins = 0; spins < SPIN_LIMIT; spins++) {
+    /* The core's one spinning policy (pa_spinwait), then sleep; a single
+     * attempt (deadline 0) does not spin, as lock_write's does not. */
+    pa_spinwait spin = PA_SPINWAIT_INIT;
+    do {
         if (PA_LOAD(&visible[i]) != (uintptr_t)rw) return PA_ACQUIRED;
-        pa_cpu_relax();
-    }
+    } while (deadline_ns != 0 && pa_spinwait_spin(&spin));
     for (;;) {
         /* Counter, then slot (unpublish: why no wakeup is lost). */
         uint32_t seq = PA_LOAD(&rw->drain_notify);

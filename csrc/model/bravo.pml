@@ -31,7 +31,7 @@
  *     interleavings;
  *   - the inhibition clock is a nondeterministic choice at each counted
  *     read (bias turned on or not);
- *   - SPIN_LIMIT polls of a slot are one poll (a poll only reloads);
+ *   - the spin's polls of a slot (pa_spinwait) are one poll (a poll only reloads);
  *   - a recursive read of a biased hold touches nothing shared (the depth is
  *     thread-local; the slot stays published): a longer hold, which every
  *     interleaving of the release already covers.  So "a recursive read

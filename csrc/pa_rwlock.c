@@ -316,11 +316,13 @@ static bool room_for_hold(void) {
  * ------------------------------------------------------------------------- */
 typedef _Atomic(uintptr_t) pa_atomic_uptr;
 static pa_atomic_uptr visible[PA_RW_VISIBLE_SLOTS];
-/* The recursion depth of the biased hold in visible[i], for the observers
- * only (reader_count() counts every level, as the count does for counted
- * holds): written by the slot's owner alone (relaxed; the authority is its
- * thread-local entry), read by observers (a snapshot, like the count). */
-static pa_atomic_u32 visible_depth[PA_RW_VISIBLE_SLOTS];
+/* The recursion levels beyond the first of the biased hold in visible[i],
+ * for the observers only (reader_count() counts every level, as the count
+ * does for counted holds).  Written by the slot's owner alone, and only by a
+ * recursive read or its release (it is 0 whenever a slot is published or
+ * cleared, so the fast path never touches it); the authority is the owner's
+ * thread-local entry.  Observers read a snapshot, like the count. */
+static pa_atomic_u32 visible_extra[PA_RW_VISIBLE_SLOTS];
 
 static PA_THREAD_LOCAL uint64_t tl_seed; /* 0 until this thread's first biased read */
 
@@ -385,7 +387,6 @@ static inline bool biased_read(pa_rwlock *rw, int32_t *slot) {
     uintptr_t expected = 0;
     if (!PA_CAS(&visible[i], &expected, (uintptr_t)rw)) return false;
     if (PA_LOAD(&rw->bias) == PA_RW_BIAS_ON) {
-        atomic_store_explicit(&visible_depth[i], 1, memory_order_relaxed);
         *slot = (int32_t)i;
         return true;
     }
@@ -470,7 +471,7 @@ static pa_lock_result revoke_bias(pa_rwlock *rw, int64_t deadline_ns, uint32_t w
     int64_t t1 = pa_monotonic_ns();
     int64_t inhibit = (t1 - t0) * BIAS_INHIBIT_FACTOR;
     if (inhibit > BIAS_INHIBIT_MAX_NS) inhibit = BIAS_INHIBIT_MAX_NS;
-    atomic_store_explicit(&rw->inhibit_until_ns, t1 + inhibit, memory_order_relaxed);
+    PA_STORE(&rw->inhibit_until_ns, t1 + inhibit); /* read (relaxed) as a hint */
     /* Gave up: biased readers are still in, so the next writer must scan
      * (UNDRAINED), but no new one may come in until a counted reader turns
      * the bias on again (after the inhibition, with no writer waiting):
@@ -496,7 +497,7 @@ static uint32_t biased_readers(pa_rwlock *rw) {
     uint32_t n = 0;
     for (unsigned i = 0; i < PA_RW_VISIBLE_SLOTS; i++) {
         if (PA_LOAD(&visible[i]) == (uintptr_t)rw)
-            n += atomic_load_explicit(&visible_depth[i], memory_order_relaxed);
+            n += 1 + PA_LOAD(&visible_extra[i]);
     }
     return n;
 }
@@ -706,7 +707,7 @@ pa_lock_result pa_rwlock_acquire_read(pa_rwlock *rw, int64_t deadline_ns) {
          * recursive read does).  Bounded like the count. */
         if (h->depth >= PA_RW_MAX_READERS) return PA_TOO_MANY_READERS;
         h->depth++;
-        atomic_store_explicit(&visible_depth[h->slot], h->depth, memory_order_relaxed);
+        PA_STORE(&visible_extra[h->slot], h->depth - 1);
         return PA_ACQUIRED;
     }
     if (h == NULL) {
@@ -762,7 +763,7 @@ pa_lock_result pa_rwlock_release_read(pa_rwlock *rw) {
             drop_hold(h);
             unpublish(rw, slot);
         } else {
-            atomic_store_explicit(&visible_depth[slot], h->depth, memory_order_relaxed);
+            PA_STORE(&visible_extra[slot], h->depth - 1); /* 0 again at depth 1 */
         }
         return PA_ACQUIRED;
     }

@@ -486,7 +486,12 @@ static pa_lock_result revoke_bias(pa_rwlock *rw, int64_t deadline_ns, uint32_t w
 static void clear_slots_of(const pa_rwlock *rw) {
     for (unsigned i = 0; i < PA_RW_VISIBLE_SLOTS; i++) {
         uintptr_t expected = (uintptr_t)rw;
-        if (PA_LOAD(&visible[i]) == expected) (void)PA_CAS(&visible[i], &expected, (uintptr_t)0);
+        if (PA_LOAD(&visible[i]) != expected) continue;
+        /* visible_extra is 0 whenever a slot is published: zero it while
+         * the slot is still this lock's (its holder is gone or no longer
+         * uses the lock, so nobody else writes it), then free the slot. */
+        PA_STORE(&visible_extra[i], 0);
+        (void)PA_CAS(&visible[i], &expected, (uintptr_t)0);
     }
 }
 
@@ -1237,7 +1242,10 @@ void pa_rwlock_forget_my_holds(pa_rwlock *rw) {
      * will release). */
     int32_t slot = h->slot;
     drop_hold(h);
-    if (slot >= 0) unpublish(rw, (unsigned)slot);
+    if (slot >= 0) {
+        PA_STORE(&visible_extra[slot], 0); /* its recursion levels go too */
+        unpublish(rw, (unsigned)slot);
+    }
 }
 
 void pa_rwlock_destroy(pa_rwlock *rw) {

@@ -47,6 +47,8 @@ typedef struct {
     const pa_rwlock *lock;
     uint64_t serial;
     uint32_t depth;
+    int32_t slot; /* a biased hold: its index in visible[] (the lock's count
+                     does not include it); -1: the hold is in the count */
 } read_hold;
 
 /* Serials are < 2^63; a lock whose registration failed (no memory) gets this
@@ -64,10 +66,11 @@ static read_hold *find_hold(const pa_rwlock *rw) {
     return NULL;
 }
 
-static void add_hold(const pa_rwlock *rw) {
+static void add_hold(const pa_rwlock *rw, int32_t slot) {
     tl_holds[tl_nholds].lock = rw;
     tl_holds[tl_nholds].serial = rw->serial;
     tl_holds[tl_nholds].depth = 1;
+    tl_holds[tl_nholds].slot = slot;
     tl_nholds++;
 }
 
@@ -198,6 +201,11 @@ static void registry_remove(uint64_t serial) {
  * ------------------------------------------------------------------------- */
 static pa_atomic_u32 fork_generation;
 
+/* rw->revoking while a drain is in progress: who drains (after a fork, the
+ * reset undoes a phantom drainer's word by this). */
+#define REVOKING_WRITE 1u
+#define REVOKING_UPGRADE 2u
+
 static inline bool fork_stale(pa_rwlock *rw) {
     return PA_LOAD(&rw->fork_gen) != PA_LOAD(&fork_generation);
 }
@@ -215,10 +223,23 @@ PA_COLD static void reset_after_fork(pa_rwlock *rw) {
         PA_STORE(&rw->read_waiters, 0);
         PA_STORE(&rw->write_waiters, 0);
         PA_STORE(&rw->upgrading, 0); /* an upgrader waiting was a parent's thread */
+        /* A writer draining biased readers (revoking set) owns the word but
+         * holds nothing yet (pa_rwlock.h, "Biased reads"); in the child it
+         * is a parent's thread, which will never finish: its acquisition is
+         * undone as it would have been on a timeout, W -> 0, or W -> 1 for
+         * an upgrader (its upgradable read stays held, as other threads'
+         * reads do).  The forking thread is never the drainer: it is here,
+         * not in revoke_bias.  The bias stays UNDRAINED (biased holds,
+         * the forking thread's among them, survive; the next writer scans). */
+        uint32_t drainer = PA_LOAD(&rw->revoking);
+        PA_STORE(&rw->revoking, 0);
         uint32_t s = PA_LOAD(&rw->state);
         /* A CAS loop, not a store: uncontended acquires and releases (which
          * do not look at fork_gen) may change the count meanwhile. */
-        while (!PA_CAS(&rw->state, &s, s & PA_RW_COUNT_MASK)) {
+        for (;;) {
+            uint32_t n = s & PA_RW_COUNT_MASK;
+            if (drainer != 0 && n == PA_RW_WRITE_LOCKED) n = drainer == REVOKING_UPGRADE ? 1 : 0;
+            if (PA_CAS(&rw->state, &s, n)) break;
         }
         PA_STORE(&rw->fork_gen, g);
         return;
@@ -272,6 +293,218 @@ static unsigned reclaim_dead_holds(void) {
 /* Room for one more entry: true if there is (after reclaiming dead ones). */
 static bool room_for_hold(void) {
     return tl_nholds < PA_RW_MAX_READ_LOCKS_PER_THREAD || reclaim_dead_holds() > 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Biased reads (BRAVO: Dice & Kogan, "BRAVO: Biased Locking for Reader-Writer
+ * Locks", USENIX ATC 2019; the protocol is in pa_rwlock.h, "Biased reads").
+ *
+ * visible[] is one table for the whole process: a slot holds the address of
+ * the lock one thread biased-read-holds, or 0.  A thread's slot for a lock is
+ * a hash of its own seed and the lock's address, so two threads reading one
+ * lock write two different slots (different cache lines but for a 1 in 128
+ * chance per pair), and nothing of the lock itself.  A slot taken by another
+ * (thread, lock) pair is a collision: that read takes the counted path.
+ *
+ * Invariant (B): while visible[i] == rw for a thread that holds (or is about
+ * to hold) a biased read of rw, rw->bias != PA_RW_BIAS_OFF, or the thread is
+ * in its publish window and will see bias != ON and withdraw.  OFF is stored
+ * only by a writer that saw every slot clear of rw after it stored UNDRAINED
+ * (a completed drain), and at reinit/destroy, which clear the slots
+ * themselves.  So a writer that loads OFF (while owning the word) has no
+ * biased reader to wait for, and one that loads ON or UNDRAINED scans.
+ * ------------------------------------------------------------------------- */
+typedef _Atomic(uintptr_t) pa_atomic_uptr;
+static pa_atomic_uptr visible[PA_RW_VISIBLE_SLOTS];
+/* The recursion levels beyond the first of the biased hold in visible[i],
+ * for the observers only (reader_count() counts every level, as the count
+ * does for counted holds).  Written by the slot's owner alone, and only by a
+ * recursive read or its release (it is 0 whenever a slot is published or
+ * cleared, so the fast path never touches it); the authority is the owner's
+ * thread-local entry.  Observers read a snapshot, like the count. */
+static pa_atomic_u32 visible_extra[PA_RW_VISIBLE_SLOTS];
+
+static PA_THREAD_LOCAL uint64_t tl_seed; /* 0 until this thread's first biased read */
+
+/* splitmix64's finaliser: thread ids are consecutive, seeds must not be. */
+static inline uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static inline unsigned visible_slot(const pa_rwlock *rw) {
+    uint64_t seed = tl_seed;
+    if (PA_UNLIKELY(seed == 0)) seed = tl_seed = mix64(pa_thread_id()) | 1;
+    uint64_t h = (seed ^ (uint64_t)(uintptr_t)rw) * 0x9E3779B97F4A7C15ull;
+    return (unsigned)(h >> (64 - PA_RW_VISIBLE_BITS));
+}
+
+/* Clears slot i (ours: it holds rw) and wakes a draining writer if one may
+ * wait for it.  The Dekker pair with revoke_bias (all seq_cst): we exchange
+ * the slot, then load `revoking`; the writer stores `revoking`, then loads
+ * drain_notify, then the slot.  If the writer's slot load still saw rw, it
+ * precedes our exchange in the single total order, so its `revoking` store
+ * does too and our load sees 1: we bump drain_notify after the writer read
+ * it, and its futex wait on the old value returns at once or is woken by
+ * ours.  If our load sees 0, the writer's slot load comes after our exchange
+ * and sees the slot clear: it never sleeps for us.  The exchange is also
+ * the release of our read section (a writer that loads 0 from the slot
+ * acquires it).  wake_all: only the word's owner drains, but a writer that
+ * timed out may not have left the futex yet; waking both costs nothing. */
+static void unpublish(pa_rwlock *rw, unsigned i) {
+    PA_EXCHANGE(&visible[i], (uintptr_t)0);
+    if (PA_LOAD(&rw->revoking)) {
+        atomic_fetch_add(&rw->drain_notify, 1);
+        pa_wake_all(&rw->drain_notify);
+    }
+}
+
+/* The reader's fast path, for a thread with no hold of rw yet.  True: a
+ * biased read is held through slot *slot; the state word was not written.
+ *
+ *   1. bias == ON (relaxed: a hint; the decision is step 4) and no writer
+ *      waits (relaxed load of the word, a hint too: writer preference, as in
+ *      read_lockable; a writer that sets WW just after is not starved, since
+ *      it revokes the bias once it owns the word and then waits only for
+ *      the biased readers already in)
+ *   2. CAS(slot, 0, rw), seq_cst: published.  A taken slot: counted path.
+ *   3. (nothing in between)
+ *   4. load bias, seq_cst.  The store-load pair against the writer's
+ *      store of UNDRAINED (seq_cst) then load of the slots (seq_cst): in the
+ *      single total order either our load comes after the writer's store
+ *      (we see UNDRAINED/OFF and withdraw) or the writer's slot load comes
+ *      after our CAS (it sees rw and waits for our release).  Never both
+ *      missed.  The value ON we read was stored with seq_cst (release) by a
+ *      counted reader after its acquiring CAS on the word, or by a writer
+ *      undoing its acquisition: either way after the last write section's
+ *      release, so reading it (acquire) orders that section before ours.
+ */
+static inline bool biased_read(pa_rwlock *rw, int32_t *slot) {
+    if (atomic_load_explicit(&rw->bias, memory_order_relaxed) != PA_RW_BIAS_ON) return false;
+    if (atomic_load_explicit(&rw->state, memory_order_relaxed) & WW) return false;
+    unsigned i = visible_slot(rw);
+    uintptr_t expected = 0;
+    if (!PA_CAS(&visible[i], &expected, (uintptr_t)rw)) return false;
+    if (PA_LOAD(&rw->bias) == PA_RW_BIAS_ON) {
+        *slot = (int32_t)i;
+        return true;
+    }
+    unpublish(rw, i); /* a writer may already wait for this slot */
+    return false;
+}
+
+/* Inhibition after a revocation: this many times its duration.  BRAVO's N:
+ * a writer then spends at most about 1/(N+1) of its time revoking, however
+ * write-heavy the mix. */
+#define BIAS_INHIBIT_FACTOR 9
+/* ... but never longer than this: a revocation that waited for a long read
+ * section would otherwise keep the lock unbiased for seconds, although that
+ * wait is not a cost of the bias (the writer waits as long for a counted
+ * reader). */
+#define BIAS_INHIBIT_MAX_NS ((int64_t)100 * 1000 * 1000)
+
+/* A counted reader just got the read lock (count > 0 is ours, so no writer
+ * owns the word, and no writer's bias store can race with ours): turn the
+ * bias (back) on if no writer waits and the inhibition has passed.  The
+ * store is seq_cst: its release half is what step 4 of biased_read acquires
+ * (our CAS on the word acquired the last write section).  Storing ON over
+ * UNDRAINED is fine: the next writer scans either way (invariant B). */
+static void maybe_enable_bias(pa_rwlock *rw) {
+    if (atomic_load_explicit(&rw->bias, memory_order_relaxed) == PA_RW_BIAS_ON) return;
+    if (PA_LOAD(&rw->state) & WW) return; /* a writer waits: keep readers counted */
+    int64_t until = atomic_load_explicit(&rw->inhibit_until_ns, memory_order_relaxed);
+    if (until != 0 && pa_monotonic_ns() < until) return;
+    PA_STORE(&rw->bias, PA_RW_BIAS_ON);
+}
+
+/* Waits until visible[i] no longer holds rw (a biased reader left). */
+static pa_lock_result wait_slot_clear(pa_rwlock *rw, unsigned i, int64_t deadline_ns) {
+    /* The core's one spinning policy (pa_spinwait), then sleep; a single
+     * attempt (deadline 0) does not spin, as lock_write's does not. */
+    pa_spinwait spin = PA_SPINWAIT_INIT;
+    do {
+        if (PA_LOAD(&visible[i]) != (uintptr_t)rw) return PA_ACQUIRED;
+    } while (deadline_ns != 0 && pa_spinwait_spin(&spin));
+    for (;;) {
+        /* Counter, then slot (unpublish: why no wakeup is lost). */
+        uint32_t seq = PA_LOAD(&rw->drain_notify);
+        if (PA_LOAD(&visible[i]) != (uintptr_t)rw) return PA_ACQUIRED;
+        pa_wait_result r = pa_wait_u32(&rw->drain_notify, seq, deadline_ns);
+        if (r == PA_WAIT_INTERRUPTED) return PA_INTERRUPTED;
+        if (r == PA_WAIT_TIMEDOUT) {
+            /* One last look: a reader that left at the deadline. */
+            return PA_LOAD(&visible[i]) != (uintptr_t)rw ? PA_ACQUIRED : PA_TIMEDOUT;
+        }
+    }
+}
+
+/* Run by a thread that has just made the word write-locked (lock_write or
+ * lock_upgrade), before anything else of the acquisition: biased readers
+ * are not in the count, so the write lock is only ours once they have left.
+ * PA_ACQUIRED, or PA_TIMEDOUT / PA_INTERRUPTED with the bias left UNDRAINED
+ * (the caller then undoes its word acquisition: nothing held).
+ *
+ * Orderings: the bias load needs nothing: only the word's owner and counted
+ * readers (excluded now) store it, and our acquiring CAS on the word read
+ * the release of whoever last did (invariant B, above).  UNDRAINED, then
+ * `revoking`, then each slot: all seq_cst (biased_read step 4 and unpublish
+ * say what each pairs with).  A slot load that sees anything but rw
+ * acquires the exchange that cleared it: that reader's section happens
+ * before ours.  OFF at the end: every slot was seen clear of rw after
+ * UNDRAINED, and no reader can publish-and-keep since (it rechecks).
+ *
+ * Cost: one relaxed load while the bias is off; otherwise two stores, a
+ * scan of PA_RW_VISIBLE_SLOTS slots (8 KB of loads, about a microsecond),
+ * the wait for the biased readers inside, two clock reads; then the bias
+ * stays off for BIAS_INHIBIT_FACTOR times that (pa_rwlock.h). */
+static pa_lock_result revoke_bias(pa_rwlock *rw, int64_t deadline_ns, uint32_t who) {
+    if (atomic_load_explicit(&rw->bias, memory_order_relaxed) == PA_RW_BIAS_OFF) return PA_ACQUIRED;
+    int64_t t0 = pa_monotonic_ns();
+    PA_STORE(&rw->bias, PA_RW_BIAS_UNDRAINED);
+    PA_STORE(&rw->revoking, who); /* REVOKING_WRITE or REVOKING_UPGRADE */
+    pa_lock_result r = PA_ACQUIRED;
+    for (unsigned i = 0; i < PA_RW_VISIBLE_SLOTS && r == PA_ACQUIRED; i++) {
+        if (PA_LOAD(&visible[i]) == (uintptr_t)rw) r = wait_slot_clear(rw, i, deadline_ns);
+    }
+    PA_STORE(&rw->revoking, 0);
+    int64_t t1 = pa_monotonic_ns();
+    int64_t inhibit = (t1 - t0) * BIAS_INHIBIT_FACTOR;
+    if (inhibit > BIAS_INHIBIT_MAX_NS) inhibit = BIAS_INHIBIT_MAX_NS;
+    PA_STORE(&rw->inhibit_until_ns, t1 + inhibit); /* read (relaxed) as a hint */
+    /* Gave up: biased readers are still in, so the next writer must scan
+     * (UNDRAINED), but no new one may come in until a counted reader turns
+     * the bias on again (after the inhibition, with no writer waiting):
+     * a writer retrying (the main thread's wait slices) meets no new ones. */
+    if (r == PA_ACQUIRED) PA_STORE(&rw->bias, PA_RW_BIAS_OFF);
+    return r;
+}
+
+/* Clears every slot holding rw: the lock is being freed or forgotten
+ * (reinit after fork), so the biased holds of other threads die with it.
+ * A CAS per slot: slots of other locks are left alone. */
+static void clear_slots_of(const pa_rwlock *rw) {
+    for (unsigned i = 0; i < PA_RW_VISIBLE_SLOTS; i++) {
+        uintptr_t expected = (uintptr_t)rw;
+        if (PA_LOAD(&visible[i]) != expected) continue;
+        /* visible_extra is 0 whenever a slot is published: zero it while
+         * the slot is still this lock's (its holder is gone or no longer
+         * uses the lock, so nobody else writes it), then free the slot. */
+        PA_STORE(&visible_extra[i], 0);
+        (void)PA_CAS(&visible[i], &expected, (uintptr_t)0);
+    }
+}
+
+/* Biased read holds of rw now, recursion levels included: a scan, only
+ * while the bias is not OFF (invariant B: no biased reader then). */
+static uint32_t biased_readers(pa_rwlock *rw) {
+    if (PA_LOAD(&rw->bias) == PA_RW_BIAS_OFF) return 0;
+    uint32_t n = 0;
+    for (unsigned i = 0; i < PA_RW_VISIBLE_SLOTS; i++) {
+        if (PA_LOAD(&visible[i]) == (uintptr_t)rw)
+            n += 1 + PA_LOAD(&visible_extra[i]);
+    }
+    return n;
 }
 
 /* ---------------------------------------------------------------------------
@@ -472,13 +705,31 @@ static pa_lock_result lock_read(pa_rwlock *rw, int64_t deadline_ns, bool recursi
 pa_lock_result pa_rwlock_acquire_read(pa_rwlock *rw, int64_t deadline_ns) {
     if (PA_LOAD(&rw->writer) == pa_thread_id()) return PA_READ_WHILE_WRITING;
     read_hold *h = find_hold(rw);
-    if (h == NULL && !room_for_hold()) return PA_READ_TABLE_FULL;
+    if (h != NULL && h->slot >= 0) {
+        /* A recursive read of a biased hold: the slot stays published, so
+         * a draining writer waits for it anyway; nothing shared to write,
+         * and nothing to wait for (it may pass a waiting writer, as every
+         * recursive read does).  Bounded like the count. */
+        if (h->depth >= PA_RW_MAX_READERS) return PA_TOO_MANY_READERS;
+        h->depth++;
+        PA_STORE(&visible_extra[h->slot], h->depth - 1);
+        return PA_ACQUIRED;
+    }
+    if (h == NULL) {
+        if (!room_for_hold()) return PA_READ_TABLE_FULL;
+        int32_t slot;
+        if (biased_read(rw, &slot)) {
+            add_hold(rw, slot);
+            return PA_ACQUIRED;
+        }
+    }
     pa_lock_result r = lock_read(rw, deadline_ns, h != NULL);
     if (r != PA_ACQUIRED) return r;
     if (h != NULL) {
         h->depth++;
     } else {
-        add_hold(rw);
+        add_hold(rw, -1);
+        maybe_enable_bias(rw); /* still holding the count: see there */
     }
     return PA_ACQUIRED;
 }
@@ -509,6 +760,18 @@ static inline void read_release_count(pa_rwlock *rw) {
 pa_lock_result pa_rwlock_release_read(pa_rwlock *rw) {
     read_hold *h = find_hold(rw);
     if (h == NULL) return PA_READ_NOT_HELD;
+    if (h->slot >= 0) {
+        /* A biased hold: the state word was never written for it; the slot
+         * stays published until the outermost release. */
+        unsigned slot = (unsigned)h->slot;
+        if (--h->depth == 0) {
+            drop_hold(h);
+            unpublish(rw, slot);
+        } else {
+            PA_STORE(&visible_extra[slot], h->depth - 1); /* 0 again at depth 1 */
+        }
+        return PA_ACQUIRED;
+    }
     if (--h->depth == 0) drop_hold(h);
     read_release_count(rw);
     return PA_ACQUIRED;
@@ -704,32 +967,67 @@ static pa_lock_result lock_write(pa_rwlock *rw, int64_t deadline_ns, uint64_t me
     return result;
 }
 
+/* W -> 0, handing the lock on: the state part of a write release, and the
+ * undo of a write acquisition whose drain of biased readers gave up (the
+ * same hand-off: readers parked behind us get their read phase). */
+static void release_write_state(pa_rwlock *rw) {
+    uint32_t s = atomic_fetch_sub(&rw->state, PA_RW_WRITE_LOCKED) - PA_RW_WRITE_LOCKED;
+    if (s & WAITING) {
+        /* Stale after a fork: no read phase for readers that are not here. */
+        if (PA_UNLIKELY(fork_stale(rw))) {
+            reset_after_fork(rw);
+            return;
+        }
+        wake_waiters(rw, s, true);
+    }
+}
+
 pa_lock_result pa_rwlock_acquire_write(pa_rwlock *rw, int64_t deadline_ns) {
     uint64_t me = pa_thread_id();
     if (PA_LOAD(&rw->writer) == me) return PA_WRITE_TWICE;
     if (find_hold(rw) != NULL) return PA_UPGRADE; /* it would wait for itself */
     pa_lock_result r = lock_write(rw, deadline_ns, me);
-    if (r == PA_ACQUIRED) {
-        write_seq_enter(rw); /* only a real acquisition invalidates stamps */
-        PA_STORE(&rw->writer, me);
+    if (r != PA_ACQUIRED) return r;
+    /* The word is ours; biased readers may still be inside. */
+    r = revoke_bias(rw, deadline_ns, REVOKING_WRITE);
+    if (r != PA_ACQUIRED) {
+        /* Timed out or interrupted in the drain: give the word back exactly
+         * as a release does.  Nothing was written: `writer` and write_seq
+         * are untouched (stamps stay valid), nothing held. */
+        release_write_state(rw);
+        return r;
     }
-    return r;
+    write_seq_enter(rw); /* only a real acquisition invalidates stamps */
+    PA_STORE(&rw->writer, me);
+    return PA_ACQUIRED;
 }
 
 pa_lock_result pa_rwlock_release_write(pa_rwlock *rw) {
     if (PA_LOAD(&rw->writer) != pa_thread_id()) return PA_WRITE_NOT_HELD;
     PA_STORE(&rw->writer, 0);
     write_seq_leave(rw); /* before W -> 0: the next writer's load must see it */
-    uint32_t s = atomic_fetch_sub(&rw->state, PA_RW_WRITE_LOCKED) - PA_RW_WRITE_LOCKED;
-    if (s & WAITING) {
-        /* Stale after a fork: no read phase for readers that are not here. */
-        if (PA_UNLIKELY(fork_stale(rw))) {
-            reset_after_fork(rw);
-            return PA_ACQUIRED;
-        }
-        wake_waiters(rw, s, true);
-    }
+    release_write_state(rw);
     return PA_ACQUIRED;
+}
+
+/* W -> 1 done (s: the state it left): readers that waited for the write
+ * lock may join the one read now, past waiting writers (they were blocked
+ * only by the write lock): a read phase, as at a write release.  Used by
+ * downgrade and by an upgrade that gave up in its drain.  Only sleeping
+ * readers set RW and nobody else clears it while the lock is held, but
+ * writers may set WW meanwhile, hence the loop. */
+static void after_write_to_read(pa_rwlock *rw, uint32_t s) {
+    if ((s & (WAITING | RP)) && PA_UNLIKELY(fork_stale(rw))) {
+        reset_after_fork(rw); /* the waiters are the parent's */
+        return;
+    }
+    while (s & RW) {
+        if (PA_CAS(&rw->state, &s, (s & ~RW) | RP)) {
+            pa_wake_all(&rw->state);
+            if (PA_LOAD(&rw->read_waiters) == 0) end_read_phase(rw);
+            break;
+        }
+    }
 }
 
 pa_lock_result pa_rwlock_downgrade(pa_rwlock *rw) {
@@ -741,22 +1039,8 @@ pa_lock_result pa_rwlock_downgrade(pa_rwlock *rw) {
     write_seq_leave(rw);
     /* W -> 1 in one step: there is no instant at which the lock is free. */
     uint32_t s = atomic_fetch_sub(&rw->state, PA_RW_WRITE_LOCKED - 1) - (PA_RW_WRITE_LOCKED - 1);
-    add_hold(rw);
-    if ((s & (WAITING | RP)) && PA_UNLIKELY(fork_stale(rw))) {
-        reset_after_fork(rw); /* the waiters are the parent's */
-        return PA_ACQUIRED;
-    }
-    /* Readers that waited for us may join us now, past waiting writers (they
-     * were blocked only by our write lock): a read phase, as at a write
-     * release.  Only sleeping readers set RW and nobody else clears it while
-     * the lock is held, but writers may set WW meanwhile, hence the loop. */
-    while (s & RW) {
-        if (PA_CAS(&rw->state, &s, (s & ~RW) | RP)) {
-            pa_wake_all(&rw->state);
-            if (PA_LOAD(&rw->read_waiters) == 0) end_read_phase(rw);
-            break;
-        }
-    }
+    add_hold(rw, -1); /* in the count (W -> 1) */
+    after_write_to_read(rw, s);
     return PA_ACQUIRED;
 }
 
@@ -879,6 +1163,16 @@ pa_lock_result pa_rwlock_upgrade(pa_rwlock *rw, int64_t deadline_ns) {
     if (find_hold(rw) != NULL) return PA_UPGRADE_WHILE_READING; /* the count never gets to 1 */
     pa_lock_result r = lock_upgrade(rw, deadline_ns);
     if (r != PA_ACQUIRED) return r; /* still the upgradable holder */
+    /* 1 -> W done; biased plain readers may still be inside. */
+    r = revoke_bias(rw, deadline_ns, REVOKING_UPGRADE);
+    if (r != PA_ACQUIRED) {
+        /* Gave up in the drain: W -> 1, back to the upgradable read (count,
+         * token, upgrader untouched; write_seq unchanged), readers parked
+         * behind our brief write lock let in as after a downgrade. */
+        uint32_t s = atomic_fetch_sub(&rw->state, PA_RW_WRITE_LOCKED - 1) - (PA_RW_WRITE_LOCKED - 1);
+        after_write_to_read(rw, s);
+        return r;
+    }
     write_seq_enter(rw);
     PA_STORE(&rw->writer, me);
     PA_STORE(&rw->upgrader, 0);
@@ -908,6 +1202,12 @@ void pa_rwlock_init(pa_rwlock *rw) {
     PA_STORE(&rw->upgrading, 0);
     PA_STORE(&rw->upgrade_notify, 0);
     pa_spinlock_init(&rw->upg_token);
+    /* Off until the first counted read turns it on: a lock used only for
+     * writing never pays a scan. */
+    PA_STORE(&rw->bias, PA_RW_BIAS_OFF);
+    PA_STORE(&rw->revoking, 0);
+    PA_STORE(&rw->drain_notify, 0);
+    PA_STORE(&rw->inhibit_until_ns, 0);
 }
 
 void pa_rwlock_reinit_after_fork(pa_rwlock *rw) {
@@ -921,6 +1221,12 @@ void pa_rwlock_reinit_after_fork(pa_rwlock *rw) {
     PA_STORE(&rw->upgrader, 0);
     PA_STORE(&rw->upgrading, 0);
     pa_spinlock_init(&rw->upg_token);
+    /* Biased holds die too: every slot of this lock, the forking thread's
+     * included (its entry was dropped above), then OFF (invariant B). */
+    clear_slots_of(rw);
+    PA_STORE(&rw->bias, PA_RW_BIAS_OFF);
+    PA_STORE(&rw->revoking, 0);
+    PA_STORE(&rw->inhibit_until_ns, 0);
     /* The next even value above every stamp issued ((q | 1) + 1): a writer
      * that was forgotten mid-section (odd q) may have left half its data, and
      * a reinit is a write acquisition and release as far as stamps go. */
@@ -930,25 +1236,49 @@ void pa_rwlock_reinit_after_fork(pa_rwlock *rw) {
 
 void pa_rwlock_forget_my_holds(pa_rwlock *rw) {
     read_hold *h = find_hold(rw);
-    if (h != NULL) drop_hold(h);
+    if (h == NULL) return;
+    /* A biased hold's slot goes too (pa_rwlock_destroy clears every slot
+     * anyway; here, a lock that lives on must not keep a slot nobody
+     * will release). */
+    int32_t slot = h->slot;
+    drop_hold(h);
+    if (slot >= 0) {
+        PA_STORE(&visible_extra[slot], 0); /* its recursion levels go too */
+        unpublish(rw, (unsigned)slot);
+    }
 }
 
 void pa_rwlock_destroy(pa_rwlock *rw) {
     pa_rwlock_forget_my_holds(rw);
+    /* Biased holds of threads that still read-held it (the freeing thread's
+     * included) must not outlive it: their slots would make a new lock at
+     * this address wait for readers it never had.  Their table entries are
+     * dead by serial (below) and never clear a slot: reclaim only drops
+     * them. */
+    clear_slots_of(rw);
     /* From now on every other thread's entry for rw is recognisably dead. */
     registry_remove(rw->serial);
 }
 
-bool pa_rwlock_is_write_locked(pa_rwlock *rw) { return is_write_locked(PA_LOAD(&rw->state)); }
+bool pa_rwlock_is_write_locked(pa_rwlock *rw) {
+    /* A word write-locked while biased readers are inside is a writer
+     * still draining them: not in yet, and a biased reader asking must not
+     * see a writer beside it (its own slot is among those counted). */
+    return is_write_locked(PA_LOAD(&rw->state)) && biased_readers(rw) == 0;
+}
 
 bool pa_rwlock_side_locked(pa_rwlock *rw, bool write) {
     uint32_t s = PA_LOAD(&rw->state);
-    return write ? !write_lockable(s) : count_of(s) != 0 || !read_lockable(s, false);
+    bool held = write ? !write_lockable(s) : count_of(s) != 0 || !read_lockable(s, false);
+    return held || biased_readers(rw) != 0; /* biased readers hold it too */
 }
 
 uint32_t pa_rwlock_reader_count(pa_rwlock *rw) {
     uint32_t s = PA_LOAD(&rw->state);
-    return is_write_locked(s) ? 0 : count_of(s);
+    /* Counted readers plus biased ones (a scan while the bias is not off);
+     * a writer draining biased readers has the word already, so both can
+     * be seen at once there: the biased ones are still inside. */
+    return (is_write_locked(s) ? 0 : count_of(s)) + biased_readers(rw);
 }
 
 bool pa_rwlock_write_held_by_me(pa_rwlock *rw) { return PA_LOAD(&rw->writer) == pa_thread_id(); }

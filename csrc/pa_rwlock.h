@@ -43,7 +43,11 @@
  *   write acquire   0 -> W       whatever the waiting bits, but never during a
  *                                READ_PHASE; a writer that has slept re-sets
  *                                WRITERS_WAITING if other writers are counted (the
- *                                release that woke it cleared the bit).
+ *                                release that woke it cleared the bit).  The
+ *                                acquisition is complete only after the drain of
+ *                                biased readers ("Biased reads" below); a drain
+ *                                that gives up undoes it as a write release.
+ *   (biased reads never change the word; the count holds counted readers only)
  *   write release   W -> 0       readers waiting: -> READ_PHASE (keeping
  *                                WRITERS_WAITING), wake all readers.  Only writers
  *                                waiting: clear the bit, wake one writer.
@@ -67,7 +71,10 @@
  *                                clears all three bits and zeroes read_waiters and
  *                                write_waiters, keeping the count and `writer`: the
  *                                waiters were the parent's threads (pa_rwlock.c,
- *                                "fork()").  Fast paths never look.
+ *                                "fork()").  A write-locked word whose owner was
+ *                                draining biased readers (`revoking` set) is given
+ *                                back: W -> 0 (W -> 1 for an upgrader).  Fast
+ *                                paths never look.
  *   waiting         set RW / WW  with a CAS while the lock is held, then sleep on a
  *                                word whose value the sleeper just read.  Every
  *                                release that sees a bit hands the lock on, and the
@@ -240,6 +247,85 @@
  * which pass waiting writers, but cannot upgrade while holding them, nor
  * acquire_write (PA_WRITE_WHILE_UPGRADABLE).
  *
+ * Biased reads (BRAVO: Dice & Kogan, "BRAVO: Biased Locking for Reader-Writer
+ * Locks", USENIX ATC 2019).  Counting readers in the state word makes every
+ * read acquire and release an RMW on one cache line that all readers share:
+ * under a read-only load the line moves between cores at every call, and
+ * two threads reading one lock run slower than one.  So a reader may
+ * instead publish itself in a process-wide table of slots, visible[]
+ * (PA_RW_VISIBLE_SLOTS pointers; the slot is a hash of a per-thread seed
+ * and the lock's address), and write nothing of the lock.  Beside the word:
+ *
+ *   bias            OFF / ON / UNDRAINED (PA_RW_BIAS_*).  Stored ON only
+ *                   by a counted reader holding its read (so no writer owns
+ *                   the word), and by nobody else; UNDRAINED and OFF only by
+ *                   the word's write owner (and reinit, destroy).
+ *   revoking        1 while a writer drains.
+ *   drain_notify    bumped by a biased release that sees `revoking`.
+ *   inhibit_until_ns  no ON before this (set by each revocation).
+ *
+ *   biased read     a thread with no hold of this lock yet, bias ON and no
+ *                   WRITERS_WAITING: CAS(slot, 0, lock), then re-load bias;
+ *                   ON: held (its table entry records the slot; the count is
+ *                   not touched); else clear the slot (waking a drainer, as
+ *                   a release) and take the counted path.  A taken slot
+ *                   (another thread or lock): the counted path.
+ *   recursive read  of a biased hold: the entry's depth only; the slot
+ *                   stays published (a draining writer waits for it, so
+ *                   "recursive reads pass a waiting writer" still holds:
+ *                   nothing to wait for).
+ *   biased release  at depth 0: exchange(slot, 0), then if `revoking`:
+ *                   bump drain_notify, wake all on it.
+ *   counted read    as before (the transitions above); then, still holding
+ *                   it, bias := ON if it is not, no WRITERS_WAITING, and the
+ *                   inhibition has passed.
+ *   revocation      every write acquisition (lock_write, and upgrade's
+ *                   1 -> W), once it owns the word and before anything
+ *                   else (write_seq, `writer`): if bias != OFF: bias :=
+ *                   UNDRAINED, revoking := 1, wait until no slot holds the
+ *                   lock (spin, then sleep on drain_notify with the caller's
+ *                   deadline), revoking := 0, bias := OFF, inhibit_until :=
+ *                   now + 9 x (the revocation's duration), at most 100 ms.
+ *   drain gave up   (timed out, interrupted): revoking := 0, bias stays
+ *                   UNDRAINED (readers are still inside; no new biased one
+ *                   comes in), and the acquisition is undone: W -> 0 as a
+ *                   write release (lock_write), W -> 1 as a downgrade
+ *                   (upgrade: still the upgradable holder).  `writer` and
+ *                   write_seq were never touched: nothing held or changed.
+ *   reinit, destroy clear every slot holding the lock, bias := OFF.
+ *
+ * Why no writer meets a biased reader inside: the writer's store of
+ * UNDRAINED and the reader's CAS of its slot, each followed by a load of
+ * the other's variable, all seq_cst: in the single total order one of the
+ * two loads sees the other's store, so the reader withdraws or the writer
+ * sees the slot and waits.  Why no drain sleeps for ever: the writer stores
+ * `revoking`, loads drain_notify, then the slot; the reader exchanges its
+ * slot, then loads `revoking` (pa_rwlock.c, unpublish).  Invariant: a slot
+ * can hold the lock for a reader inside only while bias != OFF, so a
+ * writer that loads OFF has nobody to wait for.  csrc/model/bravo.pml
+ * checks all of it.
+ *
+ * Guarantees kept: writer preference (biased readers stop at WW, and at the
+ * revocation; a writer waits only for the biased readers already inside, so
+ * a read storm cannot starve it), read phases (counted), timeouts and Ctrl-C
+ * in the drain, misuse checks (the table knows biased holds), optimistic
+ * stamps (the bump follows the drain), reader_count() and locked() (they
+ * add the biased readers: a scan of the table while bias != OFF).
+ *
+ * The writer's cost: one relaxed load while bias is OFF.  Otherwise a scan
+ * of the table (8 KB of loads: about a microsecond), two clock reads, the
+ * wait for the biased readers inside (a writer would wait as long for
+ * counted ones), and one futex wake per biased reader released during the
+ * drain.  The inhibition bounds the share of a writer's time spent revoking
+ * to about 1/10 however write-heavy the mix: after a revocation the bias
+ * stays off for 9 times as long, and readers count themselves meanwhile.
+ * A lock that is never read with the bias on (written only, or read only
+ * while writers wait) never scans.  Collisions (two threads, or two locks
+ * one thread reads, hashing to one slot) only send a read to the counted
+ * path.  A thread that exits holding a biased read leaves its slot taken,
+ * as an exiting counted reader leaves the count: the lock stays read-held
+ * until destroy or reinit.
+ *
  * Ownership: the write holder's thread id (pa_thread_id: never reused, so a
  * thread that exits holding the write lock is never mistaken for a later
  * one) is recorded, and each thread keeps a small table of the RWLocks it
@@ -272,6 +358,18 @@
 /* Distinct RWLocks one thread may hold for reading at once. */
 #define PA_RW_MAX_READ_LOCKS_PER_THREAD 32
 
+/* The process-wide visible-readers table of biased reads: 2^10 slots of one
+ * pointer (8 KB on 64-bit). */
+#define PA_RW_VISIBLE_BITS 10
+#define PA_RW_VISIBLE_SLOTS (1u << PA_RW_VISIBLE_BITS)
+/* bias: ON, readers may publish a slot instead of counting themselves;
+ * UNDRAINED, they may not, but biased readers may still be inside (a
+ * revocation in progress, or one that gave up): the next writer scans; OFF,
+ * no biased reader is inside, a writer does not scan. */
+#define PA_RW_BIAS_OFF 0u
+#define PA_RW_BIAS_ON 1u
+#define PA_RW_BIAS_UNDRAINED 2u
+
 typedef struct {
     pa_atomic_u32 state;
     pa_atomic_u32 writer_notify; /* bumped by every writer wakeup; writers sleep on it */
@@ -286,6 +384,13 @@ typedef struct {
     pa_spinlock upg_token;       /* held by the upgradable holder (one at a time) */
     pa_atomic_u32 fork_gen;      /* the fork generation the waiter state belongs to
                                     (pa_rwlock.c: reset after fork) */
+    pa_atomic_u32 bias;          /* PA_RW_BIAS_*: may readers take the biased path
+                                    (below, "Biased reads") */
+    pa_atomic_u32 revoking;      /* a writer is draining biased readers: a biased
+                                    release bumps drain_notify and wakes it */
+    pa_atomic_u32 drain_notify;  /* the draining writer sleeps on it */
+    pa_atomic_i64 inhibit_until_ns; /* pa_monotonic_ns() before which no counted
+                                    reader turns the bias back on; 0: none */
     uint64_t serial;             /* unique per pa_rwlock_init: a read-hold entry left
                                     behind by a freed lock never matches a new lock
                                     that reuses its address, and the registry of
@@ -334,7 +439,11 @@ int64_t pa_rwlock_optimistic_read(pa_rwlock *rw);
  * binding's rule for integers beyond int64). */
 bool pa_rwlock_validate(pa_rwlock *rw, int64_t stamp);
 
-/* Observers (a snapshot; may be stale as soon as they return). */
+/* Observers (a snapshot; may be stale as soon as they return).  Biased
+ * holds count (reader_count: every recursion level, as for counted holds;
+ * each call scans the slot table while the bias is not off), and a word
+ * write-locked by a writer still draining biased readers is not reported
+ * write-locked: that writer is not in yet. */
 bool pa_rwlock_is_write_locked(pa_rwlock *rw);
 uint32_t pa_rwlock_reader_count(pa_rwlock *rw);
 bool pa_rwlock_write_held_by_me(pa_rwlock *rw);

@@ -70,7 +70,7 @@ TSAN_TESTS=(tests/test_atomicint.py tests/test_bad_input.py tests/test_binding_d
             tests/test_rwlock.py tests/test_signal_storm.py tests/test_spinlock.py
             tests/test_sync.py tests/test_sync_conformance.py tests/test_thread_identity.py
             tests/test_wait_notify.py tests/test_atomicref.py tests/test_optimistic.py
-            tests/test_upgradable.py)
+            tests/test_upgradable.py tests/test_rwlock_bias.py)
 
 failures=()
 evidence=()   # one line per job run: what it ran and what it found (printed at the end)
@@ -391,6 +391,26 @@ MODEL_CONFIGS_SLOW=(
     "optimistic reads: 1 optimistic reader (2 attempts), 2 writers, 2 rounds, downgrade|-DNR=0 -DNW=2 -DITER=2 -DTIMEOUTS=0 -DDOWNGRADE=1 -DOPT=1 -DOPT_ITER=2"
 )
 
+# csrc/model/bravo.pml: the RWLock's biased reads (pa_rwlock.h, "Biased
+# reads"): the slots, the bias, the revocation and its drain-wake, a drain
+# that gives up (timeout) and undoes the write acquisition, the upgrade's drain.
+BRAVO_CONFIGS=(
+    "2 biased readers, 1 writer, 2 rounds|-DNR=2 -DNW=1 -DITER=2"
+    "2 biased readers, 2 writers|-DNR=2 -DNW=2"
+    "2 biased readers, 2 writers whose drains may time out (woken in time)|-DNR=2 -DNW=2 -DTIMEOUTS=1 -DIN_TIME=1"
+    "2 biased readers, 1 writer whose drain may time out (woken in time), 2 rounds|-DNR=2 -DNW=1 -DITER=2 -DTIMEOUTS=1 -DIN_TIME=1"
+    "2 biased readers, 1 writer, 1 upgrader, drains may time out (woken in time)|-DNR=2 -DNW=1 -DUPG=1 -DTIMEOUTS=1 -DIN_TIME=1"
+    "2 readers on one slot (a collision: counted), 1 writer, 2 rounds|-DNR=2 -DNW=1 -DITER=2 -DCOLLIDE=1"
+    "liveness: a writer that owns the word leaves the drain while 2 biased readers loop|-DNR=2 -DNW=1 -DLIVE=1"
+)
+BRAVO_CANARIES=(
+    "canary: the reader does not re-check the bias after publishing its slot|-DNR=2 -DNW=1 -DBUGGY=1|assertion violated"
+    "canary: a biased release does not wake the draining writer|-DNR=2 -DNW=1 -DBUGGY=2|invalid end state"
+    "canary: a drain that gave up turns the bias OFF (forgets the readers inside)|-DNR=1 -DNW=1 -DITER=2 -DTIMEOUTS=1 -DIN_TIME=1 -DBUGGY=3|assertion violated"
+    "canary: the drain reads drain_notify after its look at the slot|-DNR=2 -DNW=1 -DBUGGY=4|invalid end state"
+    "canary: a biased release reads revoking before clearing its slot|-DNR=2 -DNW=1 -DBUGGY=5|invalid end state"
+)
+
 # csrc/model/spinlock.pml: SpinLock (csrc/pa_spinlock.h/.c).
 SPINLOCK_CONFIGS=(
     "3 threads, 2 rounds|-DNT=3 -DITER=2"
@@ -520,6 +540,8 @@ job_model() {
     for cfg in "${configs[@]}"; do model_config rwlock.pml "$tmp" "$cfg"; done
     for cfg in "${MODEL_CANARIES[@]}"; do model_config rwlock.pml "$tmp" "$cfg" canary; done
     for cfg in "${MODEL_FINDINGS[@]}"; do model_config rwlock.pml "$tmp" "$cfg" finding; done
+    for cfg in "${BRAVO_CONFIGS[@]}"; do model_config bravo.pml "$tmp" "$cfg"; done
+    for cfg in "${BRAVO_CANARIES[@]}"; do model_config bravo.pml "$tmp" "$cfg" canary; done
     for cfg in "${SPINLOCK_CONFIGS[@]}"; do model_config spinlock.pml "$tmp" "$cfg"; done
     for cfg in "${SPINLOCK_CANARIES[@]}"; do model_config spinlock.pml "$tmp" "$cfg" canary; done
     for cfg in "${SPINLOCK_FINDINGS[@]}"; do model_config spinlock.pml "$tmp" "$cfg" finding; done

@@ -890,13 +890,35 @@ static void test_rwlock_fork_with_waiters(void) {
     CHECK(pa_rwlock_release_write(&forked) == PA_ACQUIRED); /* the parent's reader goes on */
     thread_join(t);
 
-    CHECK(pa_rwlock_acquire_read(&forked, 0) == PA_ACQUIRED);
-    start_gated(&t, fork_writer, NULL);
-    WAIT_FOR(PA_LOAD(&forked.write_waiters) == 1 && (PA_LOAD(&forked.state) & PA_RW_WRITERS_WAITING));
-    CHECK_EQ_I64(in_forked_child(child_after_read_held), 0);
-    CHECK(pa_rwlock_release_read(&forked) == PA_ACQUIRED);
-    thread_join(t);
-    CHECK_EQ_I64(PA_LOAD(&forked.state), 0);
+    /* The read held twice: counted (the bias kept off, so the writer sleeps
+     * counted, with WRITERS_WAITING), then biased (the writer owns the word
+     * and sleeps draining: in the child the reset must give that phantom
+     * drainer's word back, or no thread of the child could read). */
+    for (int biased = 0; biased <= 1; biased++) {
+        if (!biased) { /* a write section turns the bias off */
+            CHECK(pa_rwlock_acquire_write(&forked, 0) == PA_ACQUIRED);
+            CHECK(pa_rwlock_release_write(&forked) == PA_ACQUIRED);
+        }
+        PA_STORE(&forked.inhibit_until_ns, biased ? 0 : INT64_MAX);
+        if (biased) { /* a counted read turns the bias on */
+            CHECK(pa_rwlock_acquire_read(&forked, 0) == PA_ACQUIRED);
+            CHECK(pa_rwlock_release_read(&forked) == PA_ACQUIRED);
+        }
+        CHECK_EQ_I64(PA_LOAD(&forked.bias), biased ? PA_RW_BIAS_ON : PA_RW_BIAS_OFF);
+        CHECK(pa_rwlock_acquire_read(&forked, 0) == PA_ACQUIRED);
+        CHECK_EQ_I64(PA_LOAD(&forked.state), biased ? 0 : 1); /* a biased read is not counted */
+        start_gated(&t, fork_writer, NULL);
+        if (biased) {
+            WAIT_FOR(PA_LOAD(&forked.revoking) != 0);
+            CHECK(PA_LOAD(&forked.revoking) != 0);
+        } else {
+            WAIT_FOR(PA_LOAD(&forked.write_waiters) == 1 && (PA_LOAD(&forked.state) & PA_RW_WRITERS_WAITING));
+        }
+        CHECK_EQ_I64(in_forked_child(child_after_read_held), 0);
+        CHECK(pa_rwlock_release_read(&forked) == PA_ACQUIRED);
+        thread_join(t);
+        CHECK_EQ_I64(PA_LOAD(&forked.state), 0);
+    }
     pa_rwlock_destroy(&forked);
 }
 #else
@@ -904,6 +926,133 @@ static void test_rwlock_fork_with_waiters(void) {
     if (!quiet) printf("    (skipped: no fork() here, or ThreadSanitizer)\n");
 }
 #endif
+
+/* ---------------------------------------------------------------------------
+ * RWLock biased reads (pa_rwlock.h, "Biased reads"): the path is really
+ * taken (a biased read leaves the word's count at 0), the observers count
+ * biased holds, a writer's drain that times out leaves nothing held (and
+ * the bias UNDRAINED, so new readers are counted), a writer asleep in the
+ * drain is woken by the release, a recursive read passes a draining writer,
+ * and destroy clears the slots of a lock that a thread (gone since) still
+ * held.
+ * ------------------------------------------------------------------------- */
+static pa_rwlock bias_rw;
+static pa_atomic_u32 bias_step; /* the main thread's orders to the holder */
+static pa_atomic_u32 bias_holder_at;
+static pa_lock_result bias_writer_result;
+
+static void bias_holder(void *p) {
+    (void)p;
+    gate_wait();
+    if (pa_rwlock_acquire_read(&bias_rw, 0) != PA_ACQUIRED) exit(4);
+    PA_STORE(&bias_holder_at, 1);
+    while (PA_LOAD(&bias_step) < 1) pa_thread_yield();
+    /* step 1: a writer drains; read again (recursive), then release both */
+    PA_STORE(&bias_holder_at, pa_rwlock_acquire_read(&bias_rw, pa_deadline_after(5000000000LL)) == PA_ACQUIRED ? 2 : 99);
+    while (PA_LOAD(&bias_step) < 2) pa_thread_yield();
+    pa_rwlock_release_read(&bias_rw);
+    pa_rwlock_release_read(&bias_rw);
+    PA_STORE(&bias_holder_at, 3);
+}
+
+static void bias_writer(void *p) {
+    (void)p;
+    gate_wait();
+    bias_writer_result = pa_rwlock_acquire_write(&bias_rw, pa_deadline_after(10000000000LL));
+    if (bias_writer_result == PA_ACQUIRED) pa_rwlock_release_write(&bias_rw);
+}
+
+static void bias_forgotten_holder(void *p) {
+    (void)p;
+    gate_wait();
+    /* Never released: the thread exits holding it, its slot stays taken
+     * (as a counted reader's count would), and the lock is destroyed. */
+    if (pa_rwlock_acquire_read(&bias_rw, 0) != PA_ACQUIRED) exit(5);
+}
+
+static void test_rwlock_bias(void) {
+    test_thread h, w;
+    pa_rwlock_init(&bias_rw);
+    PA_STORE(&bias_step, 0);
+    PA_STORE(&bias_holder_at, 0);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.bias), PA_RW_BIAS_OFF); /* off until a counted read */
+    CHECK(pa_rwlock_acquire_read(&bias_rw, 0) == PA_ACQUIRED);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.state), 1);
+    CHECK(pa_rwlock_release_read(&bias_rw) == PA_ACQUIRED);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.bias), PA_RW_BIAS_ON);
+
+    /* Biased, here: the count stays 0, the observers see it, recursion too. */
+    CHECK(pa_rwlock_acquire_read(&bias_rw, 0) == PA_ACQUIRED);
+    CHECK(pa_rwlock_acquire_read(&bias_rw, 0) == PA_ACQUIRED);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.state), 0);
+    CHECK_EQ_I64(pa_rwlock_reader_count(&bias_rw), 2);
+    CHECK_EQ_I64(pa_rwlock_read_holds_by_me(&bias_rw), 2);
+    CHECK(pa_rwlock_side_locked(&bias_rw, true));
+    CHECK(pa_rwlock_acquire_write(&bias_rw, 0) == PA_UPGRADE);
+    CHECK(pa_rwlock_acquire_upgradable(&bias_rw, 0) == PA_UPGRADABLE_WHILE_READING);
+    CHECK(pa_rwlock_release_read(&bias_rw) == PA_ACQUIRED);
+    CHECK(pa_rwlock_release_read(&bias_rw) == PA_ACQUIRED);
+    CHECK(pa_rwlock_release_read(&bias_rw) == PA_READ_NOT_HELD);
+    CHECK_EQ_I64(pa_rwlock_reader_count(&bias_rw), 0);
+
+    /* Another thread holds a biased read: a try and a timed write give up
+     * in the drain, holding nothing; the bias is left UNDRAINED. */
+    start_gated(&h, bias_holder, NULL);
+    WAIT_FOR(PA_LOAD(&bias_holder_at) == 1);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.state), 0);
+    CHECK_EQ_I64(pa_rwlock_reader_count(&bias_rw), 1);
+    int64_t stamp = pa_rwlock_optimistic_read(&bias_rw);
+    CHECK(pa_rwlock_acquire_write(&bias_rw, 0) == PA_TIMEDOUT);
+    CHECK(pa_rwlock_acquire_write(&bias_rw, pa_deadline_after(50000000LL)) == PA_TIMEDOUT);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.state), 0);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.writer), 0);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.revoking), 0);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.bias), PA_RW_BIAS_UNDRAINED);
+    CHECK(!pa_rwlock_is_write_locked(&bias_rw));
+    CHECK(pa_rwlock_validate(&bias_rw, stamp)); /* nothing was written */
+    /* a new reader is counted now */
+    CHECK(pa_rwlock_acquire_read(&bias_rw, 0) == PA_ACQUIRED);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.state), 1);
+    CHECK_EQ_I64(pa_rwlock_reader_count(&bias_rw), 2);
+    CHECK(pa_rwlock_release_read(&bias_rw) == PA_ACQUIRED);
+
+    /* A writer sleeps in the drain; the holder reads again (recursive: no
+     * deadlock), then releases both, which wakes the writer. */
+    start_gated(&w, bias_writer, NULL);
+    WAIT_FOR(PA_LOAD(&bias_rw.revoking) != 0);
+    CHECK(PA_LOAD(&bias_rw.revoking) != 0);
+    PA_STORE(&bias_step, 1);
+    WAIT_FOR(PA_LOAD(&bias_holder_at) >= 2);
+    CHECK_EQ_I64(PA_LOAD(&bias_holder_at), 2);
+    CHECK(!pa_rwlock_is_write_locked(&bias_rw)); /* the drainer is not in */
+    PA_STORE(&bias_step, 2);
+    thread_join(h);
+    thread_join(w);
+    CHECK_EQ_I64(bias_writer_result, PA_ACQUIRED);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.bias), PA_RW_BIAS_OFF);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.state), 0);
+    CHECK(!pa_rwlock_validate(&bias_rw, stamp));
+
+    /* Destroyed while another thread biased-holds it: its slot is cleared,
+     * so a lock initialised at the same address is free. */
+    PA_STORE(&bias_rw.inhibit_until_ns, 0);
+    CHECK(pa_rwlock_acquire_read(&bias_rw, 0) == PA_ACQUIRED); /* counted: bias on */
+    CHECK(pa_rwlock_release_read(&bias_rw) == PA_ACQUIRED);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.bias), PA_RW_BIAS_ON);
+    start_gated(&h, bias_forgotten_holder, NULL);
+    thread_join(h);
+    CHECK_EQ_I64(PA_LOAD(&bias_rw.state), 0);  /* biased */
+    CHECK_EQ_I64(pa_rwlock_reader_count(&bias_rw), 1);
+    CHECK(pa_rwlock_acquire_write(&bias_rw, 0) == PA_TIMEDOUT); /* still held */
+    pa_rwlock_destroy(&bias_rw);
+    pa_rwlock_init(&bias_rw);
+    CHECK(pa_rwlock_acquire_read(&bias_rw, 0) == PA_ACQUIRED);
+    CHECK(pa_rwlock_release_read(&bias_rw) == PA_ACQUIRED); /* bias on again */
+    CHECK_EQ_I64(pa_rwlock_reader_count(&bias_rw), 0);
+    CHECK(pa_rwlock_acquire_write(&bias_rw, 0) == PA_ACQUIRED);
+    CHECK(pa_rwlock_release_write(&bias_rw) == PA_ACQUIRED);
+    pa_rwlock_destroy(&bias_rw);
+}
 
 /* ---------------------------------------------------------------------------
  * AtomicInt wait/notify
@@ -1762,6 +1911,7 @@ static const test_case tests[] = {
     {"rwlock_fork_with_waiters", test_rwlock_fork_with_waiters},
     {"rwlock_optimistic", test_rwlock_optimistic},
     {"rwlock_upgradable", test_rwlock_upgradable},
+    {"rwlock_bias", test_rwlock_bias},
     {"int_wait_notify", test_int_wait_notify},
 };
 

@@ -14,6 +14,7 @@ import itertools
 import linecache
 import re
 import reprlib
+import sys
 import threading
 import types
 from _thread import TIMEOUT_MAX as _TIMEOUT_MAX
@@ -214,6 +215,9 @@ def _base_new(cls, base):
     """object.__new__(cls), refusing base.__new__(a handle class) as CPython refuses it for the
     C types (a handle made so would have no root)."""
     if cls in _HANDLE_TYPES:
+        if sys.implementation.name == "cpython" and sys.version_info >= (3, 14):
+            # CPython 3.14 words its refusal for the C types so (test_differential).
+            raise TypeError(f"cannot create '{cls._TP_NAME}' instances")
         raise TypeError(f"pyatomics.{base.__name__}.__new__({cls._TP_NAME}) is not safe, "
                         f"use {cls._TP_NAME}.__new__()")
     return object.__new__(cls)

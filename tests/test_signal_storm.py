@@ -94,10 +94,6 @@ CHILD = textwrap.dedent(
         global interrupts, ours, entry, caller
         while True:
             try:
-                # Unblocked inside the try: an interrupt that was pending
-                # while blocked is raised here, and caught below, never in
-                # the handler (from where it would escape to the caller).
-                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
                 if over():
                     return
                 spin()
@@ -128,6 +124,7 @@ CHILD = textwrap.dedent(
                     elif enter is not None:
                         caller += 1
                     recover()
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
     t = threading.Thread(target=storm, daemon=True)
     t.start()
@@ -142,11 +139,7 @@ CHILD = textwrap.dedent(
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             break
         except KeyboardInterrupt:
-            # Landed in rounds()'s handler before it blocked SIGINT (on a loaded
-            # 3.13t in CI, a second interrupt then also landed in this handler
-            # and killed the child: SIGINT now stays blocked from the handler in
-            # rounds() until its next try).
-            pass
+            pass  # landed outside the try of rounds(): nothing was held there
     stop.set()
     t.join()
     print(json.dumps({"interrupts": interrupts, "ours": ours, "entry": entry, "caller": caller}))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import math
 import os
 import pathlib
 import subprocess
@@ -82,19 +83,25 @@ def test_bench_json_has_environment_and_every_sample(quick_run):
 
 def test_bench_compare_two_runs(quick_run, tmp_path):
     _, data, where = quick_run
+    # B is A slowed down by a factor k large enough that every case's rounds
+    # in B lie above all of A's, whatever A's spread (a quick run's rounds
+    # can differ threefold on a loaded machine, PyPy's above all).
+    spread = max(max(c["samples_s_per_op"]) / min(c["samples_s_per_op"])
+                 for s in data["suites"] for c in s["cases"])
+    k = max(3, math.ceil(2 * spread))
     slower = copy.deepcopy(data)
     for suite in slower["suites"]:
         for case in suite["cases"]:
-            case["samples_s_per_op"] = [x * 3 for x in case["samples_s_per_op"]]
+            case["samples_s_per_op"] = [x * k for x in case["samples_s_per_op"]]
             key = suite["metric"]
-            case[key] = case[key] * 3 if key == "ns/op" else case[key] / 3
+            case[key] = case[key] * k if key == "ns/op" else case[key] / k
     (tmp_path / "b.json").write_text(json.dumps(slower))
     out = cli("bench", "--compare", str(where / "run.json"), str(tmp_path / "b.json"), cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     assert "| inc/pyatomics | `f = a.inc; f()` |" in out.stdout
-    assert "+200.0% | worse |" in out.stdout  # ns/op three times as long
-    assert "-66.7% | worse |" in out.stdout  # Mops/s a third
-    assert "better" not in out.stdout
+    assert f"{100 * (k - 1):+.1f}% | worse |" in out.stdout  # ns/op k times as long
+    assert f"{100 * (1 / k - 1):+.1f}% | worse |" in out.stdout  # Mops/s divided by k
+    assert "better" not in out.stdout and "within noise" not in out.stdout
     same = cli("bench", "--compare", str(where / "run.json"), str(where / "run.json"), cwd=tmp_path)
     assert same.returncode == 0 and "+0.0% | within noise |" in same.stdout and "worse" not in same.stdout
     (tmp_path / "junk.json").write_text("[1, 2]")

@@ -51,6 +51,24 @@ CHILD = textwrap.dedent(
             signal.pthread_kill(main, signal.SIGINT)
             time.sleep(0.00025)
 
+    TOP = sys._getframe().f_code
+
+    def on_sigint(signum, frame):
+        # Python's own SIGINT handler, but for one place: the loop at the end of
+        # this script that restarts rounds().  An interrupt raised at its back
+        # edge escapes every try and kills the child (exit -2: seen in CI, 3.13t
+        # under load, 2026-12-01).  That loop is neither ours nor the caller's
+        # code under test, so an interrupt landing there is dropped.  (A second
+        # interrupt can land in this handler itself: then what counts is the
+        # frame the first one interrupted.)
+        while frame is not None and frame.f_code is on_sigint.__code__:
+            frame = frame.f_back
+        if frame is None or frame.f_code is TOP:
+            return
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, on_sigint)
+
     rw = RWLock()
     sl = SpinLock()
     if kind == "threading.Lock":  # the control: the interpreter's own lock in the same storm
@@ -106,8 +124,10 @@ CHILD = textwrap.dedent(
                     # caller's own window (as with threading.Lock); in a `with`
                     # statement it is the interpreter's, unless the interpreter
                     # protects its own lock there (the test compares).
+                    # The frame the interrupt landed in: the last before
+                    # on_sigint's.
                     tb = exc.__traceback__
-                    while tb.tb_next is not None:
+                    while tb.tb_next is not None and tb.tb_next.tb_frame.f_code is not on_sigint.__code__:
                         tb = tb.tb_next
                     if tb.tb_frame.f_code.co_filename.startswith(package):
                         # At the first instruction of one of our Python frames (the
@@ -139,7 +159,7 @@ CHILD = textwrap.dedent(
             signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
             break
         except KeyboardInterrupt:
-            pass  # landed outside the try of rounds(): nothing was held there
+            pass  # landed in rounds() outside its try: nothing was held there
     stop.set()
     t.join()
     print(json.dumps({"interrupts": interrupts, "ours": ours, "entry": entry, "caller": caller}))
@@ -223,6 +243,8 @@ def test_sigint_storm_never_leaks_a_hold(kind, tmp_path, interpreter_with_is_ato
             assert result["entry"] <= window_bound(result), result
     if interpreter_with_is_atomic:
         # PyPy's control can come out clean in a 0.6 s storm while its `with`
-        # still has a window (1 of 72 on PyPy 3.11), hence the slack there.
-        slack = 2 + result["interrupts"] // 100 if platform.python_implementation() == "PyPy" else 0
+        # still has a window (1 of 72 on PyPy 3.11; on PyPy 3.9 in CI 0 for the
+        # control, then 5 of 284 for write-timeout), hence the window's slack
+        # there.
+        slack = window_bound(result) if platform.python_implementation() == "PyPy" else 0
         assert result["caller"] <= slack, result

@@ -30,6 +30,7 @@ import threading
 from typing import Any, Callable
 
 from . import _harness as h
+from .atomicint import _check_value, _w_lock
 
 pyatomics = h.import_pyatomics()
 RWLock = pyatomics.RWLock
@@ -296,22 +297,6 @@ def counter_suite(settings: h.Settings) -> h.Suite:
 # --- SpinLock under oversubscription ----------------------------------------------
 
 
-def _tight_worker(shared):
-    lock, box = shared
-
-    def work(n: int, lock=lock, box=box) -> None:
-        for _ in range(n):
-            with lock:
-                box[0] += 1
-
-    return work
-
-
-def _tight_check(shared, n_total: int) -> str | None:
-    got = shared[1][0]
-    return None if got == n_total else f"LOST UPDATES: {n_total} increments, final value {got}"
-
-
 def spin_suite(settings: h.Settings) -> h.Suite:
     cases: list[h.Case] = []
     threads = scaling_threads(settings, at_least=max(8, 4 * h.usable_cpus()))
@@ -321,7 +306,7 @@ def spin_suite(settings: h.Settings) -> h.Suite:
             ("lock", "threading.Lock", h.BASE, lambda: (threading.Lock(), [0])),
         ):
             cases.append(h.mt_case(f"{key}@{t}", _group(t), impl, role, "with lock: box[0] += 1", t, make,
-                                   _tight_worker, _tight_check))
+                                   _w_lock, _check_value(lambda shared: shared[1][0])))
 
     def targets(suite: h.Suite) -> list[h.Target]:
         cores = h.usable_cpus()

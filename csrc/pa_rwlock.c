@@ -969,8 +969,10 @@ static pa_lock_result lock_write(pa_rwlock *rw, int64_t deadline_ns, uint64_t me
 
 /* W -> 0, handing the lock on: the state part of a write release, and the
  * undo of a write acquisition whose drain of biased readers gave up (the
- * same hand-off: readers parked behind us get their read phase). */
-static void release_write_state(pa_rwlock *rw) {
+ * same hand-off: readers parked behind us get their read phase).
+ * PA_INLINE: the uncontended release is this one fetch_sub, in
+ * pa_rwlock_release_write itself (csrc/tests/check_arm64_disassembly.py). */
+PA_INLINE void release_write_state(pa_rwlock *rw) {
     uint32_t s = atomic_fetch_sub(&rw->state, PA_RW_WRITE_LOCKED) - PA_RW_WRITE_LOCKED;
     if (s & WAITING) {
         /* Stale after a fork: no read phase for readers that are not here. */

@@ -394,7 +394,12 @@ def test_lock_freed_while_biased_read_held_then_a_new_lock():
         print(json.dumps({"writes": all(writes), "n": len(writes), "reused": reused or addr is None,
                           "holder_done": not t.is_alive()}))
     """)
-    assert seen == {"writes": True, "n": 200, "reused": True, "holder_done": True}
+    # Under AddressSanitizer with PYTHONMALLOC=malloc (scripts/sanitize.sh asan)
+    # freed memory is quarantined, never handed out again at once: no reuse to
+    # see there (CI, 2026-12-01), while every new lock must still be free.
+    quarantined = os.environ.get("PYTHONMALLOC") == "malloc" and "libasan" in os.environ.get("LD_PRELOAD", "")
+    assert seen == {"writes": True, "n": 200, "reused": seen["reused"] if quarantined else True,
+                    "holder_done": True}
 
 
 @pytest.mark.forks

@@ -13,7 +13,9 @@ each one, with TAG its implementation, version and "t" if free-threaded
                     `pip install .[test]`, then a forced rebuild of the package
                     itself: the tests import the built package, never the tree;
   TAG/capi          (CPython) pytest with the C-API backend;
-  TAG/cffi          pytest with the cffi backend, skipped where it was not built
+  TAG/cffi          pytest with the cffi backend (on CPython: the first
+                    interpreter, 3.9, 3.14 and 3.15; see CFFI_ON_CPYTHON),
+                    skipped where it was not built
                     (free-threaded 3.13); on PyPy the only backend;
   TAG/disassembly   (CPython on x86_64) scripts/check_disassembly.py.
 
@@ -55,6 +57,15 @@ STRICT = os.environ.get("PYATOMICS_STRICT_WARNINGS") == "1"
 LOCK_LOG = os.environ.get("PYATOMICS_LOCK_LOG")
 # TAG -> the bin directory of its venv, set by TAG's session for the others.
 _BIN: dict[str, str] = {}
+# The cffi backend on CPython (PyPy's only backend, selectable on CPython) runs
+# a second time on the first interpreter (the default python3), the oldest
+# supported CPython and the two newest: its code is the same Python on every
+# version, and what a version changes (3.9's signal checks, 3.14's messages)
+# shows at the ends.  The CPythons between run the C-API backend only (each
+# cffi run costs ~3 minutes of the CI hour).  PYATOMICS_CFFI_EVERYWHERE=1 runs
+# it on every CPython where it is built.
+CFFI_ON_CPYTHON = {"cpython3.9", "cpython3.14", "cpython3.15"}
+CFFI_EVERYWHERE = os.environ.get("PYATOMICS_CFFI_EVERYWHERE") == "1"
 
 
 def _interpreter_tag(py: str) -> str | None:
@@ -177,7 +188,10 @@ for _i, _py in enumerate(os.environ.get("PYATOMICS_PYTHONS", "python3").split())
     assert _exe is not None
     _make_install(_tag, os.path.abspath(_exe))
     _default = "cffi" if _tag.startswith("pypy") else "capi"
-    for _backend in [_default] + [b for b in ("cffi",) if b != _default]:
+    _backends = [_default]
+    if _default != "cffi" and (_i == 0 or _tag in CFFI_ON_CPYTHON or CFFI_EVERYWHERE):
+        _backends.append("cffi")
+    for _backend in _backends:
         _make_pytest(_tag, _backend, _default, devmode=_i == 0)
     if platform.machine() in ("x86_64", "AMD64") and not _tag.startswith("pypy"):
         _make_disassembly(_tag)

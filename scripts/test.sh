@@ -8,8 +8,9 @@
 # with them: for each interpreter a venv under .venvs/ (reused between runs),
 # `pip install .[test]` (the built package, never the source tree, is what
 # the tests import), pytest, and on x86_64 the disassembly check of the built
-# C-API extension.  On each CPython where the cffi backend was built (all but
-# free-threaded 3.13) the suite runs a second time with PYATOMICS_BACKEND=cffi.
+# C-API extension.  On the default python3, CPython 3.9, 3.14 and 3.15 the
+# suite runs a second time with PYATOMICS_BACKEND=cffi (noxfile.py says why
+# not on the CPythons between; PYATOMICS_CFFI_EVERYWHERE=1 runs it there too).
 # `nox -l` (with PYATOMICS_PYTHONS="python ...") lists the sessions; one of them
 # can be run alone with nox -s.  Interpreters:
 #   - the default python3 (run with PYTHONDEVMODE=1, so warnings are errors);

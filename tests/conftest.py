@@ -32,6 +32,23 @@ import pyatomics  # noqa: E402
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
+# The checks of the tooling rather than of pyatomics (mypy and stubtest in
+# test_typing.py, the hypothesis profiles in test_tooling.py) give the same
+# answer on every interpreter, so they run once per scripts/test.sh run: on
+# CPython 3.11 with the GIL (the default python3 there) with the default capi
+# backend, its first run.  Elsewhere they are skipped, saying so.
+FIRST_RUN = (
+    sys.implementation.name == "cpython"
+    and sys.version_info[:2] == (3, 11)
+    and not FREE_THREADED
+    and pyatomics.BACKEND == "capi"
+)
+first_run_only = pytest.mark.skipif(
+    not FIRST_RUN,
+    reason="a check of the tooling: it runs once, on CPython 3.11 (GIL build) with the default capi "
+    "backend, the first run of scripts/test.sh",
+)
+
 # Under ThreadSanitizer (scripts/sanitize.sh tsan: a CPython configured
 # --with-thread-sanitizer) a fork() while other threads run is not supported:
 # the child dies as soon as it starts a thread ("starting new threads after

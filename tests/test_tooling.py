@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from conftest import first_run_only
 
 TESTS = pathlib.Path(__file__).resolve().parent
 REPO = TESTS.parent
@@ -70,6 +71,7 @@ def budget(proc: subprocess.CompletedProcess) -> tuple[int, int]:
     return int(examples), int(scale)
 
 
+@first_run_only
 @pytest.mark.parametrize(
     "args, env_profile, expected",
     [
@@ -84,6 +86,7 @@ def test_profiles_set_the_budgets(tmp_path, args, env_profile, expected):
     assert budget(proc) == expected
 
 
+@first_run_only
 def test_unknown_profile_is_an_error(tmp_path):
     proc = child_pytest(tmp_path, PROBE, HYPOTHESIS_PROFILE="no-such-profile")
     assert proc.returncode != 0

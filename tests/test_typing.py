@@ -16,29 +16,19 @@ import os
 import re
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
 import pyatomics
+from conftest import first_run_only
 from pyatomics import RWLock, RWLockGuard, RWLockView
 
 HERE = Path(__file__).resolve().parent
 USAGE = HERE / "typing_usage.py"
 ALLOWLIST = HERE / "stubtest-allowlist.txt"
 
-TYPING_RUN = (
-    sys.implementation.name == "cpython"
-    and sys.version_info[:2] == (3, 11)
-    and not sysconfig.get_config_var("Py_GIL_DISABLED")
-    and pyatomics.BACKEND == "capi"
-)
-needs_typing_run = pytest.mark.skipif(
-    not TYPING_RUN,
-    reason="the mypy/stubtest checks run once, on CPython 3.11 (GIL build) with the default capi "
-    "backend: the first run of scripts/test.sh",
-)
+needs_typing_run = first_run_only
 
 # pyatomics/__main__.py (the command line) is left out of the package check until its
 # remaining errors are fixed: lambdas that call None-returning functions inside a tuple

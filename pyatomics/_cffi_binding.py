@@ -623,7 +623,15 @@ _handle_class(AtomicRefHandle)
 def _c_type(cls):  # named as the C-API binding's type, and like it (no BASETYPE flag) final
     cls.__module__, cls._TP_NAME = "pyatomics", f"pyatomics.{cls.__name__}"
     cls.__init_subclass__ = classmethod(_final_class)
+    # A lock (or one side of one) is not copied nor pickled, as the C types
+    # refuse: a copy.copy() of the Python object would share the core's lock.
+    cls.__reduce_ex__ = _lock_not_picklable
+    cls.__reduce__ = lambda self, /: _lock_not_picklable(self, 0)
     return cls
+
+
+def _lock_not_picklable(self, protocol, /):
+    _raise(lib.PA_NOT_PICKLABLE, type(self)._TP_NAME)
 
 
 def _no_arguments(cls, args, kwargs):
@@ -708,9 +716,6 @@ class RWLockHandle(RWLock, _handle=True):
     """What RWLock.handle() returns: an RWLock bound to the same lock, with its own views, for one thread."""
 
     __slots__ = ("_root",)
-
-    def __reduce_ex__(self, protocol, /):  # as the C-API binding's: a lock is not copied
-        _raise(lib.PA_NOT_PICKLABLE, self._TP_NAME)
 
 
 _handle_class(RWLockHandle)

@@ -680,3 +680,26 @@ TestRWLockMachine = RWLockMachine.TestCase
 TestRWLockMachine.settings = _settings
 TestSpinLockMachine = SpinLockMachine.TestCase
 TestSpinLockMachine.settings = _settings
+
+
+@pytest.mark.parametrize("how", ["copy", "deepcopy", "pickle"])
+def test_locks_and_their_sides_are_not_copied_nor_pickled(how):
+    """A copy of a lock would be a second object over the same core lock (the
+    cffi binding's copy.copy made one before 2026-12-02) or a new, unlocked
+    lock: neither is what copying a threading.Lock does (it refuses).  Every
+    lock object refuses as the stdlib words it, and stays as it was."""
+    import copy
+    import pickle
+
+    do = {"copy": copy.copy, "deepcopy": copy.deepcopy, "pickle": pickle.dumps}[how]
+    rw, spin = RWLock(), SpinLock()
+    assert spin.acquire() and rw.acquire_read()
+    objects = {"pyatomics.SpinLock": spin, "pyatomics.RWLock": rw, "pyatomics.RWLockView": rw.writer,
+               "pyatomics.RWLockGuard": rw.write(1), "pyatomics.RWLockHandle": rw.handle()}
+    for name, obj in objects.items():
+        with pytest.raises(TypeError, match=rf"^cannot pickle '{name}' object$"):
+            do(obj)
+    assert spin.locked() and rw.readers == 1 and not rw.write_locked
+    spin.release()
+    rw.release_read()
+    assert not spin.locked() and rw.readers == 0

@@ -470,8 +470,11 @@ def test_readers_not_starved_by_stream_of_writers():
     the machine's speed, but not of preemption: a reader descheduled between
     its `before` and its announcing itself sees the writers' sections of that
     time too (a max of 4 in one of 100, in a CI run with two other jobs on the
-    2 cores).  So 90 of the 100 acquires must see at most 2: the typical case,
-    which is what the read phase changes."""
+    2 cores; more than 10 of 100 saw 3 or more on PyPy 3.9's cffi backend, whose acquire runs
+    Python code before it announces itself, in check_release beside the
+    sanitizer jobs, 2026-12-02).  So 80 of the 100 acquires must see at most 2:
+    the typical case, which is what the read phase changes (without it the
+    typical acquire sees 3-10)."""
     rw = RWLock()
     stop = threading.Event()
     writes = AtomicInt(0)
@@ -502,7 +505,7 @@ def test_readers_not_starved_by_stream_of_writers():
         stop.set()
         join(*writers)
     assert len(passed) == 100
-    assert sorted(passed)[89] <= 2, sorted(passed)[-15:]
+    assert sorted(passed)[79] <= 2, sorted(passed)[-25:]
     assert_free(rw)
 
 

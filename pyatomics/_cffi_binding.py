@@ -208,6 +208,19 @@ def _spec_error(spec):  # the core's words for it, as the C-API binding's
     _raise(lib.PA_FORMAT_SPEC_NOT_STR, type(spec).__name__)
 
 
+def _not_picklable(self, protocol, /):
+    """__reduce_ex__ of what the C types refuse to copy or pickle (the locks, their sides,
+    AtomicRef): shared state, not a value; a copy.copy() of the Python object would share
+    the core's lock.  Named as the C type's tp_name: our classes carry it as _TP_NAME, a
+    Python subclass's is its bare name."""
+    cls = type(self)
+    _raise(lib.PA_NOT_PICKLABLE, cls.__dict__.get("_TP_NAME", cls.__name__))
+
+
+def _reduce_refused(self, /):  # __reduce__ of the same: as object.__reduce__, through __reduce_ex__
+    return self.__reduce_ex__(0)
+
+
 _HANDLE_TYPES = frozenset()  # the *Handle classes, once defined below
 
 
@@ -561,14 +574,8 @@ class AtomicRef:
     def __repr__(self):
         return f"{type(self).__name__}({self._value!r})"
 
-    def __reduce_ex__(self, protocol, /):  # as a lock (the core's words): shared state, not a value
-        # named as the C type's tp_name: qualified for our types, bare for a Python subclass
-        name = type(self).__name__
-        ours = type(self) in (AtomicRef, AtomicRefHandle)
-        _raise(lib.PA_NOT_PICKLABLE, f"pyatomics.{name}" if ours else name)
-
-    def __reduce__(self, /):
-        return self.__reduce_ex__(0)
+    __reduce_ex__ = _not_picklable  # as a lock: shared state, not a value
+    __reduce__ = _reduce_refused
 
     # AtomicRef[Node] in annotations at run time, as the stub makes it generic
     __class_getitem__ = classmethod(types.GenericAlias)
@@ -578,6 +585,9 @@ class AtomicRef:
         h = object.__new__(AtomicRefHandle)
         h._root = self._root if type(self) is AtomicRefHandle else self
         return h
+
+
+AtomicRef._TP_NAME = "pyatomics.AtomicRef"  # subclassable: set here, read from the class's own dict
 
 
 class AtomicRefHandle(AtomicRef):
@@ -623,15 +633,8 @@ _handle_class(AtomicRefHandle)
 def _c_type(cls):  # named as the C-API binding's type, and like it (no BASETYPE flag) final
     cls.__module__, cls._TP_NAME = "pyatomics", f"pyatomics.{cls.__name__}"
     cls.__init_subclass__ = classmethod(_final_class)
-    # A lock (or one side of one) is not copied nor pickled, as the C types
-    # refuse: a copy.copy() of the Python object would share the core's lock.
-    cls.__reduce_ex__ = _lock_not_picklable
-    cls.__reduce__ = lambda self, /: _lock_not_picklable(self, 0)
+    cls.__reduce_ex__, cls.__reduce__ = _not_picklable, _reduce_refused
     return cls
-
-
-def _lock_not_picklable(self, protocol, /):
-    _raise(lib.PA_NOT_PICKLABLE, type(self)._TP_NAME)
 
 
 def _no_arguments(cls, args, kwargs):

@@ -28,8 +28,6 @@ HERE = Path(__file__).resolve().parent
 USAGE = HERE / "typing_usage.py"
 ALLOWLIST = HERE / "stubtest-allowlist.txt"
 
-needs_typing_run = first_run_only
-
 # pyatomics/__main__.py (the command line) is left out of the package check until its
 # remaining errors are fixed: lambdas that call None-returning functions inside a tuple
 # (func-returns-value), the optional matplotlib and the benchmarks' own modules imported
@@ -55,12 +53,12 @@ def _assert_clean(result: subprocess.CompletedProcess[str]) -> None:
     assert "Success: no issues found" in result.stdout, result.stdout + result.stderr
 
 
-@needs_typing_run
+@first_run_only
 def test_usage_file_passes_mypy_strict(tmp_path):
     _assert_clean(_mypy("mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), str(USAGE), cwd=tmp_path))
 
 
-@needs_typing_run
+@first_run_only
 def test_installed_package_passes_mypy_strict(tmp_path):
     installed = Path(pyatomics.__file__).parent
     assert HERE.parent / "pyatomics" != installed, "the tests must run against the installed package"
@@ -75,14 +73,14 @@ def test_installed_package_passes_mypy_strict(tmp_path):
     _assert_clean(_mypy("mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), *args, cwd=tmp_path))
 
 
-@needs_typing_run
+@first_run_only
 def test_stubtest_capi_binding(tmp_path):
     # The allowlist's entries for the C-API module: only the int-snapshot methods.
     _assert_clean(_mypy("mypy.stubtest", "--allowlist", str(ALLOWLIST), "--ignore-unused-allowlist",
                         "pyatomics._capi_binding", cwd=tmp_path))
 
 
-@needs_typing_run
+@first_run_only
 def test_stubtest_cffi_binding(tmp_path):
     assert "cffi" in pyatomics.available_backends()
     result = _mypy("mypy.stubtest", "--allowlist", str(ALLOWLIST), "pyatomics._cffi_binding", cwd=tmp_path)
@@ -104,7 +102,7 @@ threading.Condition(RWLock().writer)  # expect: arg-type (typeshed: threading's 
 '''
 
 
-@needs_typing_run
+@first_run_only
 def test_misuses_are_reported(tmp_path):
     """What the stubs are for: each line marked `expect` is reported with that error code,
     and nothing else is.  The Condition line is why docs/guide.md gives the cast."""

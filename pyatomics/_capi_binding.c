@@ -1406,6 +1406,17 @@ static PyType_Spec SpinLock_spec = {
  * RWLock, its reader/writer views and its timed guards
  * ========================================================================= */
 
+/* Free-threaded builds: the views other threads get from rw.reader and
+ * rw.writer (see rw_side).  One entry per thread, published once. */
+#ifdef Py_GIL_DISABLED
+#define RW_THREAD_VIEWS 16 /* a power of two */
+typedef struct {
+    uintptr_t tid; /* _Py_ThreadId() of the thread that made it */
+    PyObject *reader;
+    PyObject *writer;
+} RWLockThreadViews;
+#endif
+
 typedef struct {
     PyObject_HEAD
     pa_rwlock *lock;  /* &own, or the root's (handles; see AtomicIntObject) */
@@ -1413,6 +1424,9 @@ typedef struct {
     PyObject *writer;
     PyObject *weakreflist;
     PyObject *root; /* NULL, or (handles) the root RWLock */
+#ifdef Py_GIL_DISABLED
+    _Atomic(RWLockThreadViews *) thread_views[RW_THREAD_VIEWS]; /* all NULL in a handle */
+#endif
     pa_rwlock own;
 } RWLockObject;
 
@@ -1524,6 +1538,93 @@ static PyObject *new_view(module_state *st, RWLockObject *rw, int write) {
     return (PyObject *)v;
 }
 
+/* rw.reader / rw.writer (and rw.read() / rw.write() without a timeout).
+ *
+ * On a free-threaded build every thread that touches one object updates its
+ * reference count, and threads other than the object's creator do it with
+ * atomic read-modify-writes on one shared word: `with r:` alone increfs and
+ * decrefs the view three times (the load, and the bound __enter__ and
+ * __exit__), so two threads reading through one view contend on that line
+ * on every read, whatever the lock does (3.13t, 2 cores: a shared view's
+ * readers ran no faster than one thread; each thread's own view, twice
+ * that).  So the creator of the lock gets the views made with it, and any
+ * other thread views of its own, made on its first access and owned by it
+ * (its reference-count updates are plain stores): the same lock, the same
+ * methods, only another object.  A handle's views are already its thread's.
+ *
+ * The table: RW_THREAD_VIEWS slots, probed from a hash of the thread id.  An
+ * entry is built completely (both views) before a compare-exchange
+ * publishes it into an empty slot (release; readers load with acquire, so
+ * they see its fields); a slot is never emptied or changed while the lock
+ * lives, so a thread that found its entry keeps finding it, and two threads
+ * can never publish for one id (only the thread itself publishes its id).
+ * A slot taken by a thread that has since exited stays taken; a new thread
+ * that reuses the id (CPython's id is its thread-local block's address, which
+ * the C library reuses) takes that entry over, which is correct: a view has
+ * no per-thread state (the core tracks holders by pa_thread_id) and the new
+ * thread is the views' owner by id.  With every slot taken, a thread gets
+ * the creator's views: correct, only shared again.  The entries' views hold
+ * the lock, so they live in the cycle the creator's views already form
+ * (tp_traverse, tp_clear), and the collector frees all of them together. */
+#ifdef Py_GIL_DISABLED
+static void free_thread_views(RWLockThreadViews *e) {
+    Py_XDECREF(e->reader);
+    Py_XDECREF(e->writer);
+    PyMem_Free(e);
+}
+
+static PyObject *own_thread_view(RWLockObject *rw, int write) {
+    uintptr_t tid = _Py_ThreadId();
+    uintptr_t h = (tid >> 4) * (uintptr_t)0x9E3779B97F4A7C15ull; /* the id is an aligned address */
+    unsigned start = (unsigned)(h >> (sizeof h * 8 - 4));
+    RWLockThreadViews *mine = NULL;
+    for (unsigned i = 0; i < RW_THREAD_VIEWS; i++) {
+        _Atomic(RWLockThreadViews *) *slot = &rw->thread_views[(start + i) & (RW_THREAD_VIEWS - 1)];
+        RWLockThreadViews *e = atomic_load_explicit(slot, memory_order_acquire);
+        if (e == NULL) {
+            if (mine == NULL) {
+                module_state *st = PyType_GetModuleState(Py_TYPE(rw));
+                if (st == NULL || (mine = PyMem_Calloc(1, sizeof *mine)) == NULL) return NULL;
+                mine->tid = tid;
+                if ((mine->reader = new_view(st, rw, 0)) == NULL || (mine->writer = new_view(st, rw, 1)) == NULL) {
+                    free_thread_views(mine);
+                    return NULL;
+                }
+            }
+            if (atomic_compare_exchange_strong_explicit(slot, &e, mine, memory_order_acq_rel,
+                                                        memory_order_acquire))
+                return Py_NewRef(write ? mine->writer : mine->reader);
+            /* Another thread's entry went in first: e is it; go on probing. */
+        }
+        if (e->tid == tid) { /* only this thread publishes its id, so mine is still unpublished */
+            if (mine != NULL) free_thread_views(mine);
+            return Py_NewRef(write ? e->writer : e->reader);
+        }
+    }
+    if (mine != NULL) free_thread_views(mine);
+    return NULL; /* every slot taken: the creator's views */
+}
+#endif
+
+static PyObject *rw_side(PyObject *self, int write) {
+    PyObject *shared = write ? RWL(self)->writer : RWL(self)->reader;
+    if (shared == NULL) { /* cleared by the collector (a cycle a finalizer reached) */
+        PyErr_SetString(PyExc_AttributeError, write ? "writer" : "reader");
+        return NULL;
+    }
+#ifdef Py_GIL_DISABLED
+    if (RWL(self)->root == NULL && !_Py_IsOwnedByCurrentThread(shared)) {
+        PyObject *mine = own_thread_view(RWL(self), write);
+        if (mine != NULL) return mine;
+        PyErr_Clear(); /* no memory for views of its own: the shared ones still work */
+    }
+#endif
+    return Py_NewRef(shared);
+}
+
+static PyObject *RWLock_get_reader(PyObject *self, void *Py_UNUSED(closure)) { return rw_side(self, 0); }
+static PyObject *RWLock_get_writer(PyObject *self, void *Py_UNUSED(closure)) { return rw_side(self, 1); }
+
 static PyObject *RWLock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     if ((args && PyTuple_GET_SIZE(args)) || (kwds && PyDict_GET_SIZE(kwds))) {
         return raise_status(PA_NO_ARGUMENTS, "RWLock");
@@ -1533,7 +1634,7 @@ static PyObject *RWLock_new(PyTypeObject *type, PyObject *args, PyObject *kwds) 
     RWLockObject *self = (RWLockObject *)type->tp_alloc(type, 0);
     if (self == NULL) return NULL;
     self->lock = &self->own;
-    self->root = NULL;
+    self->root = NULL; /* tp_alloc zeroed the rest, thread_views included */
     pa_rwlock_init(&self->own);
     self->weakreflist = NULL;
     self->reader = new_view(st, self, 0);
@@ -1563,6 +1664,9 @@ static PyObject *RWLock_handle(PyObject *self, PyTypeObject *cls, PyObject *cons
     h->lock = RWL(root)->lock;
     h->root = Py_NewRef(root);
     h->reader = h->writer = h->weakreflist = NULL;
+#ifdef Py_GIL_DISABLED
+    for (unsigned i = 0; i < RW_THREAD_VIEWS; i++) atomic_init(&h->thread_views[i], NULL);
+#endif
     memset(&h->own, 0, sizeof h->own);
     PyObject_GC_Track(h);
     h->reader = new_view(st, h, 0);
@@ -1579,12 +1683,29 @@ static int RWLock_traverse(PyObject *self, visitproc visit, void *arg) {
     Py_VISIT(RWL(self)->reader);
     Py_VISIT(RWL(self)->writer);
     Py_VISIT(RWL(self)->root); /* NULL but in a handle */
+#ifdef Py_GIL_DISABLED
+    for (unsigned i = 0; i < RW_THREAD_VIEWS; i++) {
+        RWLockThreadViews *e = atomic_load_explicit(&RWL(self)->thread_views[i], memory_order_acquire);
+        if (e != NULL) {
+            Py_VISIT(e->reader);
+            Py_VISIT(e->writer);
+        }
+    }
+#endif
     return 0;
 }
 
+/* The collector runs this with the other threads stopped, or dealloc with
+ * no other reference: nobody is probing the table. */
 static int RWLock_clear(PyObject *self) {
     Py_CLEAR(RWL(self)->reader);
     Py_CLEAR(RWL(self)->writer);
+#ifdef Py_GIL_DISABLED
+    for (unsigned i = 0; i < RW_THREAD_VIEWS; i++) {
+        RWLockThreadViews *e = atomic_exchange_explicit(&RWL(self)->thread_views[i], NULL, memory_order_acq_rel);
+        if (e != NULL) free_thread_views(e);
+    }
+#endif
     return 0;
 }
 
@@ -1653,8 +1774,7 @@ static PyObject *rw_guard(PyObject *self, int write, PyObject *const *args, Py_s
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     PyObject *timeout_obj = Py_None;
     int64_t timeout_ns;
-    if (PA_LIKELY(nargs == 0 && nkw == 0))
-        return Py_NewRef(write ? RWL(self)->writer : RWL(self)->reader);
+    if (PA_LIKELY(nargs == 0 && nkw == 0)) return rw_side(self, write);
     if (nargs + nkw > 1) {
         PyErr_Format(PyExc_TypeError, "%s() takes at most 1 argument (%zd given)", name, nargs + nkw);
         return NULL;
@@ -1666,8 +1786,7 @@ static PyObject *rw_guard(PyObject *self, int write, PyObject *const *args, Py_s
     }
     timeout_obj = args[0];
     if (parse_optional_timeout(timeout_obj, &timeout_ns) < 0) return NULL;
-    if (timeout_ns < 0) /* timeout=None: the view is the context manager */
-        return Py_NewRef(write ? RWL(self)->writer : RWL(self)->reader);
+    if (timeout_ns < 0) return rw_side(self, write); /* timeout=None: the view is the context manager */
     module_state *st = PyType_GetModuleState(Py_TYPE(self));
     if (st == NULL || helper_type(st->RWLockGuard_Type) == NULL) return NULL;
     RWLockGuardObject *g = PyObject_New(RWLockGuardObject, st->RWLockGuard_Type);
@@ -1783,15 +1902,13 @@ static PyMethodDef RWLock_methods[] = {
 };
 
 static PyMemberDef RWLock_members[] = {
-    {"reader", T_OBJECT_EX, offsetof(RWLockObject, reader), READONLY,
-     "The read side as a threading.Lock-like object."},
-    {"writer", T_OBJECT_EX, offsetof(RWLockObject, writer), READONLY,
-     "The write side as a threading.Lock-like object."},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(RWLockObject, weakreflist), READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
 };
 
 static PyGetSetDef RWLock_getset[] = {
+    {"reader", RWLock_get_reader, NULL, "The read side as a threading.Lock-like object.", NULL},
+    {"writer", RWLock_get_writer, NULL, "The write side as a threading.Lock-like object.", NULL},
     {"readers", RWLock_get_readers, NULL, "Number of read holds right now (a snapshot).", NULL},
     {"write_locked", RWLock_get_write_locked, NULL, "Whether a writer holds the lock (a snapshot).", NULL},
     {NULL, NULL, NULL, NULL, NULL},

@@ -109,6 +109,34 @@ def test_bench_compare_two_runs(quick_run, tmp_path):
     assert bad.returncode != 0 and "is not a `python -m pyatomics bench --json` file" in bad.stderr
 
 
+def test_bench_scaling_suites_check_totals_and_evaluate_their_targets(tmp_path):
+    # Every scaling row runs and passes its final-value check (a lost update
+    # is a problem in the JSON), and every target has a value: the ceilings
+    # each target divides by (no lock at all, each thread its own counter)
+    # exist in the same run.
+    out = cli("bench", "--quick", "--threads", "1,2", "--no-progress", "--json", "s.json", "--cases",
+              "scaling.readmostly/*sum*,scaling.counter/*", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    data = json.loads((tmp_path / "s.json").read_text())
+    suites = {s["name"]: s for s in data["suites"]}
+    assert set(suites) == {"scaling.readmostly", "scaling.counter"}
+    keys = {c["key"] for s in suites.values() for c in s["cases"]}
+    for key in ("rw_shared/sum/100/0@2", "rw_optimistic/sum/95/5@2", "nolock/sum/95/5@2", "lock/sum/100/0@1",
+                "counter@2", "own_counter@2", "own@1", "atomicint@2"):
+        assert key in keys, key
+    for suite in suites.values():
+        for case in suite["cases"]:
+            assert case["error"] is None and case["problem"] is None, case
+    targets = [t for s in suites.values() for t in s["targets"]]
+    texts = " / ".join(t["text"] for t in targets)
+    assert "optimistic reads on one shared rw / no lock at all" in texts
+    assert "each thread its own AtomicCounter" in texts
+    for t in targets:
+        assert t["value"] is not None and t["met"] is not None, t
+    ceiling = next(t for t in targets if "each thread its own AtomicCounter" in t["text"])
+    assert ceiling["detail"].startswith("this machine's 2/1 for work that shares nothing: ")
+
+
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="matplotlib is not installed")
 def test_bench_plot(tmp_path):
     out = cli("bench", "--quick", "--threads", "1,2", "--cases", "locks.readmostly/lock@*,mutex/spin",

@@ -24,8 +24,9 @@ import time
 import weakref
 
 import pytest
-from conftest import SCALE, run_threads, wait_blocked, join, start
+from conftest import FREE_THREADED, SCALE, run_threads, wait_blocked, join, start
 
+import pyatomics
 from pyatomics import AtomicInt, RWLock
 
 
@@ -114,6 +115,56 @@ def test_views_identity_and_weakrefs():
     del rw
     gc.collect()  # the lock and its views form a cycle
     assert [r() for r in refs] == [None, None, None]
+
+
+# The C-API backend on a free-threaded build gives each thread but the lock's
+# creator views of its own (reference-count updates on one shared view are
+# what kept readers from running in parallel), up to 16 threads; the others
+# share the creator's.  Elsewhere every thread gets the same two views.
+OWN_THREAD_VIEWS = FREE_THREADED and pyatomics.BACKEND == "capi"
+
+
+def test_views_of_other_threads_are_stable_and_work_on_the_same_lock():
+    rw = RWLock()
+    creators = (rw.reader, rw.writer)
+    n = 20
+    got: dict[int, tuple] = {}
+    inside = threading.Barrier(n + 1)
+    leave = threading.Event()
+
+    def body(i):
+        r, w = rw.reader, rw.writer
+        # Within a thread: one object each time, from every spelling.
+        assert rw.reader is r and rw.read() is r and rw.read(None) is r
+        assert rw.writer is w and rw.write() is w
+        assert r.rwlock is rw and w.rwlock is rw and type(r) is type(creators[0])
+        with r:  # all n threads in at once: their views share the lock
+            got[i] = (r, w)
+            inside.wait(timeout=30)
+            leave.wait(timeout=30)
+
+    threads = [start(body, i) for i in range(n)]
+    inside.wait(timeout=30)
+    try:
+        assert rw.readers == n and not rw.writer.acquire(timeout=0)
+        assert (rw.reader, rw.writer) == creators  # the creator's are unchanged
+    finally:
+        leave.set()
+        join(*threads)
+    assert len(got) == n and rw.readers == 0 and rw.writer.acquire(timeout=0)
+    rw.writer.release()
+    own = [pair for pair in got.values() if pair[0] is not creators[0]]
+    for r, w in got.values():
+        assert (r is creators[0]) == (w is creators[1])  # both sides own, or both shared
+    if OWN_THREAD_VIEWS:
+        assert len(own) == 16  # every slot taken; the other 4 threads share the creator's
+        assert len({id(pair[0]) for pair in own}) == 16 and len({id(pair[1]) for pair in own}) == 16
+    else:
+        assert own == []
+    refs = [weakref.ref(rw)] + [weakref.ref(v) for pair in got.values() for v in pair]
+    del rw, creators, got, own, threads, r, w
+    gc.collect()  # the lock, its views and every thread's: one cycle
+    assert [ref() for ref in refs] == [None] * len(refs)
 
 
 # ---------------------------------------------------------------------------

@@ -10,12 +10,14 @@ and the standard library:
     a ``sum(range(20))`` section, at 100/0 and 95/5 read/write mixes: one
     shared ``rw.reader``; each thread its own ``rw.handle().reader`` on that
     one lock (where handle() exists); each thread its own RWLock (the ceiling:
-    nothing shared); a shared ``threading.Lock``; ft_utils' RWLock where
-    installed; no lock at all.
+    nothing shared); optimistic reads on the shared lock
+    (``optimistic_read``/``validate``, falling back to ``rw.reader``); a
+    shared ``threading.Lock``; ft_utils' RWLock where installed; no lock at
+    all.
 ``scaling.counter``  increments: a shared ``AtomicCounter`` (bound ``inc``),
     each thread its own ``counter.handle()`` (where handle() exists), a shared
-    ``AtomicInt`` (bound ``inc``), each thread its own AtomicInt (the
-    ceiling), cereggii's AtomicInt64 and ft_utils' AtomicInt64 where installed.
+    ``AtomicInt`` (bound ``inc``), each thread its own AtomicInt and each
+    thread its own AtomicCounter (the ceilings), cereggii's AtomicInt64 and ft_utils' AtomicInt64 where installed.
 ``scaling.spin``  a tight ``with lock: box[0] += 1`` under SpinLock and
     threading.Lock, up to four times as many threads as cores (at least 8):
     what spinning costs once threads outnumber cores.
@@ -43,6 +45,18 @@ _ftc = h.PEERS.load("ft_utils", "ft_utils.concurrency", min_python=(3, 12)).modu
 _cereggii = h.PEERS.load("cereggii", "cereggii").module
 
 HAS_HANDLES = hasattr(RWLock, "handle") and hasattr(AtomicCounter, "handle")
+# Whether rw.reader gives each thread a view of its own (the C-API backend on
+# a free-threaded build): then one view used by every thread is another row.
+def _has_thread_views() -> bool:
+    rw = RWLock()
+    theirs: list[Any] = []
+    t = threading.Thread(target=lambda: theirs.append(rw.reader))
+    t.start()
+    t.join()
+    return theirs[0] is not rw.reader
+
+
+HAS_THREAD_VIEWS = _has_thread_views()
 
 
 def scaling_threads(settings: h.Settings, at_least: int = 1) -> tuple[int, ...]:
@@ -110,24 +124,76 @@ def _rm_worker(section: str, reads_per_write: int | None, get_rw: Callable[[Any]
     return make
 
 
-class _NoLock:
-    """A context manager that does nothing: the no-lock ceiling's read side."""
+def _optimistic_worker(section: str, reads_per_write: int | None, get_rw: Callable[[Any], tuple[Any, Any]]):
+    """As _rm_worker, each read optimistic: ``s = rw.optimistic_read()``,
+    the section, ``rw.validate(s)``, and the section again under
+    ``rw.reader`` when validation fails (a writer came in).  get_rw(shared)
+    -> (rw, write cm)."""
+    empty = SECTIONS[section] == "pass"
 
-    __slots__ = ()
+    def make(shared):
+        rw, w = get_rw(shared)
+        box = shared["box"]
 
-    def __enter__(self) -> None:
-        return None
+        def work(n: int, o=rw.optimistic_read, v=rw.validate, r=rw.reader, w=w, box=box,
+                 reads=range(reads_per_write or 1), write=reads_per_write is not None,
+                 s=sum, rg=range) -> None:
+            for _ in range(n):
+                for _ in reads:
+                    stamp = o()
+                    if not empty:
+                        s(rg(20))
+                    if not v(stamp):
+                        with r:
+                            if not empty:
+                                s(rg(20))
+                if write:
+                    with w:
+                        box[0] += 1
 
-    def __exit__(self, *exc: object) -> None:
-        return None
+        return work
+
+    return make
 
 
-def _rm_variants() -> list[tuple[str, str, str, str, Callable[[], dict], Callable[[dict], tuple]]]:
-    """(key, impl, role, code, make_shared, get_rw)."""
+def _bare_worker(section: str, reads_per_write: int | None, get_rw: Callable[[Any], tuple[Any, Any]]):
+    """The no-lock ceiling: each read is the section alone, no ``with`` at
+    all (not a correct reader); writes as _rm_worker's.  get_rw(shared) ->
+    (unused, write cm)."""
+    empty = SECTIONS[section] == "pass"
+
+    def make(shared):
+        _, w = get_rw(shared)
+        box = shared["box"]
+
+        def work(n: int, w=w, box=box, reads=range(reads_per_write or 1), write=reads_per_write is not None,
+                 s=sum, rg=range) -> None:
+            for _ in range(n):
+                for _ in reads:
+                    if not empty:
+                        s(rg(20))
+                if write:
+                    with w:
+                        box[0] += 1
+
+        return work
+
+    return make
+
+
+def _rm_variants() -> list[tuple]:
+    """(key, impl, role, code, make_shared, get_rw[, worker factory: _rm_worker if absent])."""
     v: list[tuple] = [
         ("rw_shared", "pyatomics.RWLock", h.SELF, "one shared rw: with rw.reader / rw.writer",
          lambda: {"rw": RWLock(), "box": [0]}, lambda s: (s["rw"].reader, s["rw"].writer)),
     ]
+    if HAS_THREAD_VIEWS:
+        # The views taken once, by the thread that made the lock, and used by
+        # every thread: one object's reference count for all of them.
+        v.append(("rw_one_view", "pyatomics.RWLock", h.SELF,
+                  "one shared rw, its views taken once before the threads start: with r / w",
+                  lambda: (lambda rw: {"rw": rw, "views": (rw.reader, rw.writer), "box": [0]})(RWLock()),
+                  lambda s: s["views"]))
     if HAS_HANDLES:
         v.append(("rw_handle", "pyatomics.RWLock", h.SELF,
                   "one rw, each thread h = rw.handle(): with h.reader / h.writer",
@@ -139,9 +205,16 @@ def _rm_variants() -> list[tuple[str, str, str, str, Callable[[], dict], Callabl
          lambda: {"box": [0]}, lambda s: (lambda rw: (rw.reader, rw.writer))(RWLock())),
         ("lock", "threading.Lock", h.BASE, "one shared threading.Lock, both sides",
          lambda: {"lock": threading.Lock(), "box": [0]}, lambda s: (s["lock"], s["lock"])),
-        ("nolock", "python", h.BASE, "reads take no lock (ceiling), writes with a shared threading.Lock",
-         lambda: {"lock": threading.Lock(), "box": [0]}, lambda s: (_NoLock(), s["lock"])),
+        ("nolock", "python", h.BASE,
+         "reads take no lock at all, the section alone (the ceiling, not a correct reader); "
+         "writes with a shared threading.Lock",
+         lambda: {"lock": threading.Lock(), "box": [0]}, lambda s: (None, s["lock"]), _bare_worker),
     ]
+    if hasattr(RWLock, "optimistic_read"):
+        v.append(("rw_optimistic", "pyatomics.RWLock", h.SELF,
+                  "one shared rw: s = rw.optimistic_read(); section; rw.validate(s) (else again under rw.reader);"
+                  " writes with rw.writer",
+                  lambda: {"rw": RWLock(), "box": [0]}, lambda s: (s["rw"], s["rw"].writer), _optimistic_worker))
     if _fts is not None:
         v.append(("ft", "ft_utils.RWLock", h.PEER, "one shared RWLock: with RWReadContext(rw) / RWWriteContext(rw)",
                   lambda: {"rw": _fts.RWLock(), "box": [0]},
@@ -165,10 +238,11 @@ def readmostly_suite(settings: h.Settings) -> h.Suite:
         for section in SECTIONS:
             for mix, rpw in MIXES.items():
                 group = f"{_group(t)}, {section} section, {mix}"
-                for key, impl, role, code, make, get_rw in _rm_variants():
+                for key, impl, role, code, make, get_rw, *worker in _rm_variants():
+                    make_worker = worker[0] if worker else _rm_worker
                     cases.append(h.mt_case(
                         f"{key}/{section}/{mix}@{t}", group, impl, role, code, t, make,
-                        _rm_worker(section, rpw, get_rw), _rm_check(key, rpw),
+                        make_worker(section, rpw, get_rw), _rm_check(key, rpw),
                         ops_per_n=1 if rpw is None else rpw + 1))
 
     def targets(suite: h.Suite) -> list[h.Target]:
@@ -179,6 +253,11 @@ def readmostly_suite(settings: h.Settings) -> h.Suite:
             out.append(h.ge_target(
                 "2 threads, sum section, 100/0: each thread `rw.handle().reader` / each thread its own RWLock",
                 h.speedup(c("rw_own/sum/100/0@2"), c("rw_handle/sum/100/0@2")), 0.85))
+        if hasattr(RWLock, "optimistic_read"):
+            for mix in MIXES:
+                out.append(h.ge_target(
+                    f"2 threads, sum section, {mix}: optimistic reads on one shared rw / no lock at all",
+                    h.speedup(c(f"nolock/sum/{mix}@2"), c(f"rw_optimistic/sum/{mix}@2")), 0.75))
         top = max(scaling_threads(settings))
         if top >= 16:
             out.append(h.ge_target(f"{top} threads / 1 thread, sum section, 100/0, shared `rw.reader`",
@@ -241,9 +320,22 @@ def _counter_variants() -> list[tuple]:
             s["mine"].append(a)
         return a.inc
 
+    def own_counter(s):
+        c = AtomicCounter()
+        with s["lock"]:
+            s["mine"].append(c)
+        return c.inc
+
     v.append(("own", "pyatomics.AtomicInt", h.BASE, "each thread its own AtomicInt (the ceiling)",
               lambda: {"lock": threading.Lock(), "mine": []}, own_int,
               lambda s: sum(a.load() for a in s["mine"])))
+    # The same call as the shared counter's with nothing shared: its 2/1
+    # ratio is what this machine's cores give (AtomicInt.inc builds an int
+    # to return; AtomicCounter.inc returns None, so it is the fairer ceiling).
+    v.append(("own_counter", "pyatomics.AtomicCounter", h.BASE,
+              "each thread its own AtomicCounter (the ceiling for the same call)",
+              lambda: {"lock": threading.Lock(), "mine": []}, own_counter,
+              lambda s: sum(c.value() for c in s["mine"])))
     if _cereggii is not None:
         v.append(("cereggii", "cereggii.AtomicInt64", h.PEER, "one shared a: f = a.increment_and_get; f()",
                   lambda: {"a": _cereggii.AtomicInt64(0)}, lambda s: s["a"].increment_and_get,
@@ -252,6 +344,11 @@ def _counter_variants() -> list[tuple]:
         v.append(("ft_utils", "ft_utils.AtomicInt64", h.PEER, "one shared a: f = a.incr; f()",
                   lambda: {"a": _ftc.AtomicInt64(0)}, lambda s: s["a"].incr, lambda s: s["a"].get()))
     return v
+
+
+def ceiling_detail(one: h.Case | None, two: h.Case | None) -> str:
+    ratio = h.speedup(one, two)
+    return "" if ratio is None else f"this machine's 2/1 for work that shares nothing: {ratio:.2f}x"
 
 
 def counter_suite(settings: h.Settings) -> h.Suite:
@@ -269,6 +366,12 @@ def counter_suite(settings: h.Settings) -> h.Suite:
         out = [
             h.ge_target("`AtomicCounter.inc()`, 2 threads / 1 thread throughput",
                         h.speedup(c("counter@1"), c("counter@2")), 1.8),
+            # The 1.8x above presumes 2 cores give about 2x to work that
+            # shares nothing; where they give less (a 2-vCPU VM: 1.69-1.72x),
+            # this is the same bar, 1.8 of 2.0, against what they do give.
+            h.ge_target("2 threads: one shared `AtomicCounter.inc()` / each thread its own AtomicCounter",
+                        h.speedup(c("own_counter@2"), c("counter@2")), 0.9,
+                        ceiling_detail(c("own_counter@1"), c("own_counter@2"))),
             h.le_target("1 thread: `AtomicCounter.inc()` time / `AtomicInt.inc()` time",
                         h.time_ratio(c("counter@1"), c("atomicint@1")), 1.3),
         ]
@@ -287,6 +390,8 @@ def counter_suite(settings: h.Settings) -> h.Suite:
             h.RatioColumn("vs shared AtomicInt (same threads)", lambda s, k: s.case(f"atomicint@{k.threads}")),
             h.RatioColumn("vs each thread its own AtomicInt (same threads)",
                           lambda s, k: s.case(f"own@{k.threads}")),
+            h.RatioColumn("vs each thread its own AtomicCounter (same threads)",
+                          lambda s, k: s.case(f"own_counter@{k.threads}")),
         ],
         notes=h.PEERS.missing_notes(["cereggii", "ft_utils"])
         + ([] if HAS_HANDLES else ["this pyatomics has no handle(): no per-thread handle rows"]),

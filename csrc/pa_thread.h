@@ -57,14 +57,20 @@ void pa_thread_yield(void);
  *     then PA_SPIN_YIELD_STEPS       scheduler yields
  *     then                           pa_spinwait_spin() is false: sleep
  *
- * Why so short (parking_lot's SpinWait: 3 pause steps, 7 yields).  Spinning
+ * Why so short (parking_lot's SpinWait has 3 pause steps and 7 yields; we
+ * keep 2 yields).  Spinning
  * pays only while the holder runs on another core and is about to release.
  * When threads outnumber cores, the holder is often descheduled: every pause
  * then burns the core it needs, and a long spin made SpinLock 1.2-3x slower
  * than threading.Lock at 4-8 threads on 2 cores (the earlier policy spun 10
  * backoff rounds of up to 64 pauses, some 20 us on a recent x86 core where a
  * PAUSE takes ~140 cycles).  A yield instead hands the core to a runnable
- * thread, very likely the holder when we were what kept it off.  The lock
+ * thread, very likely the holder when we were what kept it off; but each
+ * yield that finds another runnable thread is a context switch, and with
+ * 7 of them a tight `with lock:` loop under SpinLock ran at 0.6-0.9x
+ * threading.Lock's throughput at 4-8 threads on 2 cores (3.13t, 2026-12-02,
+ * medians of 9 interleaved rounds); with 2, at 1.30-1.34x at 4 threads and
+ * 0.81-0.96x at 8, against 0.8-0.9x with none.  The lock
  * word's "somebody sleeps" state is the second half of the policy, applied
  * by each lock: a thread that sees sleepers does not spin at all (it would
  * only queue behind them), as parking_lot and CPython's own mutex do.
@@ -76,7 +82,7 @@ void pa_thread_yield(void);
  * the yields.
  * ------------------------------------------------------------------------- */
 #define PA_SPIN_PAUSE_STEPS 3
-#define PA_SPIN_YIELD_STEPS 7
+#define PA_SPIN_YIELD_STEPS 2
 
 typedef struct {
     unsigned step;

@@ -1907,8 +1907,12 @@ static PyMemberDef RWLock_members[] = {
 };
 
 static PyGetSetDef RWLock_getset[] = {
-    {"reader", RWLock_get_reader, NULL, "The read side as a threading.Lock-like object.", NULL},
-    {"writer", RWLock_get_writer, NULL, "The write side as a threading.Lock-like object.", NULL},
+    {"reader", RWLock_get_reader, NULL,
+     "The read side as a threading.Lock-like object (on a free-threaded build, one of the calling thread's own).",
+     NULL},
+    {"writer", RWLock_get_writer, NULL,
+     "The write side as a threading.Lock-like object (on a free-threaded build, one of the calling thread's own).",
+     NULL},
     {"readers", RWLock_get_readers, NULL, "Number of read holds right now (a snapshot).", NULL},
     {"write_locked", RWLock_get_write_locked, NULL, "Whether a writer holds the lock (a snapshot).", NULL},
     {NULL, NULL, NULL, NULL, NULL},

@@ -9,7 +9,8 @@
  *
  *   try_acquire:   load == 0 && CAS(0 -> 1)              (two steps)
  *   acquire_slow:  try_acquire; deadline passed? -> TIMEDOUT;
- *                  spin and yield rounds of try_acquire  (one: see below)
+ *                  while the word is not 2: spin and yield rounds of
+ *                  try_acquire                           (one: see below)
  *                  loop: if XCHG(2) == 0: ACQUIRED
  *                        r = pa_wait_u32(&state, 2, deadline)
  *                        TIMEDOUT: CAS(0 -> 2) ? ACQUIRED : TIMEDOUT
@@ -168,7 +169,10 @@ inline acquire(result) {
         :: ok -> result = 0
         :: !ok && may_time_out -> result = 1          /* deadline passed */
         :: !ok ->
-            try_acquire(ok);                         /* the spin and yield rounds */
+            if                                       /* the spin and yield rounds, */
+            :: state != 2 -> try_acquire(ok)         /* none while a thread may sleep */
+            :: else -> ok = false
+            fi;
             if
             :: ok -> result = 0
             :: else ->

@@ -1606,20 +1606,33 @@ static PyObject *own_thread_view(RWLockObject *rw, int write) {
 }
 #endif
 
-static PyObject *rw_side(PyObject *self, int write) {
+static PA_COLD PyObject *rw_side_slow(PyObject *self, int write) {
     PyObject *shared = write ? RWL(self)->writer : RWL(self)->reader;
     if (shared == NULL) { /* cleared by the collector (a cycle a finalizer reached) */
         PyErr_SetString(PyExc_AttributeError, write ? "writer" : "reader");
         return NULL;
     }
 #ifdef Py_GIL_DISABLED
-    if (RWL(self)->root == NULL && !_Py_IsOwnedByCurrentThread(shared)) {
+    if (RWL(self)->root == NULL) {
         PyObject *mine = own_thread_view(RWL(self), write);
         if (mine != NULL) return mine;
         PyErr_Clear(); /* no memory for views of its own: the shared ones still work */
     }
 #endif
     return Py_NewRef(shared);
+}
+
+/* The fast case first: the creator's thread (every thread on a GIL build),
+ * or a handle, whose views are its thread's already. */
+PA_INLINE PyObject *rw_side(PyObject *self, int write) {
+    PyObject *shared = write ? RWL(self)->writer : RWL(self)->reader;
+#ifdef Py_GIL_DISABLED
+    if (PA_LIKELY(shared != NULL) && (_Py_IsOwnedByCurrentThread(shared) || RWL(self)->root != NULL))
+        return Py_NewRef(shared);
+#else
+    if (PA_LIKELY(shared != NULL)) return Py_NewRef(shared);
+#endif
+    return rw_side_slow(self, write);
 }
 
 static PyObject *RWLock_get_reader(PyObject *self, void *Py_UNUSED(closure)) { return rw_side(self, 0); }

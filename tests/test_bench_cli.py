@@ -137,6 +137,27 @@ def test_bench_scaling_suites_check_totals_and_evaluate_their_targets(tmp_path):
     assert ceiling["detail"].startswith("this machine's 2/1 for work that shares nothing: ")
 
 
+def test_bench_versions_compares_two_interpreters_round_by_round(tmp_path):
+    # The same build twice (the control the results file also shows): every
+    # row has one sample per round from each side and a ratio inside its
+    # range; the verdict follows the range.
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_versions.py"), sys.executable,
+                          sys.executable, "--rounds", "2", "--json", str(tmp_path / "v.json")],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    data = json.loads((tmp_path / "v.json").read_text())
+    assert data["before"] == data["after"] and pyatomics.BACKEND in data["before"]
+    assert "with rw.reader: pass" in data["rows"] and "with lock: pass (threading.Lock)" in data["rows"]
+    for label, row in data["rows"].items():
+        assert len(row["before_ns"]) == len(row["after_ns"]) == 2, label
+        assert row["lo"] <= row["ratio"] <= row["hi"] and all(x > 0 for x in row["before_ns"] + row["after_ns"])
+        verdict = "tie" if row["lo"] <= 1 <= row["hi"] else ("faster" if row["hi"] < 1 else "slower")
+        assert f"| {verdict} |" in next(line for line in out.stdout.splitlines() if f"`{label}`" in line)
+    bad = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_versions.py"), sys.executable,
+                          sys.executable, "--rounds", "0"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--rounds must be at least 1" in bad.stderr
+
+
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="matplotlib is not installed")
 def test_bench_plot(tmp_path):
     out = cli("bench", "--quick", "--threads", "1,2", "--cases", "locks.readmostly/lock@*,mutex/spin",

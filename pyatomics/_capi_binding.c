@@ -1565,7 +1565,9 @@ static PyObject *new_view(module_state *st, RWLockObject *rw, int write) {
  * thread is the views' owner by id.  With every slot taken, a thread gets
  * the creator's views: correct, only shared again.  The entries' views hold
  * the lock, so they live in the cycle the creator's views already form
- * (tp_traverse, tp_clear), and the collector frees all of them together. */
+ * (tp_traverse, tp_clear), and the collector frees all of them together.
+ * Model: csrc/model/views.pml (a thread gets its own entry or none, the same
+ * one every time; at most one entry per id; none leaks). */
 #ifdef Py_GIL_DISABLED
 static void free_thread_views(RWLockThreadViews *e) {
     Py_XDECREF(e->reader);
@@ -1596,7 +1598,10 @@ static PyObject *own_thread_view(RWLockObject *rw, int write) {
                 return Py_NewRef(write ? mine->writer : mine->reader);
             /* Another thread's entry went in first: e is it; go on probing. */
         }
-        if (e->tid == tid) { /* only this thread publishes its id, so mine is still unpublished */
+        if (e->tid == tid) {
+            /* mine is NULL here: this thread's entry lies before any slot it
+             * ever found empty on its path (csrc/model/views.pml checks it);
+             * freed all the same if a change ever breaks that. */
             if (mine != NULL) free_thread_views(mine);
             return Py_NewRef(write ? e->writer : e->reader);
         }

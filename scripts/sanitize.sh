@@ -455,6 +455,18 @@ REF_CANARIES=(
     "canary: a load leaves the window before its incref|-DNL=2 -DBUGGY=1|assertion violated"
 )
 
+# csrc/model/views.pml: an RWLock's per-thread view table on free-threaded
+# CPython (pyatomics/_capi_binding.c, own_thread_view).
+VIEWS_CONFIGS=(
+    "3 threads, 2 slots (the table fills: one thread gets the creator's views), 2 lookups each|-DNT=3 -DNS=2"
+    "3 threads, 3 slots, 2 lookups each|-DNT=3 -DNS=3"
+)
+VIEWS_CANARIES=(
+    "canary: the id is not compared (a thread takes another's entry)|-DNT=3 -DNS=2 -DBUGGY=1|assertion violated"
+    "canary: the slot is filled by a load then a store (an entry overwritten)|-DNT=2 -DNS=2 -DBUGGY=2|assertion violated"
+    "canary: the entry of a thread that found the table full is not freed|-DNT=3 -DNS=2 -DBUGGY=3|assertion violated"
+)
+
 model_rows=()   # one results row per configuration run
 model_field() { # model_field <sed expression> <pan output>: the first match
     sed -n "$1" <<<"$2" | head -n1
@@ -549,6 +561,8 @@ job_model() {
     for cfg in "${INT_WAIT_CANARIES[@]}"; do model_config int_wait.pml "$tmp" "$cfg" canary; done
     for cfg in "${REF_CONFIGS[@]}"; do model_config ref.pml "$tmp" "$cfg"; done
     for cfg in "${REF_CANARIES[@]}"; do model_config ref.pml "$tmp" "$cfg" canary; done
+    for cfg in "${VIEWS_CONFIGS[@]}"; do model_config views.pml "$tmp" "$cfg"; done
+    for cfg in "${VIEWS_CANARIES[@]}"; do model_config views.pml "$tmp" "$cfg" canary; done
     rm -rf "$tmp"
     # The evidence: every configuration's counts, as a table (overwritten by
     # each full run; PYATOMICS_MODEL_RESULTS=path writes it elsewhere).

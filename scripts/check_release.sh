@@ -523,6 +523,16 @@ step_windows() {
     say "  $(file -b "$exe" | cut -d, -f1); imports: $(x86_64-w64-mingw32-objdump -p "$exe" | sed -n 's/^\tDLL Name: //p' | tr '\n' ' ')"
     export WINEPREFIX=${PYATOMICS_WINEPREFIX:-$HOME/.cache/pyatomics/wineprefix} WINEDEBUG=-all
     mkdir -p "$(dirname "$WINEPREFIX")"
+    # A fresh prefix first, alone: on a new machine the first wine start, the
+    # one that creates the prefix, failed once here ("could not load
+    # kernel32.dll", exit 53) and the next start in that prefix worked.  So the
+    # prefix is made by a trivial command, tried again once, before the test
+    # program runs (once: its result is never retried).
+    if [[ ! -f "$WINEPREFIX/system.reg" ]] || ! timeout 300 wine cmd /c exit >/dev/null 2>&1; then
+        timeout 300 wine cmd /c exit >/dev/null 2>&1 ||
+            { wineserver -k >/dev/null 2>&1; timeout 300 wine cmd /c exit >/dev/null 2>&1; } ||
+            { say "  wine cannot start in $WINEPREFIX"; wineserver -k >/dev/null 2>&1; return 1; }
+    fi
     local ok=0
     run_c_test "wine $(wine --version 2>/dev/null | sed 's/^wine-//')" wine "$exe" || ok=1
     wineserver -k >/dev/null 2>&1 || true  # the server this run started

@@ -321,7 +321,13 @@ job_c_helgrind() {
     log "c-helgrind: csrc/tests under valgrind --tool=helgrind"
     make -s -C csrc/tests build CFLAGS_EXTRA='-O1 -g' EXE=build/test_core-vg || { fail "c-helgrind: build"; return; }
     local out; out=$(mktemp)
-    valgrind --tool=helgrind -q --error-exitcode=1 --suppressions="$SUPP_VALGRIND" \
+    # --fair-sched=yes: valgrind runs one thread at a time, and with its
+    # default lock a thread that yields may take the lock straight back; the
+    # AtomicRef writer's drain (pa_ref_wait_for_loaders) yields until a loader
+    # preempted in its window runs again, and once spun at 100% CPU for 7
+    # minutes here while the loader never got the lock.  The ticket lock hands
+    # it over in turn.  timeout: a hang fails the job instead of the CI run.
+    timeout 900 valgrind --tool=helgrind --fair-sched=yes -q --error-exitcode=1 --suppressions="$SUPP_VALGRIND" \
         csrc/tests/build/test_core-vg 2>&1 | tee "$out"
     local rc=${PIPESTATUS[0]} n; n=$(grep -c "Possible data race\|lock order\|Thread #[0-9]* unlocked" "$out")
     echo "c-helgrind: exit $rc, $n helgrind report(s) outside the suppressions"
